@@ -1,0 +1,1 @@
+"""coachbot: a self-hosted Slack coaching bot for sales teams."""

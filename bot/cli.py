@@ -1,0 +1,131 @@
+"""The `coachbot` command line. Entry points only start things; the work lives in bot/ and jobs/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from bot.coaching.playbook import PlaybookError
+from bot.crm.base import CrmError
+from bot.org.importer import OrgFileError
+from bot.settings import Settings, SettingsError, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="coachbot",
+    help="coachbot: sales coaching in Slack. The number, and how it is being built.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+org_app = typer.Typer(help="The sales org: people, roles, managers, coaches, quotas.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Alembic narrates every step at INFO; the CLI prints its own one-line outcome instead.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    return settings
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (DATABASE_URL) to the latest version."""
+    from bot.database import make_engine
+    from bot.migrate import current_revision, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    console.print(f"Database is at revision [bold]{current_revision(engine)}[/bold].")
+
+
+@app.command()
+def sync() -> None:
+    """Pull deals (and, for the demo, the org) from the configured CRM_PROVIDER and store them."""
+    from jobs import crm_sync
+
+    settings = _settings()
+    summary = crm_sync.run_from_cli(settings, console)
+    crm_sync.print_summary(summary, console)
+
+
+@org_app.command("import")
+def org_import(
+    file: Annotated[Path, typer.Argument(help="Org file, CSV or YAML (see README, 'Org file').", exists=True, dir_okay=False)],
+    link_slack: Annotated[bool, typer.Option(help="Link people to Slack users by email (needs SLACK_BOT_TOKEN).")] = True,
+) -> None:
+    """Import people, roles, managers, coaches and quotas. Safe to run again: unchanged rows stay as they are."""
+    from bot.database import make_engine, make_session_factory, session_scope
+    from bot.org.importer import read_org_file, store_org
+
+    settings = _settings()
+    people = read_org_file(file, settings.currency, settings.fiscal_year_start_month)
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    with session_scope(session_factory) as session:
+        summary = store_org(session, people)
+    console.print(
+        f"{file.name}: {len(people)} people: {summary.created} new, {summary.updated} changed, "
+        f"{summary.unchanged} unchanged; {summary.quotas_written} quota(s) and {summary.coach_links_added} coach link(s) written."
+    )
+    if link_slack and settings.slack_bot_token:
+        from bot.identity import link_people_by_email
+        from bot.slack_client import make_web_client
+
+        with session_scope(session_factory) as session:
+            linked, unknown = link_people_by_email(session, make_web_client(settings))
+        console.print(f"Slack: linked {linked} people by email." + (f" Not in Slack: {', '.join(unknown)}." if unknown else ""))
+    elif link_slack:
+        console.print("Slack: SLACK_BOT_TOKEN is not set, so people are linked on their first command instead.")
+
+
+@app.command()
+def run(
+    port: Annotated[int, typer.Option(help="HTTP port (HTTP mode).")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on (HTTP mode).")] = "0.0.0.0",  # noqa: S104
+    workers: Annotated[int, typer.Option(help="Server processes (HTTP mode).")] = 2,
+    threads: Annotated[int, typer.Option(help="Threads per server process (HTTP mode).")] = 8,
+) -> None:
+    """Start the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP (POST /slack/events, GET /healthz)."""
+    from bot.server import serve_http, serve_socket_mode
+
+    settings = _settings()
+    if settings.socket_mode:
+        serve_socket_mode(settings)
+    else:
+        settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+        serve_http(settings, host, port, workers, threads)
+
+
+@app.command()
+def demo(
+    database: Annotated[
+        Path | None, typer.Option(help="SQLite file to build the demo in (default: a fresh temporary one).")
+    ] = None,
+) -> None:
+    """Build the demo org in a fresh SQLite database and show what coachbot would post. No Slack needed."""
+    from bot.demo import run_demo
+
+    settings = _settings()
+    run_demo(settings, console, database, now=dt.datetime.now(dt.UTC))
+
+
+def main() -> None:
+    try:
+        app()
+    except (SettingsError, OrgFileError, CrmError, PlaybookError) as exc:
+        err_console.print(Text("coachbot: ", style="red") + Text(str(exc)), highlight=False)
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""The coaching domain: pure functions over plain values, no Slack and no HTTP."""

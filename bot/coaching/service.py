@@ -1,0 +1,114 @@
+"""Read what a scorecard needs from the database and build it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from bot.coaching.playbook import Playbook
+from bot.coaching.scorecard import (
+    ActionFacts,
+    DealFacts,
+    Development,
+    GoalFacts,
+    PlanFacts,
+    QuotaSpan,
+    Scorecard,
+    build_scorecard,
+)
+from bot.models import Action, Deal, Goal, Person, ProductLine, Quota, RecoveryPlan
+from bot.periods import PeriodKind, period_containing
+
+
+def person_timezone(person: Person, default_timezone: str) -> str:
+    return person.timezone or default_timezone
+
+
+def scorecard_for(
+    session: Session,
+    person: Person,
+    kind: PeriodKind,
+    *,
+    now: dt.datetime,
+    playbook: Playbook,
+    default_timezone: str,
+    default_currency: str,
+    fiscal_year_start_month: int = 1,
+) -> Scorecard:
+    """The scorecard of `person` for the `kind` period holding `now` in their time zone."""
+    period = period_containing(kind, now, person_timezone(person, default_timezone), fiscal_year_start_month)
+    deal_rows = session.execute(
+        select(*_DEAL_COLUMNS).where(
+            Deal.owner_id == person.id,
+            Deal.deleted_at.is_(None),
+            # Open deals, and deals closed in the period: the index on (owner, closed, close date) serves both.
+            or_(
+                Deal.is_closed.is_(False),
+                Deal.close_date.between(period.start, period.end - dt.timedelta(days=1)),
+            ),
+        )
+    )
+    deals = [DealFacts(**row._asdict()) for row in deal_rows]
+    quotas = [
+        QuotaSpan(q.period_start, q.period_end, q.amount, q.currency)
+        for q in session.scalars(
+            select(Quota).where(
+                Quota.person_id == person.id, Quota.period_start < period.end, Quota.period_end > period.start
+            )
+        )
+    ]
+    catalogue = playbook.product_lines or tuple(session.scalars(select(ProductLine.name).order_by(ProductLine.name)))
+    return build_scorecard(
+        person_name=person.name,
+        period=period,
+        deals=deals,
+        quota_spans=quotas,
+        playbook=playbook,
+        catalogue=catalogue,
+        default_currency=default_currency,
+        now=now,
+        development=_development(session, person, period.start, now.astimezone(dt.UTC).date()),
+    )
+
+
+_DEAL_COLUMNS = (
+    Deal.crm_id,
+    Deal.name,
+    Deal.amount,
+    Deal.currency,
+    Deal.stage,
+    Deal.is_closed,
+    Deal.is_won,
+    Deal.created_at,
+    Deal.close_date,
+    Deal.stage_entered_at,
+    Deal.next_step,
+    Deal.next_step_date,
+    Deal.product_line,
+    Deal.crm_probability,
+    Deal.crm_url,
+)
+
+
+def _development(session: Session, person: Person, period_start: dt.date, today: dt.date) -> Development:
+    goals = session.scalars(
+        select(Goal).where(Goal.person_id == person.id, Goal.status == "open").order_by(Goal.due_date, Goal.id)
+    )
+    actions = session.scalars(
+        select(Action).where(Action.person_id == person.id, Action.status == "open").order_by(Action.due_date, Action.id)
+    )
+    plan = session.scalars(
+        select(RecoveryPlan)
+        .where(RecoveryPlan.person_id == person.id, RecoveryPlan.status.in_(("proposed", "open")))
+        .order_by(RecoveryPlan.opened_at.desc())
+        .limit(1)
+    ).first()
+    return Development(
+        goals=tuple(GoalFacts(g.competency, g.description, g.due_date, g.progress) for g in goals),
+        actions=tuple(
+            ActionFacts(a.text, a.due_date, overdue=a.due_date is not None and a.due_date < today) for a in actions
+        ),
+        plan=PlanFacts(plan.status, plan.gap_amount, plan.pipeline_to_add, plan.currency, plan.period_end) if plan else None,
+    )

@@ -1,0 +1,27 @@
+"""Choose the CRM provider the settings name."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.crm.base import CrmProvider
+from bot.settings import Settings
+
+
+def provider_from_settings(settings: Settings, now: dt.datetime) -> CrmProvider:
+    if settings.crm_provider == "demo":
+        from bot.crm.demo import DemoProvider
+
+        return DemoProvider(now, settings.timezone, settings.currency, settings.fiscal_year_start_month)
+    if settings.crm_provider == "csv":
+        from bot.crm.csv_export import CsvProvider
+
+        assert settings.csv_deals_file is not None  # load_settings requires it for csv
+        return CsvProvider(
+            settings.csv_deals_file,
+            owners_file=settings.csv_owners_file,
+            products_file=settings.csv_products_file,
+            default_currency=settings.currency,
+            timezone=settings.timezone,
+        )
+    raise AssertionError(f"unhandled CRM_PROVIDER {settings.crm_provider!r}")

@@ -1,0 +1,238 @@
+"""`coachbot sync`: store what a provider returns, upserting deals by CRM id.
+
+Each page is written and committed together with the provider's cursor, so an interrupted sync
+resumes where it stopped. An unchanged deal is not written at all: a second sync with nothing
+changed in the CRM changes no row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.coaching.playbook import Playbook
+from bot.crm.base import CrmDeal, CrmProvider, DealPage
+from bot.database import session_scope
+from bot.models import CrmSyncState, Deal, DealStageHistory, Person, ProductLine
+from bot.org.importer import ImportSummary, store_org
+
+# The columns a sync owns; a deal is rewritten only when one of these differs.
+SYNCED_COLUMNS = (
+    "owner_id", "crm_owner_key", "name", "account_name", "amount", "currency", "stage", "crm_probability",
+    "is_closed", "is_won", "stage_entered_at", "close_date", "next_step", "next_step_date",
+    "last_activity_at", "product_name", "product_line", "crm_url", "created_at", "closed_at",
+    "crm_modified_at",
+)  # fmt: skip
+_LOOKUP_CHUNK = 500  # ids per IN (...) lookup: well under SQLite's bound-parameter limit
+
+
+@dataclass
+class SyncSummary:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    unmatched_owners: Counter[str] = field(default_factory=Counter)
+    unknown_stages: Counter[str] = field(default_factory=Counter)
+    unknown_products: Counter[str] = field(default_factory=Counter)
+    org: ImportSummary | None = None
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(len(rows) for rows in self.skipped.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fetched": self.fetched,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": {reason: len(rows) for reason, rows in self.skipped.items()},
+            "unmatched_owners": dict(self.unmatched_owners),
+            "unknown_stages": dict(self.unknown_stages),
+            "unknown_products": dict(self.unknown_products),
+        }
+
+
+class OwnerDirectory:
+    """Matches CRM owners to people: by CRM owner id, then email, then exact name."""
+
+    def __init__(self, session: Session) -> None:
+        self.by_key: dict[str, int] = {}
+        rows = session.execute(select(Person.id, Person.email, Person.name, Person.crm_owner_id))
+        for person_id, email, name, crm_owner_id in rows:
+            # Names first so that an email or owner id, which are unique, wins over a shared name.
+            self.by_key.setdefault(name.casefold(), person_id)
+            self.by_key[email.casefold()] = person_id
+            if crm_owner_id:
+                self.by_key[crm_owner_id.casefold()] = person_id
+
+    def find(self, deal: CrmDeal) -> int | None:
+        for key in (deal.owner_key, deal.owner_email):
+            if key and (person_id := self.by_key.get(key.strip().casefold())) is not None:
+                return person_id
+        return None
+
+
+def sync(
+    session_factory: sessionmaker[Session],
+    provider: CrmProvider,
+    playbook: Playbook,
+    now: dt.datetime,
+    default_currency: str = "USD",
+    on_progress: Callable[[int], None] | None = None,
+) -> SyncSummary:
+    """Pull everything new from `provider` and store it; returns what happened."""
+    summary = SyncSummary()
+    connection = provider.source
+    with session_scope(session_factory) as session:
+        org = provider.fetch_org()
+        if org is not None:
+            summary.org = store_org(session, org)
+        _store_product_lines(session, provider.product_lines())
+        state = session.get(CrmSyncState, connection) or CrmSyncState(connection=connection)
+        state.last_started_at = now
+        session.add(state)
+        cursor = state.cursor
+
+    for page in provider.fetch_deals(cursor):
+        with session_scope(session_factory) as session:
+            owners = OwnerDirectory(session)
+            _store_page(session, connection, page, owners, playbook, now, default_currency, summary)
+            state = session.get(CrmSyncState, connection)
+            assert state is not None
+            if page.cursor is not None:
+                state.cursor = page.cursor
+        if on_progress:
+            on_progress(len(page.deals) + sum(len(rows) for rows in page.skipped.values()))
+
+    with session_scope(session_factory) as session:
+        state = session.get(CrmSyncState, connection)
+        assert state is not None
+        state.last_finished_at = now
+        state.last_summary = summary.as_dict()
+    return summary
+
+
+def _store_product_lines(session: Session, lines: Iterable[str]) -> None:
+    wanted = {line for line in lines if line}
+    if not wanted:
+        return
+    known = set(session.scalars(select(ProductLine.name).where(ProductLine.name.in_(wanted))))
+    session.add_all(ProductLine(name=line) for line in sorted(wanted - known))
+    session.flush()
+
+
+def _store_page(
+    session: Session,
+    source: str,
+    page: DealPage,
+    owners: OwnerDirectory,
+    playbook: Playbook,
+    now: dt.datetime,
+    default_currency: str,
+    summary: SyncSummary,
+) -> None:
+    summary.fetched += len(page.deals)
+    for reason, rows in page.skipped.items():
+        summary.skipped.setdefault(reason, []).extend(rows)
+    summary.unknown_products.update(page.unknown_products)
+
+    incoming = {deal.crm_id: deal for deal in page.deals}
+    existing: dict[str, dict[str, Any]] = {}
+    ids = list(incoming)
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        columns = [Deal.id, Deal.crm_id, *(getattr(Deal, name) for name in SYNCED_COLUMNS)]
+        for row in session.execute(select(*columns).where(Deal.crm_source == source, Deal.crm_id.in_(chunk))):
+            existing[row.crm_id] = row._asdict()
+
+    to_insert: list[dict[str, Any]] = []
+    to_update: list[dict[str, Any]] = []
+    history: list[tuple[str, str, dt.datetime]] = []  # (crm_id, stage, entered_at)
+    lines: set[str] = set()
+    for deal in incoming.values():
+        values = _deal_values(deal, owners, playbook, default_currency, summary)
+        if deal.product_line:
+            lines.add(deal.product_line)
+        current = existing.get(deal.crm_id)
+        if current is None:
+            to_insert.append({"crm_source": source, "crm_id": deal.crm_id, "synced_at": now, **values})
+            entries = deal.stage_history or ((deal.stage, deal.stage_entered_at or deal.created_at),)
+            history.extend((deal.crm_id, stage, entered_at) for stage, entered_at in entries)
+        elif any(_differs(current[name], values[name]) for name in SYNCED_COLUMNS):
+            to_update.append({"id": current["id"], "synced_at": now, **values})
+            if current["stage"] != values["stage"]:
+                history.append((deal.crm_id, deal.stage, deal.stage_entered_at or now))
+        else:
+            summary.unchanged += 1
+
+    deal_ids = {crm_id: row["id"] for crm_id, row in existing.items()}
+    if to_insert:
+        # RETURNING on a multi-row insert gives the new ids for the stage history, in one round trip.
+        result = session.execute(insert(Deal).returning(Deal.id, Deal.crm_id, sort_by_parameter_order=True), to_insert)
+        deal_ids.update({crm_id: deal_id for deal_id, crm_id in result})
+        summary.created += len(to_insert)
+    if to_update:
+        session.execute(update(Deal), to_update)
+        summary.updated += len(to_update)
+    if history:
+        session.execute(
+            insert(DealStageHistory),
+            [{"deal_id": deal_ids[crm_id], "stage": stage, "entered_at": entered_at} for crm_id, stage, entered_at in history],
+        )
+    _store_product_lines(session, lines)
+
+
+def _deal_values(
+    deal: CrmDeal, owners: OwnerDirectory, playbook: Playbook, default_currency: str, summary: SyncSummary
+) -> dict[str, Any]:
+    rule = playbook.stage(deal.stage)
+    if rule is None:
+        summary.unknown_stages[deal.stage] += 1
+    is_closed = deal.is_closed if deal.is_closed is not None else bool(rule and rule.closed)
+    is_won = deal.is_won if deal.is_won is not None else bool(rule and rule.won)
+    owner_id = owners.find(deal)
+    if owner_id is None:
+        summary.unmatched_owners[deal.owner_key or "(no owner)"] += 1
+    return {
+        "owner_id": owner_id,
+        "crm_owner_key": deal.owner_key,
+        "name": deal.name[:500],
+        "account_name": deal.account_name,
+        "amount": deal.amount.quantize(Decimal("0.01")) if deal.amount is not None else None,
+        "currency": (deal.currency or default_currency).upper(),
+        "stage": deal.stage,
+        "crm_probability": deal.crm_probability,
+        "is_closed": is_closed,
+        "is_won": is_won and is_closed,
+        "stage_entered_at": deal.stage_entered_at,
+        "close_date": deal.close_date,
+        "next_step": deal.next_step,
+        "next_step_date": deal.next_step_date,
+        "last_activity_at": deal.last_activity_at,
+        "product_name": deal.product_name,
+        "product_line": deal.product_line,
+        "crm_url": deal.crm_url,
+        "created_at": deal.created_at,
+        "closed_at": deal.closed_at,
+        "crm_modified_at": deal.crm_modified_at,
+    }
+
+
+def _differs(stored: Any, incoming: Any) -> bool:
+    if isinstance(stored, dt.datetime) and isinstance(incoming, dt.datetime):
+        # SQLite hands back UTC with the offset re-attached; compare instants, not representations.
+        return stored.astimezone(dt.UTC) != incoming.astimezone(dt.UTC)
+    if isinstance(stored, float) and isinstance(incoming, float):
+        return abs(stored - incoming) > 1e-9
+    return stored != incoming
+

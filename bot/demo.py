@@ -1,0 +1,77 @@
+"""`coachbot demo`: the demo org in a fresh SQLite database, and what coachbot would post to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import select
+
+from bot.blocks import to_dicts
+from bot.blocks.scorecard import scorecard_blocks
+from bot.blocks.terminal import render_blocks
+from bot.coaching.playbook import load_playbook
+from bot.coaching.scorecard import Scorecard
+from bot.coaching.service import scorecard_for
+from bot.database import make_engine, make_session_factory
+from bot.migrate import upgrade
+from bot.models import Person
+from bot.settings import Settings
+from jobs import crm_sync
+
+
+def run_demo(settings: Settings, console: Console, database: Path | None, now: dt.datetime) -> None:
+    with tempfile.TemporaryDirectory(prefix="coachbot-demo-") as scratch:
+        path = database or Path(scratch) / "demo.db"
+        path.unlink(missing_ok=True)
+        demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{path}", "crm_provider": "demo"})
+        engine = make_engine(demo_settings.database_url)
+        upgrade(engine)
+        session_factory = make_session_factory(engine)
+        console.rule("[bold]coachbot demo")
+        console.print(f"Fresh SQLite database, migrated. Syncing the built-in demo CRM as of {now:%Y-%m-%d %H:%M} UTC…")
+        summary = crm_sync.run(demo_settings, session_factory, now)
+        crm_sync.print_summary(summary, console)
+
+        playbook = load_playbook(demo_settings.playbook_path)
+        with session_factory() as session:
+            reps = session.scalars(select(Person).where(Person.is_rep).order_by(Person.name)).all()
+            cards = {
+                rep.id: scorecard_for(
+                    session,
+                    rep,
+                    "quarter",
+                    now=now,
+                    playbook=playbook,
+                    default_timezone=demo_settings.timezone,
+                    default_currency=demo_settings.currency,
+                    fiscal_year_start_month=demo_settings.fiscal_year_start_month,
+                )
+                for rep in reps
+            }
+        console.print()
+        console.print(_team_line(cards.values()))
+        for label, card in _showcase(list(cards.values())):
+            console.print()
+            title = f"/myperf → {card.person_name} ({label}), posted privately"
+            console.print(render_blocks(to_dicts(scorecard_blocks(card, now)), title))
+        console.print()
+        console.print(
+            "That is what reps see when they type [bold]/myperf[/bold] in Slack. "
+            "See README.md to install coachbot in your workspace."
+        )
+        engine.dispose()
+
+
+def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:
+    """One rep ahead of pace and one behind it (the furthest each way)."""
+    paced = sorted((card for card in cards if card.pace is not None), key=lambda card: card.pace or 0)
+    return [("ahead of pace", paced[-1]), ("behind pace", paced[0])] if paced else []
+
+
+def _team_line(cards) -> str:  # type: ignore[no-untyped-def]
+    cards = list(cards)
+    ahead = sum(1 for card in cards if (card.pace or 0) >= 1)
+    return f"The demo team: {len(cards)} reps, {ahead} on or ahead of pace, {len(cards) - ahead} behind."

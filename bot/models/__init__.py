@@ -1,0 +1,24 @@
+"""The data model: one declarative Base, tables grouped by domain."""
+
+from bot.models.base import Base
+from bot.models.coaching import Action, Goal, ProcessGap, RecoveryPlan
+from bot.models.crm import CrmSyncState, Deal, DealStageHistory, ProductLine
+from bot.models.messaging import JobRun, OutboxMessage
+from bot.models.org import CoachAssignment, Person, Quota
+
+__all__ = [
+    "Action",
+    "Base",
+    "CoachAssignment",
+    "CrmSyncState",
+    "Deal",
+    "DealStageHistory",
+    "Goal",
+    "JobRun",
+    "OutboxMessage",
+    "Person",
+    "ProcessGap",
+    "ProductLine",
+    "Quota",
+    "RecoveryPlan",
+]

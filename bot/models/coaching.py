@@ -1,0 +1,89 @@
+"""Coaching records: process gaps on deals, development goals, actions, recovery plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.models.base import Base, utcnow
+
+
+class ProcessGap(Base):
+    """A playbook rule firing on a deal, from when it opened until it was resolved."""
+
+    __tablename__ = "process_gaps"
+    __table_args__ = (Index("ix_process_gaps_deal_rule_open", "deal_id", "rule", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]
+    snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
+    snooze_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Goal(Base):
+    """A development goal a coach or manager set for a rep."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    competency: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    # A measure computed from CRM data (e.g. "next_step_coverage"), with its target.
+    measure: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[float | None]
+    # 0..1, from the measure or from the rep's own update.
+    progress: Mapped[float] = mapped_column(default=0.0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+
+class RecoveryPlan(Base):
+    """A structured plan for a rep whose projection fell behind."""
+
+    __tablename__ = "recovery_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    gap_amount: Mapped[Decimal]
+    pipeline_to_add: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    checkin_every_days: Mapped[int] = mapped_column(default=7)
+    # proposed -> open -> recovered | missed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    outcome: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+
+class Action(Base):
+    """A task a coach or manager assigned to a rep, optionally tied to a deal, goal or plan."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="SET NULL"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("recovery_plans.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[dt.datetime | None]
+    escalated_at: Mapped[dt.datetime | None]

@@ -1,0 +1,1 @@
+"""The sales org: people, roles, managers, coaches and quotas."""

@@ -1,0 +1,85 @@
+"""HTTP mode: the Bolt app behind gunicorn, with `POST /slack/events` and `GET /healthz`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import text
+
+from bot.app import create_app
+from bot.database import make_engine, make_session_factory
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def create_wsgi_app(settings: Settings) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app one server worker runs (each worker builds its own engine, after the fork)."""
+    engine = make_engine(settings.database_url)
+    bolt = create_app(settings, session_factory=make_session_factory(engine))
+    slack = SlackRequestHandler(bolt, path=EVENTS_PATH)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return _health(engine, start_response)
+        return slack(environ, start_response)
+
+    return application
+
+
+def _health(engine: Any, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        status, body = "200 OK", {"ok": True, "database": "ok"}
+    except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+        log.exception("health check: database unreachable")
+        status, body = "503 Service Unavailable", {"ok": False, "database": "unreachable"}
+    payload = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Callable[..., Iterable[bytes]]:
+        return create_wsgi_app(self.settings)
+
+
+def serve_http(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve until stopped: gunicorn, threaded workers (Bolt runs listeners after ack on threads)."""
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "loglevel": settings.log_level.lower(),
+    }
+    _Gunicorn(settings, options).run()
+
+
+def serve_socket_mode(settings: Settings) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack_app_token is not None
+    bolt = create_app(settings)
+    SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()

@@ -1,0 +1,116 @@
+"""Settings: read once, strictly, from the environment and an optional `.env` file.
+
+The environment variable names are a public contract (see README, "Settings").
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CrmProviderName = Literal["demo", "csv"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Everything coachbot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # repr=False: a PostgreSQL URL may carry a password.
+    database_url: str = Field("sqlite:///coachbot.db", alias="DATABASE_URL", repr=False)
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+
+    crm_provider: CrmProviderName = Field("demo", alias="CRM_PROVIDER")
+    csv_deals_file: Path | None = Field(None, alias="CSV_DEALS_FILE")
+    csv_owners_file: Path | None = Field(None, alias="CSV_OWNERS_FILE")
+    csv_products_file: Path | None = Field(None, alias="CSV_PRODUCTS_FILE")
+
+    timezone: str = Field("UTC", alias="COACHBOT_TIMEZONE")
+    currency: str = Field("USD", alias="COACHBOT_CURRENCY")
+    fiscal_year_start_month: int = Field(1, ge=1, le=12, alias="COACHBOT_FISCAL_YEAR_START_MONTH")
+    playbook_path: Path | None = Field(None, alias="COACHBOT_PLAYBOOK")
+    log_level: str = Field("INFO", alias="COACHBOT_LOG_LEVEL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValueError(f"expected a three-letter ISO 4217 code, got {value!r}")
+        return code
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins method names onto base_url as-is.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlalchemy_url(cls, value: str) -> str:
+        # Hosted PostgreSQL often hands out postgres:// URLs; SQLAlchemy needs a driver name.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    def require(self, *names: str) -> None:
+        """Stop with a message naming every required setting in `names` that is unset."""
+        missing = [name for name in names if getattr(self, _FIELD_BY_ENV[name]) in (None, "")]
+        if missing:
+            raise SettingsError(
+                "missing required setting"
+                + ("s " if len(missing) > 1 else " ")
+                + ", ".join(missing)
+                + " (set it in the environment or in .env; see README, Settings)"
+            )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+_FIELD_BY_ENV = {field.alias: name for name, field in Settings.model_fields.items()}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; raise SettingsError naming each bad setting."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+    if settings.crm_provider == "csv":
+        settings.require("CSV_DEALS_FILE")
+    return settings

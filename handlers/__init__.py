@@ -1,0 +1,9 @@
+"""Slack listeners, grouped by surface. `register_handlers(app)` registers them in a fixed order."""
+
+from slack_bolt import App
+
+from handlers import commands
+
+
+def register_handlers(app: App) -> None:
+    commands.register(app)

@@ -1,0 +1,9 @@
+"""Slash commands."""
+
+from slack_bolt import App
+
+from handlers.commands import myperf
+
+
+def register(app: App) -> None:
+    myperf.register(app)

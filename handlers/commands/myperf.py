@@ -1,0 +1,66 @@
+"""`/myperf [week|month|quarter|year|help]`: the caller's own scorecard, privately."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.app import unit_of_work
+from bot.blocks import to_dicts
+from bot.blocks.messages import (
+    NOT_LINKED_TEXT,
+    help_blocks,
+    not_linked_blocks,
+    unknown_argument_blocks,
+    unknown_argument_text,
+)
+from bot.blocks.scorecard import scorecard_blocks, scorecard_text
+from bot.coaching.service import scorecard_for
+from bot.identity import person_for_slack_user
+from bot.periods import PERIOD_KINDS
+from bot.slack_ids import MYPERF_COMMAND
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_myperf_argument(text: str | None) -> str:
+    """'' (this quarter), a period kind, 'help', or whatever else was typed, cleaned of control characters."""
+    cleaned = _CONTROL_CHARACTERS.sub(" ", text or "").strip().strip("\"'`“”").strip().lower()
+    return cleaned
+
+
+def handle_myperf(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    ack()
+    argument = parse_myperf_argument(command.get("text"))
+    if argument == "help":
+        respond(blocks=to_dicts(help_blocks()), text="How /myperf works", response_type="ephemeral")
+        return
+    if argument and argument not in PERIOD_KINDS:
+        respond(blocks=to_dicts(unknown_argument_blocks(argument)), text=unknown_argument_text(argument), response_type="ephemeral")
+        return
+
+    services = context["services"]
+    with unit_of_work(context) as session:
+        caller = person_for_slack_user(session, client, command["user_id"])
+        if caller.person is None:
+            respond(blocks=to_dicts(not_linked_blocks(caller.email)), text=NOT_LINKED_TEXT, response_type="ephemeral")
+            return
+        now = services.clock()
+        card = scorecard_for(
+            session,
+            caller.person,
+            argument or "quarter",
+            now=now,
+            playbook=services.playbook,
+            default_timezone=services.settings.timezone,
+            default_currency=services.settings.currency,
+            fiscal_year_start_month=services.settings.fiscal_year_start_month,
+        )
+    respond(blocks=to_dicts(scorecard_blocks(card, now)), text=scorecard_text(card), response_type="ephemeral")
+
+
+def register(app: App) -> None:
+    app.command(MYPERF_COMMAND)(handle_myperf)

@@ -1,0 +1,1 @@
+"""Scheduled jobs. Each module names its id and trigger and exposes a plain `run(...)`."""

@@ -1,0 +1,88 @@
+"""The CRM sync job: pull the configured provider into the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.coaching.playbook import Playbook, load_playbook
+from bot.crm.providers import provider_from_settings
+from bot.crm.sync import SyncSummary, sync
+from bot.database import make_engine, make_session_factory
+from bot.settings import Settings
+
+JOB_ID = "crm_sync"
+EVERY_MINUTES = 10  # the schedule (coaching-engine issue) runs it this often
+
+
+def run(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    now: dt.datetime,
+    playbook: Playbook | None = None,
+    on_progress=None,  # type: ignore[no-untyped-def]
+) -> SyncSummary:
+    """One sync of the configured provider, as of `now`."""
+    provider = provider_from_settings(settings, now)
+    return sync(
+        session_factory,
+        provider,
+        playbook or load_playbook(settings.playbook_path),
+        now,
+        default_currency=settings.currency,
+        on_progress=on_progress,
+    )
+
+
+def run_from_cli(settings: Settings, console: Console) -> SyncSummary:
+    """`coachbot sync`: the same run, with a progress bar when the output is a terminal."""
+    now = dt.datetime.now(dt.UTC)
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    provider = provider_from_settings(settings, now)
+    columns = (TextColumn("Syncing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as progress:
+        task = progress.add_task(provider.source, total=provider.expected_total())
+        return sync(
+            session_factory,
+            provider,
+            load_playbook(settings.playbook_path),
+            now,
+            default_currency=settings.currency,
+            on_progress=lambda count: progress.advance(task, count),
+        )
+
+
+def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) -> None:
+    """The end-of-sync report: counts, then every reason something was not used as-is."""
+    console.print(
+        f"Fetched {summary.fetched:,} deals: [green]{summary.created:,} created[/green], "
+        f"[yellow]{summary.updated:,} updated[/yellow], {summary.unchanged:,} unchanged, "
+        f"{summary.skipped_count:,} skipped."
+    )
+    if summary.org is not None:
+        org = summary.org
+        console.print(f"Org: {org.created} new, {org.updated} changed, {org.unchanged} unchanged people.")
+    sections = [
+        ("Skipped rows", {reason: len(rows) for reason, rows in summary.skipped.items()}, summary.skipped),
+        ("Owners with no matching person", dict(summary.unmatched_owners), None),
+        ("Stages the playbook does not know", dict(summary.unknown_stages), None),
+        ("Products not in the catalogue", dict(summary.unknown_products), None),
+    ]
+    for title, counts, examples in sections:
+        if not counts:
+            continue
+        table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+        for key, count in sorted(counts.items(), key=lambda item: -item[1])[:max_listed]:
+            example = f"e.g. {', '.join(examples[key][:3])}" if examples else ""
+            table.add_row(f"{count:,}", key, example)
+        if len(counts) > max_listed:
+            table.add_row("…", f"{len(counts) - max_listed} more", "")
+        console.print(table)
+
+
+def make_run_session_factory(settings: Settings) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(settings.database_url))
