@@ -66,7 +66,7 @@ def migrated_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres_url(postgres_schema: str) -> str:
+def migrated_postgresql_url(postgres_schema: str) -> str:
     url = postgres_url_with_schema(postgres_schema)
     engine = make_engine(url)
     upgrade(engine)

@@ -82,12 +82,11 @@ class DemoProvider:
     source = "demo"
 
     def __init__(self, now: dt.datetime, timezone: str = "UTC", currency: str = "USD", fiscal_year_start_month: int = 1):
-        self.now = now
         self.timezone = timezone
         self.currency = currency
-        self.quarter = period_containing("quarter", now, timezone, fiscal_year_start_month)
-        # Anchor every generated time to midnight UTC of today, so runs on one day agree exactly.
+        # Everything is generated from midnight UTC of today, so every run on one day agrees exactly.
         self.anchor = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+        self.quarter = period_containing("quarter", self.anchor, "UTC", fiscal_year_start_month)
 
     def fetch_org(self) -> list[OrgPerson]:
         quarters = [(_add_months(self.quarter.start, 3 * k), _add_months(self.quarter.start, 3 * (k + 1))) for k in (-1, 0, 1)]
@@ -135,7 +134,7 @@ class _RepDeals:
         quarter = demo.quarter
         self.quarter_start = quarter.start
         self.quarter_end = quarter.end
-        self.elapsed = max(quarter.elapsed_share(demo.now), 0.05)
+        self.elapsed = max(quarter.elapsed_share(demo.anchor), 0.05)
 
     def deals(self) -> Iterator[CrmDeal]:
         rep, rng = self.rep, self.rng

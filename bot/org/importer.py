@@ -90,7 +90,9 @@ def _yaml_entries(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
 
     def mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
         mapping = loader.construct_mapping(node, deep=True)
-        mapping["_line"] = node.start_mark.line + 1
+        # Only people entries carry their line; a `quotas:` mapping must stay period -> amount.
+        if any(getattr(key, "value", None) == "email" for key, _ in node.value):
+            mapping["_line"] = node.start_mark.line + 1
         return mapping
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping_with_line)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 
 from bot.crm.base import CrmDeal, CrmError
 from bot.crm.csv_export import CsvProvider
+from tests.conftest import require_shared_data
 
-MAVEN_DIR = Path(__file__).resolve().parents[2] / "../shared/data/maven-crm"
 UTC = dt.UTC
 
 
@@ -516,12 +515,7 @@ def test_an_owners_file_without_emails_changes_nothing(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def maven_dir() -> Path:
-    if not (MAVEN_DIR / "sales_pipeline.csv").is_file():
-        message = f"../shared/data/maven-crm not found: expected {MAVEN_DIR.resolve()}/sales_pipeline.csv"
-        if os.environ.get("COACHBOT_TEST_REQUIRE_SHARED") == "1":
-            pytest.fail(message + " (COACHBOT_TEST_REQUIRE_SHARED=1)")
-        pytest.skip(message)
-    return MAVEN_DIR
+    return require_shared_data()
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,8 @@ class SlackUser:
 class SlackStandIn:
     users: dict[str, SlackUser] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
+    # Canned answers by method, for faults: {"users.info": {"ok": True}} (a malformed reply).
+    overrides: dict[str, Any] = field(default_factory=dict)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,7 +98,7 @@ class SlackStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -106,6 +108,8 @@ class SlackStandIn:
 
     def answer(self, method: str, body: dict[str, Any]) -> tuple[int, Any]:
         handler: Callable[[dict[str, Any]], Any] | None = getattr(self, "_" + method.replace(".", "_"), None)
+        if method in self.overrides:
+            return 200, self.overrides[method]
         if method == "response":
             return 200, "ok"
         if handler is None:

@@ -1,0 +1,33 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both build .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-sqlite test-postgres bench clean
+
+# Rebuilt when pyproject.toml changes, so a new dependency reaches every checkout.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/coachbot demo
+
+# The whole suite: SQLite always; PostgreSQL and the Maven data set when present (skipped with a reason otherwise).
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest -m "not postgres" $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	$(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.myperf
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,63 @@
+"""The checked-in manifest lists exactly what the app registers, and the reverse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from slack_bolt import BoltRequest, BoltResponse
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
+
+MANIFEST = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())
+
+
+def manifest_commands() -> list[str]:
+    return [command["command"] for command in MANIFEST["features"].get("slash_commands", [])]
+
+
+def manifest_requests() -> list[BoltRequest]:
+    """One request for every command and event the manifest subscribes to."""
+    requests = []
+    for command in manifest_commands():
+        body = slash_command_body(command, "", "U1", "https://hooks.slack.com/commands/x")
+        requests.append(BoltRequest(body=body, headers=sign(body)))
+    return requests
+
+
+def build_app(slack, database_url):  # type: ignore[no-untyped-def]
+    settings = Settings(
+        slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url, database_url=database_url
+    )
+    return create_app(settings)
+
+
+def test_every_registered_listener_answers_something_in_the_manifest(slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = build_app(slack, f"sqlite:///{tmp_path / 'x.db'}")
+    requests = manifest_requests()
+    listeners = app._listeners  # Bolt keeps no public listing of what was registered
+    assert listeners, "the app registered no listeners"
+    for listener in listeners:
+        assert any(listener.matches(req=request, resp=BoltResponse(status=200)) for request in requests), (
+            f"a registered listener matches nothing in manifest.yml: {listener}"
+        )
+
+
+def test_every_manifest_command_has_a_listener(slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = build_app(slack, f"sqlite:///{tmp_path / 'x.db'}")
+    for request in manifest_requests():
+        assert any(listener.matches(req=request, resp=BoltResponse(status=200)) for listener in app._listeners), (
+            f"manifest.yml lists {request.body.get('command')} but nothing handles it"
+        )
+
+
+def test_manifest_scopes_cover_the_web_api_methods_coachbot_calls() -> None:
+    # users.info / users.lookupByEmail need users:read (+ .email for the address); replies need chat:write.
+    assert {"commands", "chat:write", "users:read", "users:read.email"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
+def test_every_command_points_at_the_events_endpoint() -> None:
+    for command in MANIFEST["features"]["slash_commands"]:
+        assert command["url"].endswith("/slack/events")
