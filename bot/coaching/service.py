@@ -50,7 +50,8 @@ def scorecard_for(
             ),
         )
     )
-    deals = [DealFacts(**row._asdict()) for row in deal_rows]
+    # _DEAL_COLUMNS is in DealFacts field order, so rows map positionally.
+    deals = [DealFacts(*row) for row in deal_rows]
     quotas = [
         QuotaSpan(q.period_start, q.period_end, q.amount, q.currency)
         for q in session.scalars(

@@ -22,6 +22,7 @@ class SlackCall:
     method: str  # the Web API method, or "response" for a response_url post
     body: dict[str, Any]
     headers: dict[str, str]
+    received_at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -40,7 +41,7 @@ class SlackStandIn:
     overrides: dict[str, Any] = field(default_factory=dict)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
 
     @property
     def api_url(self) -> str:
@@ -58,12 +59,10 @@ class SlackStandIn:
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
         """Block until `count` calls to `method` arrived; fail loudly after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            calls = self.calls_to(method)
-            if len(calls) >= count:
-                return calls
-            time.sleep(0.01)
+        with self._lock:
+            arrived = self._lock.wait_for(lambda: sum(c.method == method for c in self.calls) >= count, timeout)
+            if arrived:
+                return [call for call in self.calls if call.method == method]
         raise AssertionError(f"stand-in Slack got {len(self.calls_to(method))} {method} call(s), expected {count}: {self.calls}")
 
     # -- the server ---------------------------------------------------------------------------
@@ -83,6 +82,7 @@ class SlackStandIn:
                 method = "response" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
                 with standin._lock:
                     standin.calls.append(SlackCall(path, method, body, dict(self.headers.items())))
+                    standin._lock.notify_all()
                 status, payload = standin.answer(method, body)
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)

@@ -1,0 +1,251 @@
+"""`/myperf` for one rep with 1,000 reps and 200,000 deals in the database, on SQLite and PostgreSQL.
+
+Measured in the same run, per database:
+- baseline: the one SQL query that sums the rep's closed-won amount for the quarter;
+- scorecard: what the handler does with the database (link lookup, scorecard query, quotas,
+  development items, domain maths) and building the blocks;
+- handler: a signed `/myperf` dispatched through the Bolt app until the stand-in Slack has
+  received the scorecard on the response_url (listener thread and HTTP post included);
+- ack: the same request until Bolt returned the HTTP 200 (Bolt polls for the ack every 10 ms).
+
+Run: `make bench` (or `python -m bench.myperf --reps 1000 --deals 200000`).
+Goal (issue 2): handler median under 50 ms and under 5x the baseline query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from slack_bolt import BoltRequest
+from sqlalchemy import Engine, func, insert, select, text
+
+from bot.app import create_app
+from bot.blocks import to_dicts
+from bot.blocks.scorecard import scorecard_blocks
+from bot.coaching.playbook import load_playbook
+from bot.coaching.service import scorecard_for
+from bot.database import make_engine, make_session_factory
+from bot.identity import person_for_slack_user
+from bot.migrate import upgrade
+from bot.models import Deal, Person, ProductLine, Quota
+from bot.periods import period_containing
+from bot.settings import Settings
+from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
+from tests.support.slack_standin import SlackStandIn
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
+STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Negotiation")
+LINES = ("Core Platform", "Analytics", "Services")
+
+
+def populate(engine: Engine, reps: int, deals: int, seed: int = 7) -> None:
+    """1 manager per 10 reps, a quarterly quota each, `deals` deals spread evenly, a year of history."""
+    rng = random.Random(seed)
+    with engine.begin() as connection:
+        connection.execute(insert(ProductLine), [{"name": line} for line in LINES])
+        managers = [
+            {"email": f"manager{m}@bench.example", "name": f"Manager {m}", "is_manager": True, "created_at": NOW, "updated_at": NOW,
+             "is_rep": False, "is_coach": False, "is_admin": False, "active": True}
+            for m in range(reps // 10 + 1)
+        ]  # fmt: skip
+        connection.execute(insert(Person), managers)
+        manager_ids = connection.scalars(select(Person.id).order_by(Person.id)).all()
+        connection.execute(
+            insert(Person),
+            [
+                {"email": f"rep{r}@bench.example", "name": f"Rep {r}", "is_rep": True, "slack_user_id": f"UREP{r}",
+                 "timezone": "America/New_York", "manager_id": manager_ids[r // 10], "created_at": NOW, "updated_at": NOW,
+                 "is_manager": False, "is_coach": False, "is_admin": False, "active": True}
+                for r in range(reps)
+            ],
+        )  # fmt: skip
+        rep_ids = connection.scalars(select(Person.id).where(Person.is_rep).order_by(Person.id)).all()
+        connection.execute(
+            insert(Quota),
+            [{"person_id": rep_id, "period_start": dt.date(2026, 10, 1), "period_end": dt.date(2027, 1, 1),
+              "amount": Decimal(250000), "currency": "USD"} for rep_id in rep_ids],
+        )  # fmt: skip
+        batch: list[dict[str, object]] = []
+        for number in range(deals):
+            owner = rep_ids[number % len(rep_ids)]
+            created = NOW - dt.timedelta(days=rng.randint(1, 365))
+            closed = rng.random() < 0.6
+            won = closed and rng.random() < 0.35
+            stage = ("Closed Won" if won else "Closed Lost") if closed else rng.choice(STAGES)
+            close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
+            if closed and close > NOW.date():
+                close = NOW.date() - dt.timedelta(days=rng.randint(1, 30))
+            batch.append(
+                {"crm_source": "bench", "crm_id": f"B{number}", "owner_id": owner, "crm_owner_key": f"rep{owner}",
+                 "name": f"Bench deal {number}", "amount": Decimal(rng.randrange(2_000, 90_000, 500)), "currency": "USD",
+                 "stage": stage, "is_closed": closed, "is_won": won, "created_at": created,
+                 "stage_entered_at": created + dt.timedelta(days=rng.randint(0, 9)), "close_date": close,
+                 "next_step": "Call" if rng.random() < 0.7 else None,
+                 "next_step_date": NOW.date() + dt.timedelta(days=rng.randint(-10, 10)),
+                 "product_line": rng.choice(LINES), "synced_at": NOW}
+            )  # fmt: skip
+            if len(batch) == 10_000:
+                connection.execute(insert(Deal), batch)
+                batch = []
+        if batch:
+            connection.execute(insert(Deal), batch)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+
+
+def timed(action: Callable[[], object], runs: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def measure(url: str, runs: int) -> dict[str, list[float]]:
+    engine = make_engine(url)
+    session_factory = make_session_factory(engine)
+    playbook = load_playbook()
+    quarter = period_containing("quarter", NOW, "America/New_York")
+    with session_factory() as session:
+        rep = session.scalar(select(Person).where(Person.slack_user_id == "UREP500"))
+        assert rep is not None
+
+    def baseline() -> object:
+        with engine.connect() as connection:
+            return connection.execute(
+                select(func.sum(Deal.amount)).where(
+                    Deal.owner_id == rep.id, Deal.is_won.is_(True),
+                    Deal.close_date.between(quarter.start, quarter.end - dt.timedelta(days=1)),
+                )  # fmt: skip
+            ).scalar()
+
+    slack = SlackStandIn().start()
+
+    def scorecard() -> object:
+        with session_factory() as session:
+            caller = person_for_slack_user(session, None, "UREP500")  # type: ignore[arg-type] # linked: no Slack call
+            card = scorecard_for(session, caller.person, "quarter", now=NOW, playbook=playbook,
+                                 default_timezone="UTC", default_currency="USD")  # fmt: skip
+            return to_dicts(scorecard_blocks(card, NOW))
+
+    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url, database_url=url)
+    app = create_app(settings, session_factory=session_factory, playbook=playbook, clock=lambda: NOW)
+    body = slash_command_body("/myperf", "", "UREP500", slack.response_url("bench"))
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    acks: list[float] = []
+
+    def handler() -> float:
+        """Milliseconds from the signed request until the scorecard reached the response_url.
+
+        Dispatch runs on its own thread because Bolt's request thread polls for the ack every
+        10 ms; that poll delays the HTTP 200 (recorded separately as `ack`), not the scorecard.
+        """
+        expected = len(slack.calls_to("response")) + 1
+        started = time.perf_counter()
+        dispatched = pool.submit(app.dispatch, BoltRequest(body=body, headers=sign(body)))
+        delivered = slack.wait_for("response", expected, timeout=10)[-1]
+        response = dispatched.result()
+        acks.append((time.perf_counter() - started) * 1000)
+        assert response.status == 200
+        return (delivered.received_at - started) * 1000
+
+    try:
+        results = {"baseline": timed(baseline, runs), "scorecard": timed(scorecard, runs)}
+        for _ in range(5):
+            handler()
+        acks.clear()
+        results["handler"] = [handler() for _ in range(runs)]
+        results["ack"] = list(acks)
+        last = slack.calls_to("response")[-1].body
+        assert last["blocks"][0]["text"]["text"].endswith("scorecard · Rep 500"), last
+        return results
+    finally:
+        pool.shutdown()
+        slack.stop()
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--deals", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--postgres-url", default=POSTGRES_URL)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/myperf.json"))
+    args = parser.parse_args()
+    console = Console()
+    report: dict[str, object] = {"reps": args.reps, "deals": args.deals, "runs": args.runs, "databases": {}}
+    table = Table(title=f"/myperf: {args.reps:,} reps, {args.deals:,} deals, {args.runs} runs (ms)")
+    for column in ("database", "measure", "median", "p95", "× baseline median"):
+        table.add_column(column, justify="right")
+
+    for name, url, cleanup in _databases(args.postgres_url, console):
+        try:
+            engine = make_engine(url)
+            upgrade(engine)
+            started = time.perf_counter()
+            populate(engine, args.reps, args.deals)
+            engine.dispose()
+            console.print(f"{name}: populated in {time.perf_counter() - started:.1f} s")
+            results = measure(url, args.runs)
+        finally:
+            cleanup()
+        base = statistics.median(results["baseline"])
+        summary = {}
+        for measure_name, samples in results.items():
+            median = statistics.median(samples)
+            p95 = statistics.quantiles(samples, n=20)[-1]
+            summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
+            table.add_row(name, measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
+        report["databases"][name] = summary  # type: ignore[index]
+    console.print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    console.print(f"Figures written to {args.out}")
+
+
+def _databases(postgres_url: str, console: Console):  # type: ignore[no-untyped-def]
+    import tempfile
+
+    scratch = tempfile.TemporaryDirectory(prefix="coachbot-bench-")
+    yield "sqlite", f"sqlite:///{scratch.name}/bench.db", scratch.cleanup
+    schema = f"coachbot_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = make_engine(postgres_url, connect_args={"connect_timeout": 3})
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001
+        console.print(f"[yellow]PostgreSQL skipped: {postgres_url} not reachable ({type(exc).__name__})[/yellow]")
+        return
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    yield "postgresql", f"{postgres_url}?options=-csearch_path%3D{schema}", drop
+
+
+if __name__ == "__main__":
+    main()
