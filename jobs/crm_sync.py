@@ -67,12 +67,23 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
         org = summary.org
         console.print(f"Org: {org.created} new, {org.updated} changed, {org.unchanged} unchanged people.")
     sections = [
-        ("Skipped rows", {reason: len(rows) for reason, rows in summary.skipped.items()}, summary.skipped),
-        ("Owners with no matching person", dict(summary.unmatched_owners), None),
-        ("Stages the playbook does not know", dict(summary.unknown_stages), None),
-        ("Products not in the catalogue", dict(summary.unknown_products), None),
+        ("Skipped rows", {reason: len(rows) for reason, rows in summary.skipped.items()}, summary.skipped, None),
+        (
+            "Owners with no matching person",
+            dict(summary.unmatched_owners),
+            None,
+            "Add these people with `coachbot org import` (matched by CRM owner id, email, then name); "
+            "their deals are kept and attach on the next sync.",
+        ),
+        (
+            "Stages the playbook does not know",
+            dict(summary.unknown_stages),
+            None,
+            "They weigh 0 in projections: add them (or aliases) to your playbook.",
+        ),
+        ("Products not in the catalogue", dict(summary.unknown_products), None, None),
     ]
-    for title, counts, examples in sections:
+    for title, counts, examples, hint in sections:
         if not counts:
             continue
         table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
@@ -82,6 +93,8 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
         if len(counts) > max_listed:
             table.add_row("…", f"{len(counts) - max_listed} more", "")
         console.print(table)
+        if hint:
+            console.print(hint, style="dim", highlight=False)
 
 
 def make_run_session_factory(settings: Settings) -> sessionmaker[Session]:

@@ -235,7 +235,7 @@ def store_org(session: Session, people: Sequence[OrgPerson]) -> ImportSummary:
         person = existing.get(record.email)
         values = {
             "name": record.name,
-            "timezone": record.timezone if record.timezone else (person.timezone if person else None),
+            "timezone": _timezone(record, person),
             **{f"is_{role}": role in record.roles for role in ROLES},
         }
         if record.crm_owner_id:
@@ -263,6 +263,13 @@ def store_org(session: Session, people: Sequence[OrgPerson]) -> ImportSummary:
         summary.quotas_written += _store_quotas(session, person, record.quotas)
     session.flush()
     return summary
+
+
+def _timezone(record: OrgPerson, person: Person | None) -> str | None:
+    # Once linked, a person's Slack time zone is the one they live by; the file only fills a gap.
+    if person is not None and (person.slack_user_id or not record.timezone):
+        return person.timezone or record.timezone
+    return record.timezone
 
 
 def _assign_changed(person: Person, values: dict[str, Any]) -> bool:
