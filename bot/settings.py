@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CrmProviderName = Literal["demo", "csv"]
+CrmProviderName = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
 
 
 class SettingsError(Exception):
@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     csv_deals_file: Path | None = Field(None, alias="CSV_DEALS_FILE")
     csv_owners_file: Path | None = Field(None, alias="CSV_OWNERS_FILE")
     csv_products_file: Path | None = Field(None, alias="CSV_PRODUCTS_FILE")
+
+    hubspot_token: SecretStr | None = Field(None, alias="HUBSPOT_TOKEN")
+    hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
+    salesforce_instance_url: str | None = Field(None, alias="SALESFORCE_INSTANCE_URL")
+    salesforce_access_token: SecretStr | None = Field(None, alias="SALESFORCE_ACCESS_TOKEN")
+    salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
+    salesforce_client_secret: SecretStr | None = Field(None, alias="SALESFORCE_CLIENT_SECRET")
+    salesforce_token_url: str | None = Field(None, alias="SALESFORCE_TOKEN_URL")
+    salesforce_api_version: str = Field("v60.0", alias="SALESFORCE_API_VERSION")
+    pipedrive_api_token: SecretStr | None = Field(None, alias="PIPEDRIVE_API_TOKEN")
+    pipedrive_api_url: str = Field("https://api.pipedrive.com", alias="PIPEDRIVE_API_URL")
+    # "field=crm_property,..." overrides of which CRM property feeds which deal field.
+    crm_field_map: str = Field("", alias="CRM_FIELD_MAP")
+    # Incremental syncs re-read this much before the stored cursor, so records sharing the
+    # boundary timestamp (or indexed late by the CRM) are never missed.
+    crm_sync_overlap_seconds: int = Field(60, ge=0, alias="CRM_SYNC_OVERLAP_SECONDS")
 
     timezone: str = Field("UTC", alias="COACHBOT_TIMEZONE")
     currency: str = Field("USD", alias="COACHBOT_CURRENCY")
@@ -113,4 +129,12 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
     if settings.crm_provider == "csv":
         settings.require("CSV_DEALS_FILE")
+    elif settings.crm_provider == "hubspot":
+        settings.require("HUBSPOT_TOKEN")
+    elif settings.crm_provider == "pipedrive":
+        settings.require("PIPEDRIVE_API_TOKEN")
+    elif settings.crm_provider == "salesforce":
+        settings.require("SALESFORCE_INSTANCE_URL")
+        if settings.salesforce_access_token is None:
+            settings.require("SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET")
     return settings

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
+
 from bot.crm.base import CrmProvider
 from bot.settings import Settings
 
 
-def provider_from_settings(settings: Settings, now: dt.datetime) -> CrmProvider:
+def provider_from_settings(settings: Settings, now: dt.datetime, transport: httpx.BaseTransport | None = None) -> CrmProvider:
+    """The configured provider; `transport` lets tests put a stand-in under the HTTP connectors."""
     if settings.crm_provider == "demo":
         from bot.crm.demo import DemoProvider
 
@@ -24,4 +27,16 @@ def provider_from_settings(settings: Settings, now: dt.datetime) -> CrmProvider:
             default_currency=settings.currency,
             timezone=settings.timezone,
         )
+    if settings.crm_provider == "hubspot":
+        from bot.crm.hubspot import HubSpotProvider
+
+        return HubSpotProvider.from_settings(settings, transport=transport)
+    if settings.crm_provider == "salesforce":
+        from bot.crm.salesforce import SalesforceProvider
+
+        return SalesforceProvider.from_settings(settings, transport=transport)
+    if settings.crm_provider == "pipedrive":
+        from bot.crm.pipedrive import PipedriveProvider
+
+        return PipedriveProvider.from_settings(settings, transport=transport)
     raise AssertionError(f"unhandled CRM_PROVIDER {settings.crm_provider!r}")

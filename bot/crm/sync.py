@@ -28,7 +28,7 @@ SYNCED_COLUMNS = (
     "owner_id", "crm_owner_key", "name", "account_name", "amount", "currency", "stage", "crm_probability",
     "is_closed", "is_won", "stage_entered_at", "close_date", "next_step", "next_step_date",
     "last_activity_at", "product_name", "product_line", "crm_url", "created_at", "closed_at",
-    "crm_modified_at",
+    "crm_modified_at", "deleted_at",
 )  # fmt: skip
 _LOOKUP_CHUNK = 500  # ids per IN (...) lookup: well under SQLite's bound-parameter limit
 
@@ -39,6 +39,7 @@ class SyncSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)
     unmatched_owners: Counter[str] = field(default_factory=Counter)
     unknown_stages: Counter[str] = field(default_factory=Counter)
@@ -55,6 +56,7 @@ class SyncSummary:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "deleted": self.deleted,
             "skipped": {reason: len(rows) for reason, rows in self.skipped.items()},
             "unmatched_owners": dict(self.unmatched_owners),
             "unknown_stages": dict(self.unknown_stages),
@@ -175,6 +177,9 @@ def _store_page(
         else:
             summary.unchanged += 1
 
+    if page.deleted_ids:
+        summary.deleted += _mark_deleted(session, source, page.deleted_ids, now)
+
     deal_ids = {crm_id: row["id"] for crm_id, row in existing.items()}
     if to_insert:
         # RETURNING on a multi-row insert gives the new ids for the stage history, in one round trip.
@@ -190,6 +195,20 @@ def _store_page(
             [{"deal_id": deal_ids[crm_id], "stage": stage, "entered_at": entered_at} for crm_id, stage, entered_at in history],
         )
     _store_product_lines(session, lines)
+
+
+def _mark_deleted(session: Session, source: str, crm_ids: list[str], now: dt.datetime) -> int:
+    """Deals the CRM deleted or archived leave the pipeline; the row stays for history."""
+    marked = 0
+    for start in range(0, len(crm_ids), _LOOKUP_CHUNK):
+        result = session.execute(
+            update(Deal)
+            .where(Deal.crm_source == source, Deal.crm_id.in_(crm_ids[start : start + _LOOKUP_CHUNK]), Deal.deleted_at.is_(None))
+            .values(deleted_at=now, synced_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        marked += result.rowcount
+    return marked
 
 
 def _deal_values(
@@ -225,6 +244,8 @@ def _deal_values(
         "created_at": deal.created_at,
         "closed_at": deal.closed_at,
         "crm_modified_at": deal.crm_modified_at,
+        # A deal the CRM serves again is live again, even if it was deleted before.
+        "deleted_at": None,
     }
 
 
