@@ -111,6 +111,19 @@ def run(
 
 
 @app.command()
+def doctor() -> None:
+    """Check the database, the Slack token and the CRM credentials with one cheap call each."""
+    from bot.doctor import run_checks
+
+    checks = run_checks(_settings())
+    for check in checks:
+        mark = "[green]✔[/green]" if check.ok else "[red]✘[/red]"
+        console.print(f"{mark} [bold]{check.name}[/bold]: ", Text(check.detail), sep="")
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     database: Annotated[
         Path | None, typer.Option(help="SQLite file to build the demo in (default: a fresh temporary one).")

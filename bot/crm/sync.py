@@ -105,9 +105,11 @@ def sync(
         session.add(state)
         cursor = state.cursor
 
+    # People do not change during a sync; one directory serves every page.
+    with session_factory() as session:
+        owners = OwnerDirectory(session)
     for page in provider.fetch_deals(cursor):
         with session_scope(session_factory) as session:
-            owners = OwnerDirectory(session)
             _store_page(session, connection, page, owners, playbook, now, default_currency, summary)
             state = session.get(CrmSyncState, connection)
             assert state is not None

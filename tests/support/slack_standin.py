@@ -39,6 +39,8 @@ class SlackStandIn:
     calls: list[SlackCall] = field(default_factory=list)
     # Canned answers by method, for faults: {"users.info": {"ok": True}} (a malformed reply).
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Sent on auth.test as Slack does, in the x-oauth-scopes header.
+    scopes: str = "commands,chat:write,users:read,users:read.email"
     url: str = ""
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Condition = field(default_factory=threading.Condition)
@@ -88,6 +90,8 @@ class SlackStandIn:
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if method == "auth.test":
+                    self.send_header("x-oauth-scopes", standin.scopes)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -1,0 +1,59 @@
+"""`coachbot doctor` says what is wrong, one check per dependency."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from slack_sdk import WebClient
+
+from bot.doctor import Check, check_crm, check_database, check_slack
+from bot.settings import Settings
+
+
+def test_a_migrated_database_passes(database_url: str) -> None:
+    check = check_database(Settings(database_url=database_url))
+    assert check.ok and check.detail.startswith("connected, schema at ")
+
+
+def test_an_unmigrated_database_says_to_migrate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    check = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert check == Check("database", False, check.detail)
+    assert check.detail.startswith("schema at nothing, code expects ") and check.detail.endswith("run `coachbot migrate`")
+
+
+def test_a_slack_token_with_every_scope_passes(slack) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(slack_bot_token="xoxb-doctor", slack_api_url=slack.api_url)
+    check = check_slack(settings, WebClient(token="xoxb-doctor", base_url=slack.api_url))
+    assert check == Check("slack", True, "token accepted (team Example, bot user coachbot)")
+
+
+def test_a_missing_scope_is_named(slack) -> None:  # type: ignore[no-untyped-def]
+    slack.scopes = "commands,chat:write,users:read"
+    settings = Settings(slack_bot_token="xoxb-doctor", slack_api_url=slack.api_url)
+    check = check_slack(settings, WebClient(token="xoxb-doctor", base_url=slack.api_url))
+    assert check == Check(
+        "slack", False, "team Example, bot user coachbot; missing scopes users:read.email: reinstall the app from manifest.yml"
+    )
+
+
+def test_a_revoked_token_says_which_setting(slack) -> None:  # type: ignore[no-untyped-def]
+    slack.overrides["auth.test"] = {"ok": False, "error": "token_revoked"}
+    settings = Settings(slack_bot_token="xoxb-doctor", slack_api_url=slack.api_url)
+    check = check_slack(settings, WebClient(token="xoxb-doctor", base_url=slack.api_url))
+    assert check == Check("slack", False, "auth.test failed (token_revoked): check SLACK_BOT_TOKEN")
+
+
+def test_no_slack_token_is_reported() -> None:
+    assert check_slack(Settings(), None) == Check("slack", False, "SLACK_BOT_TOKEN is not set")
+
+
+def test_the_demo_crm_reports_its_size() -> None:
+    check = check_crm(Settings(), None, dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    assert check.ok and check.name == "crm (demo)"
+    assert check.detail.startswith("readable, ") and check.detail.endswith(" deals")
+
+
+def test_an_unreadable_csv_is_reported_with_its_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(crm_provider="csv", csv_deals_file=tmp_path / "missing.csv")
+    check = check_crm(settings, None, dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    assert not check.ok and "CSV_DEALS_FILE" in check.detail
