@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bot.coaching.playbook import PlaybookError
 from bot.crm.base import CrmError
+from bot.demo import DemoError
 from bot.org.importer import OrgFileError
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -79,15 +80,22 @@ def org_import(
         summary = store_org(session, people)
     console.print(
         f"{file.name}: {len(people)} people: {summary.created} new, {summary.updated} changed, "
-        f"{summary.unchanged} unchanged; {summary.quotas_written} quota(s) and {summary.coach_links_added} coach link(s) written."
+        f"{summary.unchanged} unchanged; {summary.quotas_written} quota(s) and {summary.coach_links_changed} coach link(s) changed."
     )
     if link_slack and settings.slack_bot_token:
         from bot.identity import link_people_by_email
         from bot.slack_client import make_web_client
 
         with session_scope(session_factory) as session:
-            linked, unknown = link_people_by_email(session, make_web_client(settings))
-        console.print(f"Slack: linked {linked} people by email." + (f" Not in Slack: {', '.join(unknown)}." if unknown else ""))
+            report = link_people_by_email(session, make_web_client(settings))
+        message = f"Slack: linked {report.linked} people by email."
+        if report.not_in_slack:
+            message += f" Not in Slack: {', '.join(report.not_in_slack)}."
+        if report.failed:
+            message += " Lookup failed (linked on first command instead): " + ", ".join(
+                f"{email} ({error})" for email, error in report.failed.items()
+            )
+        console.print(message, highlight=False)
     elif link_slack:
         console.print("Slack: SLACK_BOT_TOKEN is not set, so people are linked on their first command instead.")
 
@@ -139,6 +147,6 @@ def demo(
 def main() -> None:
     try:
         app()
-    except (SettingsError, OrgFileError, CrmError, PlaybookError) as exc:
+    except (SettingsError, OrgFileError, CrmError, PlaybookError, DemoError) as exc:
         err_console.print(Text("coachbot: ", style="red") + Text(str(exc)), highlight=False)
         raise SystemExit(2) from None

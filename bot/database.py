@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+import zlib
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 
 def make_engine(database_url: str, **kwargs: object) -> Engine:
@@ -45,3 +50,40 @@ def session_scope(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_ignoring_conflicts(session: Session, model: Any, conflict_columns: list[str]) -> Insert:
+    """INSERT … ON CONFLICT (columns) DO NOTHING, on whichever database the session uses."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+
+
+class Busy(Exception):
+    """Another process holds the lock for this work."""
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock named `name` for the block, or raise Busy at once.
+
+    A session-level lock belongs to its connection, so a process that dies releases it with its
+    connection: a killed run never blocks the next one. SQLite (one machine, one writer at a
+    time) needs no lock; work there is made safe to repeat instead.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        # Advisory locks are server-wide: the key names the database and schema too, so two
+        # coachbot installs (or test runs) on one server never block each other.
+        where = connection.execute(text("SELECT current_database() || '.' || current_schema()")).scalar()
+        key = zlib.crc32(f"coachbot:{where}:{name}".encode())
+        acquired = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+        connection.commit()
+        if not acquired:
+            raise Busy(name)
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()

@@ -22,10 +22,15 @@ from bot.settings import Settings
 from jobs import crm_sync
 
 
+class DemoError(Exception):
+    """The demo cannot run as asked."""
+
+
 def run_demo(settings: Settings, console: Console, database: Path | None, now: dt.datetime) -> None:
     with tempfile.TemporaryDirectory(prefix="coachbot-demo-") as scratch:
+        if database is not None and database.exists():
+            raise DemoError(f"{database} exists; the demo builds a fresh database and will not overwrite a file")
         path = database or Path(scratch) / "demo.db"
-        path.unlink(missing_ok=True)
         demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{path}", "crm_provider": "demo"})
         engine = make_engine(demo_settings.database_url)
         upgrade(engine)
@@ -66,9 +71,13 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
 
 
 def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:
-    """One rep ahead of pace and one behind it (the furthest each way)."""
-    paced = sorted((card for card in cards if card.pace is not None), key=lambda card: card.pace or 0)
-    return [("ahead of pace", paced[-1]), ("behind pace", paced[0])] if paced else []
+    """One rep ahead of pace and one behind it (the furthest each way); on a period's first day,
+    before pace means anything, by projected attainment."""
+    def standing(card: Scorecard) -> float:
+        return card.pace if card.pace is not None else (card.projected_attainment or 0.0)
+
+    ranked = sorted(cards, key=standing)
+    return [("ahead of pace", ranked[-1]), ("behind pace", ranked[0])] if ranked else []
 
 
 def _team_line(cards) -> str:  # type: ignore[no-untyped-def]

@@ -17,7 +17,8 @@ from bot.database import make_engine
 from bot.migrate import alembic_config, current_revision
 from bot.settings import Settings
 
-# What the code calls, per manifest.yml; a token missing one of these fails in front of users.
+# The bot scopes the code needs (tests/test_manifest.py keeps manifest.yml equal to this);
+# a token missing one fails in front of users.
 REQUIRED_BOT_SCOPES = ("commands", "chat:write", "users:read", "users:read.email")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -44,23 +44,36 @@ def person_for_slack_user(session: Session, client: WebClient, user_id: str) -> 
     return SlackCaller(person, email)
 
 
-def link_people_by_email(session: Session, client: WebClient) -> tuple[int, list[str]]:
+@dataclass
+class LinkReport:
+    linked: int = 0
+    not_in_slack: list[str] = field(default_factory=list)
+    # email -> Slack's error, for lookups that failed for another reason (rate limit, missing scope)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def link_people_by_email(session: Session, client: WebClient) -> LinkReport:
     """Link every unlinked person whose email Slack knows (users.lookupByEmail).
 
-    Returns how many were linked and the emails Slack does not know.
+    One failed lookup does not undo the others: each link is flushed as it is made, and the
+    caller commits whatever was linked; failures are reported, and retried on the next import
+    or on the person's first command.
     """
-    linked, unknown = 0, []
-    for person in session.scalars(select(Person).where(Person.slack_user_id.is_(None), Person.active.is_(True))):
+    report = LinkReport()
+    for person in session.scalars(select(Person).where(Person.slack_user_id.is_(None), Person.active.is_(True))).all():
         try:
             user = client.users_lookupByEmail(email=person.email)["user"]
         except SlackApiError as exc:
-            if exc.response.get("error") == "users_not_found":
-                unknown.append(person.email)
-                continue
-            raise
+            error = str(exc.response.get("error"))
+            if error == "users_not_found":
+                report.not_in_slack.append(person.email)
+            else:
+                report.failed[person.email] = error
+            continue
         _link(person, user["id"], user.get("tz"))
-        linked += 1
-    return linked, unknown
+        session.flush()
+        report.linked += 1
+    return report
 
 
 def _link(person: Person, user_id: str, slack_timezone: str | None) -> None:

@@ -8,6 +8,16 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 PeriodKind = Literal["week", "month", "quarter", "year"]
+
+
+def is_timezone(name: str) -> bool:
+    """True for an IANA zone name; zoneinfo raises more than one kind of error for the rest."""
+    try:
+        ZoneInfo(name)
+    # ZoneInfoNotFoundError is a KeyError; "Europe" (a folder) and over-long names are OSErrors.
+    except (KeyError, ValueError, OSError):
+        return False
+    return True
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "year")
 
 
@@ -31,9 +41,11 @@ class Period:
     def elapsed_share(self, now: dt.datetime) -> float:
         """Share of the period behind `now`, 0..1, measured in wall-clock time in `tz`."""
         zone = ZoneInfo(self.tz)
-        start = dt.datetime.combine(self.start, dt.time(), zone)
-        end = dt.datetime.combine(self.end, dt.time(), zone)
-        share = (now - start) / (end - start)
+        # In UTC: Python subtracts two datetimes of one zone as wall-clock times, which would
+        # lose (or gain) the DST hour.
+        start = dt.datetime.combine(self.start, dt.time(), zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(self.end, dt.time(), zone).astimezone(dt.UTC)
+        share = (now.astimezone(dt.UTC) - start) / (end - start)
         return min(max(share, 0.0), 1.0)
 
 

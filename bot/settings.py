@@ -5,12 +5,13 @@ The environment variable names are a public contract (see README, "Settings").
 
 from __future__ import annotations
 
-import zoneinfo
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.periods import is_timezone
 
 CrmProviderName = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
 
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     salesforce_api_version: str = Field("v60.0", alias="SALESFORCE_API_VERSION")
     pipedrive_api_token: SecretStr | None = Field(None, alias="PIPEDRIVE_API_TOKEN")
     pipedrive_api_url: str = Field("https://api.pipedrive.com", alias="PIPEDRIVE_API_URL")
+    # Pipedrive budgets requests per token in 2-second windows; the lowest plan allows 20.
+    pipedrive_requests_per_2s: int = Field(18, ge=1, alias="PIPEDRIVE_REQUESTS_PER_2S")
     # "field=crm_property,..." overrides of which CRM property feeds which deal field.
     crm_field_map: str = Field("", alias="CRM_FIELD_MAP")
     # Incremental syncs re-read this much before the stored cursor, so records sharing the
@@ -69,11 +72,17 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        if not is_timezone(value):
+            raise ValueError(f"unknown IANA time zone {value[:60]!r}")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value[:20]!r}")
+        return level
 
     @field_validator("currency")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.playbook import Playbook, load_playbook
+from bot.crm.base import CrmProvider
 from bot.crm.providers import provider_from_settings
 from bot.crm.sync import SyncSummary, sync
 from bot.database import make_engine, make_session_factory
@@ -24,13 +26,13 @@ def run(
     session_factory: sessionmaker[Session],
     now: dt.datetime,
     playbook: Playbook | None = None,
-    on_progress=None,  # type: ignore[no-untyped-def]
+    on_progress: Callable[[int], None] | None = None,
+    provider: CrmProvider | None = None,
 ) -> SyncSummary:
     """One sync of the configured provider, as of `now`."""
-    provider = provider_from_settings(settings, now)
     return sync(
         session_factory,
-        provider,
+        provider or provider_from_settings(settings, now),
         playbook or load_playbook(settings.playbook_path),
         now,
         default_currency=settings.currency,
@@ -41,18 +43,16 @@ def run(
 def run_from_cli(settings: Settings, console: Console) -> SyncSummary:
     """`coachbot sync`: the same run, with a progress bar when the output is a terminal."""
     now = dt.datetime.now(dt.UTC)
-    session_factory = make_session_factory(make_engine(settings.database_url))
     provider = provider_from_settings(settings, now)
     columns = (TextColumn("Syncing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as progress:
         task = progress.add_task(provider.source, total=provider.expected_total())
-        return sync(
-            session_factory,
-            provider,
-            load_playbook(settings.playbook_path),
+        return run(
+            settings,
+            make_session_factory(make_engine(settings.database_url)),
             now,
-            default_currency=settings.currency,
             on_progress=lambda count: progress.advance(task, count),
+            provider=provider,
         )
 
 
@@ -61,7 +61,8 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
     console.print(
         f"Fetched {summary.fetched:,} deals: [green]{summary.created:,} created[/green], "
         f"[yellow]{summary.updated:,} updated[/yellow], {summary.unchanged:,} unchanged, "
-        f"{summary.skipped_count:,} skipped."
+        f"{summary.skipped_count:,} skipped"
+        + (f", {summary.deleted:,} deleted in the CRM." if summary.deleted else ".")
     )
     if summary.org is not None:
         org = summary.org
@@ -95,7 +96,3 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
         console.print(table)
         if hint:
             console.print(hint, style="dim", highlight=False)
-
-
-def make_run_session_factory(settings: Settings) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(settings.database_url))

@@ -79,7 +79,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of a migrated, empty database: once on SQLite, once on PostgreSQL."""
     url = request.getfixturevalue(f"migrated_{request.param}_url")
     engine = make_engine(url)
-    _empty(engine)
+    empty_tables(engine)
     engine.dispose()
     yield url
 
@@ -102,7 +102,7 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def _empty(engine: Engine) -> None:
+def empty_tables(engine: Engine) -> None:
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())

@@ -28,12 +28,16 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.console, "width", 200)
 
 
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> str:  # type: ignore[no-untyped-def]
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "CRM_", "CSV_", "COACHBOT_", "DATABASE_")):
+        if name.startswith(("SLACK_", "CRM_", "CSV_", "COACHBOT_", "DATABASE_", "HUBSPOT_", "SALESFORCE_", "PIPEDRIVE_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> str:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATABASE_URL", database_url)
     return database_url
 
@@ -64,7 +68,7 @@ def test_org_import_links_people_to_slack_by_email(cli_env, slack, monkeypatch, 
     (tmp_path / "org.csv").write_text(ORG_CSV)
     result = runner.invoke(app, ["org", "import", "org.csv"])
     assert result.exit_code == 0, result.output
-    assert "org.csv: 4 people: 4 new, 0 changed, 0 unchanged; 3 quota(s) and 1 coach link(s) written." in result.output
+    assert "org.csv: 4 people: 4 new, 0 changed, 0 unchanged; 3 quota(s) and 1 coach link(s) changed." in result.output
     assert "Slack: linked 1 people by email. Not in Slack:" in result.output
     assert sorted(call.body["email"] for call in slack.calls_to("users.lookupByEmail")) == [
         "carl.coach@example.com", "mia.manager@example.com", "riley.rep@example.com", "sam.rep@example.com",
@@ -74,7 +78,7 @@ def test_org_import_links_people_to_slack_by_email(cli_env, slack, monkeypatch, 
         assert (riley.slack_user_id, riley.timezone) == ("URILEY", "America/Denver")
 
     again = runner.invoke(app, ["org", "import", "org.csv", "--no-link-slack"])
-    assert "4 people: 0 new, 0 changed, 4 unchanged; 0 quota(s) and 0 coach link(s) written." in again.output
+    assert "4 people: 0 new, 0 changed, 4 unchanged; 0 quota(s) and 0 coach link(s) changed." in again.output
 
 
 def test_sync_of_the_maven_export_reports_what_it_skipped(cli_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]

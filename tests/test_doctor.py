@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+
+import pytest
 
 from slack_sdk import WebClient
 
 from bot.doctor import Check, check_crm, check_database, check_slack
 from bot.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Settings() reads the environment and .env: a developer's real token must not reach a test.
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "CRM_", "CSV_", "COACHBOT_", "DATABASE_", "HUBSPOT_", "SALESFORCE_", "PIPEDRIVE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 def test_a_migrated_database_passes(database_url: str) -> None:

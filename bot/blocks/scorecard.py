@@ -18,14 +18,13 @@ from bot.blocks.format import clip, escape, money, percent, short_date
 from bot.coaching.scorecard import DealGaps, Development, Scorecard
 
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
+FIELD_LIMIT = 2000  # ... and on each of its fields (slack_sdk does not check this one)
+MAX_LINES_NAMED = 6
 MAX_DEALS_LISTED = 8
-
-PERIOD_WORDS = {"week": "week", "month": "month", "quarter": "quarter", "year": "year"}
-
 
 def pace_label(pace: float | None) -> str:
     if pace is None:
-        return "no quota to pace against"
+        return "too early to tell"
     if pace >= 1.05:
         return ":large_green_circle: ahead of pace"
     if pace >= 0.95:
@@ -36,11 +35,11 @@ def pace_label(pace: float | None) -> str:
 
 
 def _fields(*pairs: tuple[str, str]) -> list[MarkdownTextObject]:
-    return [MarkdownTextObject(text=f"*{title}*\n{value}") for title, value in pairs]
+    return [MarkdownTextObject(text=clip(f"*{title}*\n{value}", FIELD_LIMIT)) for title, value in pairs]
 
 
 def number_blocks(card: Scorecard) -> list[Block]:
-    period_word = PERIOD_WORDS[card.period.kind]
+    period_word = card.period.kind
     if card.quota is None:
         headline = (
             f"*The number*\n*{money(card.won_amount, card.currency)}* closed-won this {period_word}. "
@@ -69,9 +68,11 @@ def pipeline_blocks(card: Scorecard) -> list[Block]:
     win_rate = f"{percent(card.win_rate_by_count)} by count · {percent(card.win_rate_by_value)} by value"
     cycle = "–" if card.sales_cycle_days is None else f"{card.sales_cycle_days:.0f} days"
     velocity = "–" if card.velocity_per_day is None else f"{money(card.velocity_per_day, card.currency)} a day"
-    breadth = f"{len(card.lines_in_play)} of {len(card.catalogue)}" if card.catalogue else "no catalogue yet"
-    if card.lines_missing:
-        breadth += f"\nnot yet: {escape(', '.join(card.lines_missing))}"
+    breadth = f"{len(card.lines_in_catalogue)} of {len(card.catalogue)}" if card.catalogue else "no catalogue yet"
+    if missing := card.lines_missing:
+        named = ", ".join(missing[:MAX_LINES_NAMED])
+        more = f" and {len(missing) - MAX_LINES_NAMED} more" if len(missing) > MAX_LINES_NAMED else ""
+        breadth += f"\nnot yet: {escape(named)}{more}"
     return [
         SectionBlock(
             text=MarkdownTextObject(text="*How you are building it*"),
@@ -115,7 +116,7 @@ def process_blocks(card: Scorecard) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))]
 
 
-def development_blocks(development: Development, today: dt.date) -> list[Block]:
+def development_blocks(development: Development) -> list[Block]:
     lines = ["*Development*"]
     if development.goals:
         for goal in development.goals[:5]:
@@ -155,7 +156,6 @@ def footnote(card: Scorecard, now: dt.datetime) -> str:
 
 def scorecard_blocks(card: Scorecard, now: dt.datetime) -> list[Block]:
     """The whole scorecard message."""
-    today = now.astimezone(ZoneInfo(card.period.tz)).date()
     return [
         HeaderBlock(text=clip(f"{card.period.label} scorecard · {card.person_name}", 150)),
         *number_blocks(card),
@@ -164,7 +164,7 @@ def scorecard_blocks(card: Scorecard, now: dt.datetime) -> list[Block]:
         DividerBlock(),
         *process_blocks(card),
         DividerBlock(),
-        *development_blocks(card.development, today),
+        *development_blocks(card.development),
         ContextBlock(elements=[MarkdownTextObject(text=footnote(card, now))]),
     ]
 

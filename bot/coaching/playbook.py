@@ -81,16 +81,15 @@ def parse_playbook(text: str, source: str = "playbook") -> Playbook:
         max_days = entry.get("max_days")
         if max_days is not None and (not isinstance(max_days, int) or max_days < 1):
             raise PlaybookError(f"{where} ({name}): `max_days` must be a whole number of days, 1 or more")
-        stages.append(
-            StageRule(
-                name=name,
-                probability=float(probability),
-                max_days=max_days,
-                closed=bool(entry.get("closed", False)),
-                won=bool(entry.get("won", False)),
-            )
-        )
-        aliases.extend((str(alias), name) for alias in entry.get("aliases") or ())
+        flags = {flag: entry.get(flag, False) for flag in ("closed", "won")}
+        for flag, value in flags.items():
+            if not isinstance(value, bool):
+                raise PlaybookError(f"{where} ({name}): `{flag}` must be true or false, not {value!r}")
+        stage_aliases = entry.get("aliases") or []
+        if not isinstance(stage_aliases, list):
+            raise PlaybookError(f"{where} ({name}): `aliases` must be a list, like [closedwon, Won]")
+        stages.append(StageRule(name=name, probability=float(probability), max_days=max_days, **flags))
+        aliases.extend((str(alias), name) for alias in stage_aliases)
 
     lines = tuple(str(line) for line in document.get("product_lines") or ())
     return Playbook(stages=tuple(stages), product_lines=lines, aliases=tuple(aliases))

@@ -126,8 +126,13 @@ class Scorecard:
     development: Development = field(default_factory=Development)
 
     @property
+    def lines_in_catalogue(self) -> tuple[str, ...]:
+        """Lines in play that the catalogue lists (a line the catalogue lacks cannot count)."""
+        return tuple(line for line in self.catalogue if line in self.lines_in_play)
+
+    @property
     def breadth(self) -> float | None:
-        return ratio(len(self.lines_in_play), len(self.catalogue))
+        return ratio(len(self.lines_in_catalogue), len(self.catalogue))
 
     @property
     def lines_missing(self) -> tuple[str, ...]:
@@ -168,9 +173,13 @@ def attainment(won: Decimal, quota: Decimal | None) -> float | None:
     return None if quota is None else ratio(won, quota)
 
 
-def pace(attainment_share: float | None, elapsed_share: float) -> float | None:
-    """Pace = attainment / share of the period elapsed; 1.0 means exactly on pace."""
-    if attainment_share is None:
+def pace(attainment_share: float | None, elapsed_share: float, period_days: int) -> float | None:
+    """Pace = attainment / share of the period elapsed; 1.0 means exactly on pace.
+
+    None until a full day of the period has passed: an hour into a quarter, one deal closed
+    would read as a pace of thousands of percent.
+    """
+    if attainment_share is None or elapsed_share * period_days < 1:
         return None
     return ratio(attainment_share, elapsed_share)
 
@@ -229,9 +238,9 @@ def sales_velocity(
     open_count: int, deal_size: Decimal | None, win_rate: float | None, cycle_days: float | None
 ) -> Decimal | None:
     """Velocity = open deals × average deal size × win rate / sales-cycle days (money a day)."""
-    if deal_size is None or win_rate is None or not cycle_days:
-        return None
-    value = Decimal(open_count) * deal_size * Decimal(str(win_rate)) / Decimal(str(max(cycle_days, 1.0)))
+    if deal_size is None or win_rate is None or cycle_days is None or cycle_days <= 0:
+        return None  # a cycle of zero or fewer days means bad dates, not infinite speed
+    value = Decimal(open_count) * deal_size * Decimal(str(win_rate)) / Decimal(str(cycle_days))
     return value.quantize(Decimal("0.01"))
 
 
@@ -325,7 +334,7 @@ def build_scorecard(
         won_amount=won_amount,
         attainment=attained,
         elapsed_share=elapsed,
-        pace=pace(attained, elapsed),
+        pace=pace(attained, elapsed, period.days),
         projected_amount=projected,
         projected_attainment=attainment(projected, quota),
         gap_to_quota=gap,

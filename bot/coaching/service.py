@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -22,10 +23,6 @@ from bot.models import Action, Deal, Goal, Person, ProductLine, Quota, RecoveryP
 from bot.periods import PeriodKind, period_containing
 
 
-def person_timezone(person: Person, default_timezone: str) -> str:
-    return person.timezone or default_timezone
-
-
 def scorecard_for(
     session: Session,
     person: Person,
@@ -38,7 +35,7 @@ def scorecard_for(
     fiscal_year_start_month: int = 1,
 ) -> Scorecard:
     """The scorecard of `person` for the `kind` period holding `now` in their time zone."""
-    period = period_containing(kind, now, person_timezone(person, default_timezone), fiscal_year_start_month)
+    period = period_containing(kind, now, person.timezone or default_timezone, fiscal_year_start_month)
     deal_rows = session.execute(
         select(*_DEAL_COLUMNS).where(
             Deal.owner_id == person.id,
@@ -70,7 +67,8 @@ def scorecard_for(
         catalogue=catalogue,
         default_currency=default_currency,
         now=now,
-        development=_development(session, person, period.start, now.astimezone(dt.UTC).date()),
+        # "Overdue" is judged on the person's own calendar, like every other date on the card.
+        development=_development(session, person, now.astimezone(ZoneInfo(period.tz)).date()),
     )
 
 
@@ -93,12 +91,12 @@ _DEAL_COLUMNS = (
 )
 
 
-def _development(session: Session, person: Person, period_start: dt.date, today: dt.date) -> Development:
+def _development(session: Session, person: Person, today: dt.date) -> Development:
     goals = session.scalars(
-        select(Goal).where(Goal.person_id == person.id, Goal.status == "open").order_by(Goal.due_date, Goal.id)
+        select(Goal).where(Goal.person_id == person.id, Goal.status == "open").order_by(Goal.due_date.asc().nulls_last(), Goal.id)
     )
     actions = session.scalars(
-        select(Action).where(Action.person_id == person.id, Action.status == "open").order_by(Action.due_date, Action.id)
+        select(Action).where(Action.person_id == person.id, Action.status == "open").order_by(Action.due_date.asc().nulls_last(), Action.id)
     )
     plan = session.scalars(
         select(RecoveryPlan)

@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.values import MAX_AMOUNT
 from bot.org.records import OrgPerson
 
 PAGE_SIZE = 1000  # rows read per page: deals and skipped rows together, so memory stays bounded
@@ -98,7 +99,6 @@ OWNER_COLUMNS = {"owner": ("sales_agent", "name", "owner_name"), "email": ("owne
 
 # The widths of the deals table's columns: a longer value would fail the whole page on PostgreSQL.
 _MAX_LENGTH = {"id": 64, "owner": 320, "stage": 100, "account": 300, "product": 200, "product_line": 100, "url": 1000}
-_MAX_AMOUNT = Decimal(10) ** 12  # deals.amount is NUMERIC(14, 2)
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _GROUPED_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")  # "12,500.00"; a lone "1,5" stays unreadable
 _IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
@@ -247,7 +247,7 @@ class CsvProvider:
             raise SkipRow(f"no created date ({columns['created']})")
 
         amount = parsed("amount", _decimal, "unreadable amount")
-        if amount is not None and not 0 <= amount < _MAX_AMOUNT:
+        if amount is not None and not 0 <= amount <= MAX_AMOUNT:
             raise SkipRow("amount out of range")
         currency = parsed("currency", _currency, "unreadable currency") or self.default_currency
         close_date = parsed("close_date", self._date, "unreadable date in {column}")
@@ -321,6 +321,8 @@ class CsvProvider:
             price = _value(row, columns, "price")
             try:
                 list_price = _decimal(price) if price else None
+                if list_price is not None and not 0 <= list_price <= MAX_AMOUNT:
+                    raise ValueError(price)
             except ValueError:
                 raise CrmError(
                     f"{self.products_file} line {line_number}: unreadable price {price!r}", "CSV_PRODUCTS_FILE"
@@ -422,7 +424,8 @@ def _decimal(value: str) -> Decimal:
         raise ValueError(value) from None
     if not number.is_finite():
         raise ValueError(value)
-    return number
+    # Rounded here, before any range check, so 999999999999.995 cannot round past the column.
+    return number.quantize(Decimal("0.01"))
 
 
 def _currency(value: str) -> str:

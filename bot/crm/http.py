@@ -77,7 +77,12 @@ def retry_after_seconds(response: httpx.Response, now: Callable[[], float] = tim
     """Retry-After as seconds: either delta-seconds or an HTTP date."""
     value = response.headers.get("Retry-After")
     if not value:
-        return None
+        # Pipedrive announces the end of its window as seconds to wait, under its own name.
+        reset = response.headers.get("x-ratelimit-reset")
+        try:
+            return max(float(reset), 0.0) if reset else None
+        except ValueError:
+            return None
     try:
         return max(float(value), 0.0)
     except ValueError:
@@ -185,7 +190,7 @@ class CrmHttpClient:
 
 
 def _path(url: str) -> str:
-    # Query strings can carry tokens (Pipedrive's api_token): never show them.
+    # Query strings can carry secrets (a token, a SOQL literal): never show them.
     return url.split("?", 1)[0]
 
 

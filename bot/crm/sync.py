@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.playbook import Playbook
 from bot.crm.base import CrmDeal, CrmProvider, DealPage
-from bot.database import session_scope
+from bot.crm.base import CrmError
+from bot.database import Busy, exclusive, insert_ignoring_conflicts, session_scope
 from bot.models import CrmSyncState, Deal, DealStageHistory, Person, ProductLine
 from bot.org.importer import ImportSummary, store_org
 
@@ -65,22 +66,29 @@ class SyncSummary:
 
 
 class OwnerDirectory:
-    """Matches CRM owners to people: by CRM owner id, then email, then exact name."""
+    """Matches CRM owners to people: by CRM owner id, then email, then exact name.
+
+    A name shared by two people matches neither: a guess would hand one rep the other's deals.
+    """
 
     def __init__(self, session: Session) -> None:
-        self.by_key: dict[str, int] = {}
+        self.by_owner_id: dict[str, int] = {}
+        self.by_email: dict[str, int] = {}
+        self.by_name: dict[str, int | None] = {}
         rows = session.execute(select(Person.id, Person.email, Person.name, Person.crm_owner_id))
         for person_id, email, name, crm_owner_id in rows:
-            # Names first so that an email or owner id, which are unique, wins over a shared name.
-            self.by_key.setdefault(name.casefold(), person_id)
-            self.by_key[email.casefold()] = person_id
             if crm_owner_id:
-                self.by_key[crm_owner_id.casefold()] = person_id
+                self.by_owner_id[crm_owner_id.strip().casefold()] = person_id
+            self.by_email[email.casefold()] = person_id
+            key = name.strip().casefold()
+            self.by_name[key] = None if key in self.by_name else person_id
 
     def find(self, deal: CrmDeal) -> int | None:
-        for key in (deal.owner_key, deal.owner_email):
-            if key and (person_id := self.by_key.get(key.strip().casefold())) is not None:
-                return person_id
+        key = (deal.owner_key or "").strip().casefold()
+        email = (deal.owner_email or (key if "@" in key else "")).strip().casefold()
+        for found in (self.by_owner_id.get(key), self.by_email.get(email), self.by_name.get(key)):
+            if found is not None:
+                return found
         return None
 
 
@@ -94,6 +102,25 @@ def sync(
 ) -> SyncSummary:
     """Pull everything new from `provider` and store it; returns what happened."""
     summary = SyncSummary()
+    connection = provider.source
+    engine = session_factory.kw["bind"]
+    try:
+        with exclusive(engine, f"sync:{connection}"):
+            _sync(session_factory, provider, playbook, now, default_currency, on_progress, summary)
+    except Busy:
+        raise CrmError(f"another coachbot sync of {connection} is running; this one stopped without changes") from None
+    return summary
+
+
+def _sync(
+    session_factory: sessionmaker[Session],
+    provider: CrmProvider,
+    playbook: Playbook,
+    now: dt.datetime,
+    default_currency: str,
+    on_progress: Callable[[int], None] | None,
+    summary: SyncSummary,
+) -> None:
     connection = provider.source
     with session_scope(session_factory) as session:
         org = provider.fetch_org()
@@ -123,7 +150,6 @@ def sync(
         assert state is not None
         state.last_finished_at = now
         state.last_summary = summary.as_dict()
-    return summary
 
 
 def _store_product_lines(session: Session, lines: Iterable[str]) -> None:
@@ -184,16 +210,21 @@ def _store_page(
 
     deal_ids = {crm_id: row["id"] for crm_id, row in existing.items()}
     if to_insert:
-        # RETURNING on a multi-row insert gives the new ids for the stage history, in one round trip.
-        result = session.execute(insert(Deal).returning(Deal.id, Deal.crm_id, sort_by_parameter_order=True), to_insert)
-        deal_ids.update({crm_id: deal_id for deal_id, crm_id in result})
-        summary.created += len(to_insert)
+        # RETURNING gives the new ids for the stage history in one round trip. ON CONFLICT: a deal
+        # another run stored meanwhile is left to it (and its history with it).
+        statement = insert_ignoring_conflicts(session, Deal, ["crm_source", "crm_id"])
+        inserted = {crm_id: deal_id for deal_id, crm_id in session.execute(statement.returning(Deal.id, Deal.crm_id), to_insert)}
+        deal_ids.update(inserted)
+        summary.created += len(inserted)
+        summary.unchanged += len(to_insert) - len(inserted)
+        history = [entry for entry in history if entry[0] in deal_ids]
     if to_update:
         session.execute(update(Deal), to_update)
         summary.updated += len(to_update)
     if history:
+        # A deal moved back to a stage it entered at the same moment before: keep one entry.
         session.execute(
-            insert(DealStageHistory),
+            insert_ignoring_conflicts(session, DealStageHistory, ["deal_id", "entered_at", "stage"]),
             [{"deal_id": deal_ids[crm_id], "stage": stage, "entered_at": entered_at} for crm_id, stage, entered_at in history],
         )
     _store_product_lines(session, lines)

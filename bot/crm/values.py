@@ -36,7 +36,7 @@ def text(value: Any, field: str, limit: int = 1000) -> str | None:
     return value[:limit] or None
 
 
-def amount(value: Any, field: str) -> Decimal | None:
+def _number(value: Any, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -45,14 +45,28 @@ def amount(value: Any, field: str) -> Decimal | None:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise BadValue(f"{field}: {str(value)[:40]!r} is not a number") from None
-    if not number.is_finite() or abs(number) > MAX_AMOUNT:
+    if not number.is_finite():
+        raise BadValue(f"{field}: {str(value)[:40]!r} is not a number")
+    return number
+
+
+def amount(value: Any, field: str) -> Decimal | None:
+    """Money, 0 to MAX_AMOUNT, rounded to cents before the range check so rounding cannot overflow."""
+    number = _number(value, field)
+    if number is None:
+        return None
+    try:
+        number = number.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise BadValue(f"{field}: {str(value)[:40]!r} is out of range") from None
+    if not 0 <= number <= MAX_AMOUNT:
         raise BadValue(f"{field}: {str(value)[:40]!r} is out of range")
-    return number.quantize(Decimal("0.01"))
+    return number
 
 
 def probability(value: Any, field: str) -> float | None:
     """0..1; CRMs that speak in percent (Salesforce, Pipedrive) are divided by 100 by the caller."""
-    number = amount(value, field)
+    number = _number(value, field)
     if number is None:
         return None
     if not 0 <= number <= 1:
@@ -65,11 +79,11 @@ def timestamp(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+        return _from_epoch_ms(value, field)
     if isinstance(value, str):
         raw = value.strip()
-        if raw.isdigit():
-            return dt.datetime.fromtimestamp(int(raw) / 1000, dt.UTC)
+        if raw.isascii() and raw.isdigit():
+            return _from_epoch_ms(int(raw), field)
         try:
             moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
@@ -79,6 +93,13 @@ def timestamp(value: Any, field: str) -> dt.datetime | None:
             moment = moment.replace(tzinfo=dt.UTC)
         return moment.astimezone(dt.UTC)
     raise BadValue(f"{field}: expected a date-time, got {type(value).__name__}")
+
+
+def _from_epoch_ms(value: float, field: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadValue(f"{field}: {str(value)[:40]!r} is not a time") from None
 
 
 def date(value: Any, field: str) -> dt.date | None:

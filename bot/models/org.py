@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, utcnow
@@ -63,8 +63,8 @@ class Quota(Base):
     __tablename__ = "quotas"
     __table_args__ = (
         UniqueConstraint("person_id", "period_start", "period_end"),
+        # The unique constraint's index also serves "this person's quotas overlapping a period".
         CheckConstraint("period_end > period_start", name="period_not_empty"),
-        Index("ix_quotas_person_span", "person_id", "period_start", "period_end"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -21,9 +20,11 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.crm.values import MAX_AMOUNT
 from bot.models import CoachAssignment, Person, Quota
 from bot.models.org import ROLES
 from bot.org.quota_periods import parse_quota_period
+from bot.periods import is_timezone
 from bot.org.records import OrgPerson, QuotaRecord
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -45,11 +46,11 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     quotas_written: int = 0
-    coach_links_added: int = 0
+    coach_links_changed: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.quotas_written or self.coach_links_added)
+        return bool(self.created or self.updated or self.quotas_written or self.coach_links_changed)
 
 
 def read_org_file(path: Path, default_currency: str, fiscal_year_start_month: int = 1) -> list[OrgPerson]:
@@ -137,21 +138,21 @@ def check_org(
             problems.append(f"{where}: more values than columns (is a comma missing its quotes?)")
         email = str(entry.get("email") or "").strip().lower()
         name = str(entry.get("name") or "").strip()
-        if not _EMAIL.match(email):
-            problems.append(f"{where}: {email or 'empty'!s} is not an email address")
+        if not _EMAIL.match(email) or len(email) > 320:
+            problems.append(f"{where}: {email[:80] or 'empty'!s} is not an email address")
         elif email in seen:
             problems.append(f"{where}: {email} already appears on line {seen[email]}")
         if not name:
             problems.append(f"{where}: name is empty")
+        elif len(name) > 200:
+            problems.append(f"{where}: name is longer than 200 characters")
         roles = {role.lower() for role in _as_list(entry.get("roles") or "rep")}
         if unknown := roles - set(ROLES):
             problems.append(f"{where}: unknown role {', '.join(sorted(unknown))} (use {', '.join(ROLES)})")
         timezone = str(entry.get("timezone") or "").strip() or None
         if timezone:
-            try:
-                zoneinfo.ZoneInfo(timezone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                problems.append(f"{where}: unknown time zone {timezone!r} (use an IANA name like Europe/Paris)")
+            if not is_timezone(timezone):
+                problems.append(f"{where}: unknown time zone {timezone[:60]!r} (use an IANA name like Europe/Paris)")
         currency = str(entry.get("currency") or default_currency).strip().upper()
         if not re.fullmatch(r"[A-Z]{3}", currency):
             problems.append(f"{where}: currency {currency!r} is not a three-letter code")
@@ -193,10 +194,11 @@ def _check_quotas(
         try:
             amount = Decimal(str(value).replace(",", "").replace("_", "").strip())
         except InvalidOperation:
-            problems.append(f"{where}: quota {key} {value!r} is not an amount")
+            problems.append(f"{where}: quota {key} {str(value)[:40]!r} is not an amount")
             continue
-        if not amount.is_finite() or amount < 0:
-            problems.append(f"{where}: quota {key} must be zero or more")
+        # Compared before rounding to cents: rounding 1e30 fails, and .995 could round past the column.
+        if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT + Decimal("0.005"):
+            problems.append(f"{where}: quota {key} must be from 0 to {MAX_AMOUNT:,}")
             continue
         quotas.append(QuotaRecord(start, end, amount.quantize(Decimal("0.01")), currency))
     quotas.sort(key=lambda quota: quota.start)
@@ -259,7 +261,7 @@ def store_org(session: Session, people: Sequence[OrgPerson]) -> ImportSummary:
             person.manager_id = manager_id
             if record.email not in created:
                 summary.updated += 1
-        summary.coach_links_added += _store_coaches(session, person, [existing[c].id for c in record.coach_emails])
+        summary.coach_links_changed += _store_coaches(session, person, [existing[c].id for c in record.coach_emails])
         summary.quotas_written += _store_quotas(session, person, record.quotas)
     session.flush()
     return summary
@@ -282,10 +284,16 @@ def _assign_changed(person: Person, values: dict[str, Any]) -> bool:
 
 
 def _store_coaches(session: Session, rep: Person, coach_ids: list[int]) -> int:
+    """Make the file's coaches the rep's coaches; returns how many links were added or removed."""
     current = set(session.scalars(select(CoachAssignment.coach_id).where(CoachAssignment.rep_id == rep.id)))
+    wanted = set(coach_ids)
     added = [coach_id for coach_id in dict.fromkeys(coach_ids) if coach_id not in current]
     session.add_all(CoachAssignment(coach_id=coach_id, rep_id=rep.id) for coach_id in added)
-    return len(added)
+    if removed := current - wanted:
+        session.execute(
+            delete(CoachAssignment).where(CoachAssignment.rep_id == rep.id, CoachAssignment.coach_id.in_(removed))
+        )
+    return len(added) + len(removed)
 
 
 def _store_quotas(session: Session, person: Person, quotas: Sequence[QuotaRecord]) -> int:

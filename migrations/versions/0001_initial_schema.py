@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:46:55.119086
 """
 
 from __future__ import annotations
@@ -167,9 +166,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quotas')),
     sa.UniqueConstraint('person_id', 'period_start', 'period_end', name=op.f('uq_quotas_person_id_period_start_period_end'))
     )
-    with op.batch_alter_table('quotas', schema=None) as batch_op:
-        batch_op.create_index('ix_quotas_person_span', ['person_id', 'period_start', 'period_end'], unique=False)
-
     op.create_table('recovery_plans',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -257,9 +253,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_recovery_plans_person_id'))
 
     op.drop_table('recovery_plans')
-    with op.batch_alter_table('quotas', schema=None) as batch_op:
-        batch_op.drop_index('ix_quotas_person_span')
-
     op.drop_table('quotas')
     with op.batch_alter_table('goals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_goals_person_id'))

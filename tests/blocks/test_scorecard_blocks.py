@@ -125,6 +125,19 @@ def test_two_hundred_deals_with_gaps_stay_within_slack_limits() -> None:
     assert process.endswith("…and 193 more deals with gaps.")
     assert len(blocks[0]["text"]["text"]) <= 150
     assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in blocks)
+    assert all(len(field["text"]) <= 2000 for block in blocks for field in block.get("fields", []))
+
+
+def test_a_long_product_catalogue_names_a_few_missing_lines_and_counts_the_rest() -> None:
+    catalogue = tuple(f"Product line number {n} with a long name" * 3 for n in range(60))
+    scorecard = build_scorecard(
+        person_name="R", period=Q4, deals=ALL, quota_spans=QUOTA, playbook=PLAYBOOK, catalogue=catalogue,
+        default_currency="USD", now=NOW,
+    )  # fmt: skip
+    [breadth] = [f["text"] for f in to_dicts(scorecard_blocks(scorecard, NOW))[3]["fields"] if f["text"].startswith("*Product lines*")]
+    assert breadth.startswith("*Product lines*\n0 of 60\nnot yet: Product line number 0")
+    assert breadth.endswith(" and 54 more")
+    assert len(breadth) <= 2000
 
 
 def test_a_deal_without_an_amount_says_so() -> None:

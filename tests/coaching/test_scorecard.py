@@ -232,3 +232,18 @@ def test_periods_are_read_in_the_persons_time_zone() -> None:
     moment = dt.datetime(2027, 1, 1, 2, 0, tzinfo=dt.UTC)
     assert period_containing("quarter", moment, "America/Los_Angeles").label == "Q4 2026"
     assert period_containing("quarter", moment, "Europe/London").label == "Q1 2027"
+
+
+def test_pace_waits_for_a_full_day_of_the_period() -> None:
+    def pace_at(moment: dt.datetime) -> float | None:
+        return build_scorecard(
+            person_name="R", period=Q4, deals=ALL, quota_spans=QUOTA, playbook=PLAYBOOK, catalogue=CATALOGUE,
+            default_currency="USD", now=moment,
+        ).pace  # fmt: skip
+
+    assert pace_at(at("2026-10-01T23:00:00")) is None
+    assert pace_at(at("2026-10-02T00:00:00")) == pytest.approx(0.40 / (1 / 92))
+
+
+def test_a_cycle_of_zero_or_negative_days_gives_no_velocity() -> None:
+    assert sales_velocity(5, Decimal("1000"), 0.5, -3) is None

@@ -171,3 +171,51 @@ def test_the_maven_export_loads_with_every_unusable_row_reported_by_reason(sessi
         assert session.scalars(select(ProductLine.name).order_by(ProductLine.name)).all() == ["GTK", "GTX", "MG"]
     again = sync(session_factory, provider, PLAYBOOK, now)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 8300)
+
+
+def test_a_deal_moved_back_to_a_stage_it_was_in_keeps_syncing(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    monday = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    tuesday = dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
+    at_demo = crm_deal("1", stage="Demo", stage_entered_at=monday)
+    sync(session_factory, ListProvider([at_demo]), PLAYBOOK, now)
+    sync(session_factory, ListProvider([crm_deal("1", stage="Proposal", stage_entered_at=tuesday)]), PLAYBOOK, now)
+    back = sync(session_factory, ListProvider([at_demo]), PLAYBOOK, now)  # an older export, say
+    assert back.updated == 1
+    with session_factory() as session:
+        history = session.execute(select(DealStageHistory.stage, DealStageHistory.entered_at).order_by(DealStageHistory.entered_at, DealStageHistory.id)).all()
+        # The move back re-enters Demo at the time already recorded: one entry, not a crash.
+        assert [tuple(row) for row in history] == [("Demo", monday), ("Proposal", tuesday)]
+        assert session.scalar(select(Deal.stage)) == "Demo"
+
+
+def test_owners_match_by_email_before_a_name_two_people_share(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    first = add_person(session_factory, "jordan.lee@acme.example", "Jordan Lee")
+    second = add_person(session_factory, "jordan.lee2@acme.example", "Jordan Lee")
+    provider = ListProvider(
+        [
+            crm_deal("by-email", owner_key="Jordan Lee", owner_email="jordan.lee2@acme.example"),
+            crm_deal("by-name-only", owner_key="Jordan Lee"),
+            crm_deal("by-key-email", owner_key="JORDAN.LEE@acme.example"),
+        ]
+    )
+    summary = sync(session_factory, provider, PLAYBOOK, now)
+    with session_factory() as session:
+        owners = dict(session.execute(select(Deal.crm_id, Deal.owner_id)).all())
+    assert owners == {"by-email": second, "by-name-only": None, "by-key-email": first}
+    assert dict(summary.unmatched_owners) == {"Jordan Lee": 1}
+
+
+def test_a_deal_deleted_in_the_crm_leaves_the_pipeline_and_returns_if_restored(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    sync(session_factory, ListProvider([crm_deal("1"), crm_deal("2")]), PLAYBOOK, now)
+
+    class Deleting(ListProvider):
+        def fetch_deals(self, cursor):  # type: ignore[no-untyped-def]
+            yield DealPage(deals=[], deleted_ids=["2", "unknown"])
+
+    summary = sync(session_factory, Deleting([]), PLAYBOOK, now)
+    assert summary.deleted == 1
+    with session_factory() as session:
+        assert dict(session.execute(select(Deal.crm_id, Deal.deleted_at)).all()) == {"1": None, "2": now}
+    sync(session_factory, ListProvider([crm_deal("2")]), PLAYBOOK, now)
+    with session_factory() as session:
+        assert session.scalar(select(Deal.deleted_at).where(Deal.crm_id == "2")) is None

@@ -60,7 +60,7 @@ def import_file(session_factory: sessionmaker[Session], path: Path):  # type: ig
 @pytest.mark.parametrize(("name", "content"), [("org.csv", ORG_CSV), ("org.yaml", ORG_YAML)])
 def test_an_org_file_stores_people_roles_managers_coaches_and_quotas(session_factory, tmp_path, name, content) -> None:  # type: ignore[no-untyped-def]
     summary = import_file(session_factory, write(tmp_path, name, content))
-    assert (summary.created, summary.updated, summary.quotas_written, summary.coach_links_added) == (4, 0, 3, 1)
+    assert (summary.created, summary.updated, summary.quotas_written, summary.coach_links_changed) == (4, 0, 3, 1)
     with session_factory() as session:
         people = {p.email: p for p in session.scalars(select(Person))}
         assert sorted(people) == ["carl.coach@example.com", "mia.manager@example.com", "riley.rep@example.com", "sam.rep@example.com"]
@@ -153,3 +153,35 @@ def test_a_manager_who_is_nowhere_is_an_error_and_nothing_is_stored(session_fact
 def test_a_yaml_error_names_the_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(OrgFileError, match="line 3: not valid YAML"):
         read_org_file(write(tmp_path, "org.yml", "people:\n  - email: a@b.co\n\tname: Tab Indented\n"), "USD")
+
+
+def test_a_changed_coach_replaces_the_old_one(session_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_file(session_factory, write(tmp_path, "org.csv", ORG_CSV))
+    moved = ORG_CSV.replace(
+        "riley.rep@example.com,Riley Rep,rep,mia.manager@example.com,carl.coach@example.com",
+        "riley.rep@example.com,Riley Rep,rep,mia.manager@example.com,mia.manager@example.com",
+    )
+    summary = import_file(session_factory, write(tmp_path, "org.csv", moved))
+    assert summary.coach_links_changed == 2  # one added, one removed
+    with session_factory() as session:
+        coaches = session.scalars(
+            select(Person.email).join(CoachAssignment, CoachAssignment.coach_id == Person.id).order_by(Person.email)
+        ).all()
+    assert coaches == ["mia.manager@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("z@example.com,Zed,rep,Europe,1000", "line 2: unknown time zone 'Europe' (use an IANA name like Europe/Paris)"),
+        ("z@example.com,Zed,rep,,1e30", "line 2: quota 2026-Q4 must be from 0 to 999,999,999,999.99"),
+        ("z@example.com,Zed,rep,,1000000000000", "line 2: quota 2026-Q4 must be from 0 to 999,999,999,999.99"),
+        ("z@example.com,Zed,rep,,-5", "line 2: quota 2026-Q4 must be from 0 to 999,999,999,999.99"),
+        ("z@example.com," + "N" * 201 + ",rep,,1", "line 2: name is longer than 200 characters"),
+        ("z" * 320 + "@example.com,Zed,rep,,1", "line 2: " + "z" * 80 + " is not an email address"),
+    ],
+)
+def test_values_the_database_cannot_hold_are_reported_by_line(tmp_path, row, problem) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(OrgFileError) as raised:
+        read_org_file(write(tmp_path, "org.csv", "email,name,roles,timezone,quota 2026-Q4\n" + row + "\n"), "USD")
+    assert raised.value.problems == [problem]

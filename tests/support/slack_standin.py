@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bot.doctor import REQUIRED_BOT_SCOPES
+
 
 @dataclass
 class SlackCall:
@@ -40,7 +42,7 @@ class SlackStandIn:
     # Canned answers by method, for faults: {"users.info": {"ok": True}} (a malformed reply).
     overrides: dict[str, Any] = field(default_factory=dict)
     # Sent on auth.test as Slack does, in the x-oauth-scopes header.
-    scopes: str = "commands,chat:write,users:read,users:read.email"
+    scopes: str = ",".join(REQUIRED_BOT_SCOPES)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Condition = field(default_factory=threading.Condition)

@@ -1,0 +1,446 @@
+"""The `pipedrive` CRM provider: deals from Pipedrive's API v2, read incrementally by update time.
+
+What it reads, always with the API token in the `x-api-token` header (never in a URL, where
+proxies and logs would keep it):
+
+- GET /v1/users and /v1/users/me: owner emails, and the company domain for deal links;
+- GET /api/v2/stages: stage names (what the playbook matches) and their default probabilities;
+- GET /api/v2/deals sorted by update_time and paged by cursor, every deal on the first sync and
+  from the stored cursor minus CRM_SYNC_OVERLAP_SECONDS after that; deleted deals are listed too
+  (`status=...,deleted`), so they reach the sync as deleted ids at no extra cost;
+- GET /api/v2/deals/archived on incremental syncs: archiving hides a deal from /deals;
+- GET /api/v2/activities?ids=...: API v2 dropped next_activity_date from the deal, so an open
+  deal's next step (subject and due date) comes from its next activity, 100 deals a call;
+- GET /api/v2/dealFields, only when CRM_FIELD_MAP names custom fields (for option labels).
+
+CRM_FIELD_MAP (`field=key,...`) points a coachbot field at another deal key or at a custom field's
+40-character hash: name (title), amount (value), currency (currency), created_at (add_time),
+closed_at (close_time), close_date (expected_close_date; once closed, the close date),
+crm_modified_at (update_time), stage_entered_at (stage_change_time), next_step and next_step_date
+(the next activity's subject and due date), and last_activity_at, product_line, product_name and
+account_name (empty unless mapped). Stage and owner always come from stage_id and owner_id.
+Custom fields with options (single or multiple choice) are stored as their labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bot.crm import values
+from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
+from bot.crm.values import BadValue
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_SETTING = "PIPEDRIVE_API_TOKEN"
+FIELD_MAP_SETTING = "CRM_FIELD_MAP"
+# API tokens get 20 (Essential) to 120 (Enterprise) requests per 2-second window, and the token
+# owner's own clicks in Pipedrive spend the same budget: the lowest plan's figure is safe on every plan.
+DEFAULT_REQUESTS_PER_WINDOW = 20
+RATE_WINDOW_SECONDS = 2.0
+MAX_PAGE_SIZE = 500  # the API's ceiling for `limit`
+ACTIVITY_IDS_PER_CALL = 100  # the API's ceiling for `ids`
+DEAL_STATUSES = "open,won,lost,deleted"  # without `deleted` the API leaves deleted deals out
+
+DEFAULT_FIELDS = {
+    "name": "title", "amount": "value", "currency": "currency", "created_at": "add_time",
+    "closed_at": "close_time", "close_date": "expected_close_date", "crm_modified_at": "update_time",
+    "stage_entered_at": "stage_change_time",
+}  # fmt: skip
+ACTIVITY_FIELDS = ("next_step", "next_step_date")
+# last_activity_at too: it would cost another activity lookup per deal, and coaching does not use it.
+OPTIONAL_FIELDS = ("last_activity_at", "product_line", "product_name", "account_name")
+MAPPABLE_FIELDS = (*DEFAULT_FIELDS, *ACTIVITY_FIELDS, *OPTIONAL_FIELDS)
+_CUSTOM_FIELD_KEY = re.compile(r"[0-9a-f]{40}")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+
+
+class _Skip(Exception):
+    """The record cannot be used; the message is the reason shown in the sync summary."""
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """What turns deal ids into names, read once per sync."""
+
+    owner_emails: dict[int, str]
+    stages: dict[int, tuple[str, Any]]  # stage id -> (name, deal_probability in percent)
+    company_domain: str | None
+
+
+class PipedriveProvider:
+    """Deals from one Pipedrive company, read with an API token."""
+
+    source = "pipedrive"
+
+    def __init__(
+        self,
+        *,
+        api_token: str,
+        base_url: str = "https://api.pipedrive.com",
+        field_map: Mapping[str, str] | None = None,
+        overlap_seconds: int = 60,
+        page_size: int = MAX_PAGE_SIZE,
+        requests_per_window: int = DEFAULT_REQUESTS_PER_WINDOW,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        overrides = dict(field_map or {})
+        unknown = sorted(set(overrides) - set(MAPPABLE_FIELDS))
+        if unknown:
+            raise CrmError(
+                f"{FIELD_MAP_SETTING}: Pipedrive cannot map {', '.join(unknown)}; "
+                f"the fields it can map are {', '.join(MAPPABLE_FIELDS)}",
+                setting=FIELD_MAP_SETTING,
+            )
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
+        self.overrides = overrides
+        self.fields = {**DEFAULT_FIELDS, **overrides}
+        self.overlap = dt.timedelta(seconds=overlap_seconds)
+        self.page_size = page_size
+        self.client = CrmHttpClient(
+            crm="Pipedrive",
+            base_url=base_url,
+            auth_setting=TOKEN_SETTING,
+            headers={"x-api-token": api_token, "Accept": "application/json"},
+            limiter=RateLimiter(requests_per_window, RATE_WINDOW_SECONDS, clock=clock, sleep=sleep),
+            transport=transport,
+            sleep=sleep,
+        )
+        # Activities are read only for the activity fields CRM_FIELD_MAP leaves to them.
+        self._reads_activities = any(name not in overrides for name in ACTIVITY_FIELDS)
+        self._options: dict[str, dict[int, str]] | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        page_size: int = MAX_PAGE_SIZE,
+        requests_per_window: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> PipedriveProvider:
+        """The provider the settings describe; a CrmError names the setting to fix."""
+        if settings.pipedrive_api_token is None:
+            raise CrmError(f"{TOKEN_SETTING} is not set", setting=TOKEN_SETTING)
+        try:
+            field_map = values.parse_field_map(settings.crm_field_map)
+        except ValueError as exc:
+            raise CrmError(str(exc), setting=FIELD_MAP_SETTING) from None
+        return cls(
+            api_token=settings.pipedrive_api_token.get_secret_value(),
+            base_url=settings.pipedrive_api_url,
+            field_map=field_map,
+            overlap_seconds=settings.crm_sync_overlap_seconds,
+            page_size=page_size,
+            requests_per_window=requests_per_window or settings.pipedrive_requests_per_2s,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch_org(self) -> None:
+        """None: the org comes from `coachbot org import`."""
+        return None
+
+    def product_lines(self) -> list[str]:
+        """The options of the custom field CRM_FIELD_MAP maps product_line to, if it has options."""
+        key = self.fields.get("product_line")
+        labels = self._field_options().get(key, {}) if key else {}
+        return sorted(set(labels.values()))
+
+    def expected_total(self) -> None:
+        """None: API v2 lists deals by cursor and never says how many there are."""
+        return None
+
+    def doctor(self) -> str:
+        """One cheap call (GET /v1/users/me): whose token it is, in which company."""
+        me = self._body("/v1/users/me")["data"]
+        if not isinstance(me, dict):
+            raise CrmGarbageError("Pipedrive answered GET /v1/users/me without a user")
+        domain = me.get("company_domain")
+        where = f"{domain}.pipedrive.com" if domain else "no company domain"
+        return f"Pipedrive company {me.get('company_name')} ({where}), API token of {me.get('name')} <{me.get('email')}>"
+
+    def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
+        """Deals updated since `cursor` minus the overlap (every deal when None), oldest change first.
+
+        Each page's cursor is the latest update_time read so far, so a sync that stops resumes
+        after the last page it stored.
+        """
+        since = self._since(cursor)
+        directory = self._directory()
+        high_water = _moment(cursor)
+        params = {"sort_by": "update_time", "sort_direction": "asc", "status": DEAL_STATUSES}
+        if since is not None:
+            params["updated_since"] = _rfc3339(since)
+        if self._reads_activities:
+            params["include_fields"] = "next_activity_id"
+        custom_keys = self._custom_keys()
+        if custom_keys:
+            # Only the mapped custom fields: a company can have hundreds, and each rides on every deal.
+            params["custom_fields"] = ",".join(custom_keys)
+        for records in self._pages("/api/v2/deals", params):
+            page, latest = self._page(records, directory)
+            if latest is not None and (high_water is None or latest > high_water):
+                high_water = latest
+            page.cursor = _rfc3339(high_water) if high_water else cursor
+            yield page
+        if since is not None:
+            archived = self._archived_ids(since)
+            if archived:
+                # The main listing's high water mark, not the archived deals' times: a deal changed
+                # while this pass ran must still be after the cursor next time.
+                yield DealPage(deals=[], deleted_ids=archived, cursor=_rfc3339(high_water) if high_water else cursor)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _page(self, records: list[Any], directory: _Directory) -> tuple[DealPage, dt.datetime | None]:
+        page = DealPage(deals=[])
+        latest: dt.datetime | None = None
+        activities = self._activities(records) if self._reads_activities else {}
+        for position, record in enumerate(records, start=1):
+            if not isinstance(record, dict) or not _is_id(record.get("id")):
+                page.skipped.setdefault("record without a deal id", []).append(f"record {position} of a page")
+                continue
+            try:
+                updated = values.timestamp(record.get("update_time"), "update_time")
+                if updated is not None and (latest is None or updated > latest):
+                    latest = updated
+                if record.get("is_deleted") is True or record.get("status") == "deleted":
+                    page.deleted_ids.append(str(record["id"]))
+                else:
+                    page.deals.append(self._deal(record, directory, activities))
+            except BadValue as exc:
+                # values.py's messages start with the field: "value: 'lots' is not a number".
+                page.skipped.setdefault(f"unreadable {str(exc).split(':', 1)[0]}", []).append(f"deal {record['id']}")
+            except _Skip as exc:
+                page.skipped.setdefault(str(exc), []).append(f"deal {record['id']}")
+        return page, latest
+
+    def _deal(self, record: dict[str, Any], directory: _Directory, activities: dict[int, dict[str, Any]]) -> CrmDeal:
+        deal_id = record["id"]
+        status = record.get("status")
+        if status not in ("open", "won", "lost"):
+            raise _Skip("status is not open, won or lost")
+        closed = status != "open"
+        next_activity = activities.get(record.get("next_activity_id")) or {}
+        derived = {"next_step": next_activity.get("subject"), "next_step_date": next_activity.get("due_date")}
+
+        def raw(name: str) -> Any:
+            if name in self.fields:
+                return self._lookup(record, self.fields[name])
+            return derived.get(name)
+
+        created_at = values.timestamp(raw("created_at"), self.fields["created_at"])
+        if created_at is None:
+            raise _Skip(f"no creation time ({self.fields['created_at']})")
+        stage_id = record.get("stage_id")
+        if not _is_id(stage_id):
+            raise BadValue(f"stage_id: {stage_id!r} is not a stage id")
+        # A stage the stages list does not know keeps the deal, reported by the sync as an unknown stage.
+        stage_name, stage_percent = directory.stages.get(stage_id, (f"stage {stage_id}", None))
+        owner_id = record.get("owner_id")
+        if owner_id is not None and not _is_id(owner_id):
+            raise BadValue(f"owner_id: {owner_id!r} is not a user id")
+        percent = record.get("probability")
+        percent = values.amount(stage_percent if percent is None else percent, "probability")
+        close_date = values.date(raw("close_date"), self.fields["close_date"])
+        if closed and "close_date" not in self.overrides:
+            # local_close_date is the close day in the company's time zone; close_time is UTC.
+            close_date = values.date(record.get("local_close_date") or record.get("close_time"), "close_time") or close_date
+        return CrmDeal(
+            crm_id=str(deal_id),
+            name=values.text(raw("name"), self.fields["name"], 500) or f"Deal {deal_id}",
+            owner_key=str(owner_id) if owner_id is not None else None,
+            owner_email=directory.owner_emails.get(owner_id) if owner_id is not None else None,
+            stage=stage_name,
+            created_at=created_at,
+            amount=values.amount(raw("amount"), self.fields["amount"]),
+            currency=_currency(raw("currency"), self.fields["currency"]),
+            is_closed=closed,
+            is_won=status == "won",
+            crm_probability=values.probability(percent / 100, "probability") if percent is not None else None,
+            stage_entered_at=values.timestamp(raw("stage_entered_at"), self.fields["stage_entered_at"]) or created_at,
+            close_date=close_date,
+            closed_at=values.timestamp(raw("closed_at"), self.fields["closed_at"]) if closed else None,
+            next_step=values.text(raw("next_step"), self.fields.get("next_step", "next activity subject")),
+            next_step_date=values.date(raw("next_step_date"), self.fields.get("next_step_date", "next activity due_date")),
+            last_activity_at=values.timestamp(raw("last_activity_at"), "last_activity_at"),
+            product_name=values.text(raw("product_name"), "product_name", 200),
+            product_line=values.text(raw("product_line"), "product_line", 100),
+            account_name=values.text(raw("account_name"), "account_name", 300),
+            crm_url=f"https://{directory.company_domain}.pipedrive.com/deal/{deal_id}" if directory.company_domain else None,
+            crm_modified_at=values.timestamp(raw("crm_modified_at"), self.fields["crm_modified_at"]),
+        )
+
+    def _lookup(self, record: dict[str, Any], key: str) -> Any:
+        """A deal key's value, or a custom field's, with option ids turned into their labels."""
+        if key in record:
+            return record[key]
+        custom = record.get("custom_fields")
+        value = custom.get(key) if isinstance(custom, dict) else None
+        if isinstance(value, dict):
+            # Money, date ranges and addresses are {"value": ..., "currency"/"until"/...: ...}.
+            value = value.get("value")
+        labels = self._field_options().get(key)
+        if labels and value is not None:
+            chosen = value if isinstance(value, list) else [value]
+            if not all(isinstance(option, int) and option in labels for option in chosen):
+                raise BadValue(f"{key}: {str(value)[:40]!r} is not one of the field's options")
+            value = ", ".join(labels[option] for option in chosen)
+        return value
+
+    def _activities(self, records: Iterable[Any]) -> dict[int, dict[str, Any]]:
+        """The next activities of a page's open deals, by id, in calls of up to 100 ids.
+
+        Closed deals are left out: their leftover activities are no one's next step.
+        """
+        wanted = sorted(
+            {
+                record["next_activity_id"]
+                for record in records
+                if isinstance(record, dict) and record.get("status") == "open" and _is_id(record.get("next_activity_id"))
+            }
+        )
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(wanted), ACTIVITY_IDS_PER_CALL):
+            chunk = wanted[start : start + ACTIVITY_IDS_PER_CALL]
+            params = {"ids": ",".join(map(str, chunk)), "limit": ACTIVITY_IDS_PER_CALL}
+            for activity in _list_data(self._body("/api/v2/activities", params), "/api/v2/activities"):
+                if isinstance(activity, dict) and _is_id(activity.get("id")):
+                    found[activity["id"]] = activity
+        return found
+
+    def _archived_ids(self, since: dt.datetime) -> list[str]:
+        params = {"updated_since": _rfc3339(since), "sort_by": "update_time", "sort_direction": "asc"}
+        return [
+            str(record["id"])
+            for records in self._pages("/api/v2/deals/archived", params)
+            for record in records
+            if isinstance(record, dict) and _is_id(record.get("id"))
+        ]
+
+    def _directory(self) -> _Directory:
+        users = _list_data(self._body("/v1/users"), "/v1/users")
+        owner_emails = {
+            user["id"]: user["email"]
+            for user in users
+            if isinstance(user, dict) and _is_id(user.get("id")) and isinstance(user.get("email"), str)
+        }
+        stages: dict[int, tuple[str, Any]] = {}
+        for records in self._pages("/api/v2/stages", {}):
+            for stage in records:
+                if isinstance(stage, dict) and _is_id(stage.get("id")) and isinstance(stage.get("name"), str):
+                    stages[stage["id"]] = (stage["name"].strip()[:100], stage.get("deal_probability"))
+        me = self._body("/v1/users/me")["data"]
+        domain = me.get("company_domain") if isinstance(me, dict) else None
+        return _Directory(owner_emails, stages, domain if isinstance(domain, str) and domain else None)
+
+    def _custom_keys(self) -> list[str]:
+        return sorted({key for key in self.overrides.values() if _CUSTOM_FIELD_KEY.fullmatch(key)})
+
+    def _field_options(self) -> dict[str, dict[int, str]]:
+        """Option labels of the mapped custom fields; a mapped hash Pipedrive does not know is an error."""
+        if self._options is None:
+            keys = set(self._custom_keys())
+            found: dict[str, dict[int, str]] = {}
+            if keys:
+                for records in self._pages("/api/v2/dealFields", {}):
+                    for deal_field in records:
+                        if isinstance(deal_field, dict) and deal_field.get("field_code") in keys:
+                            options = deal_field.get("options") or []
+                            found[deal_field["field_code"]] = {
+                                option["id"]: str(option.get("label"))
+                                for option in options
+                                if isinstance(option, dict) and isinstance(option.get("id"), int)
+                            }
+            missing = sorted(keys - set(found))
+            if missing:
+                raise CrmError(
+                    f"{FIELD_MAP_SETTING}: Pipedrive has no deal field {', '.join(missing)}", setting=FIELD_MAP_SETTING
+                )
+            self._options = found
+        return self._options
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _body(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body = self.client.json("GET", path, params=params)
+        if not isinstance(body, dict) or body.get("success") is not True or "data" not in body:
+            error = body.get("error") if isinstance(body, dict) else None
+            raise CrmGarbageError(f"Pipedrive answered GET {path} without data" + (f" ({error})" if error else ""))
+        return body
+
+    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:
+        next_cursor: str | None = None
+        while True:
+            query = {**params, "limit": self.page_size}
+            if next_cursor:
+                query["cursor"] = next_cursor
+            body = self._body(path, query)
+            yield _list_data(body, path)
+            additional = body.get("additional_data")
+            next_cursor = additional.get("next_cursor") if isinstance(additional, dict) else None
+            if not next_cursor:
+                return
+            if not isinstance(next_cursor, str):
+                raise CrmGarbageError(f"Pipedrive answered GET {path} with a next_cursor that is not text")
+
+    def _since(self, cursor: str | None) -> dt.datetime | None:
+        if cursor is None:
+            return None
+        moment = _moment(cursor)
+        if moment is None:
+            log.warning("pipedrive: stored cursor %r is not a time; reading every deal", cursor[:40])
+            return None
+        return moment - self.overlap
+
+
+def _list_data(body: dict[str, Any], path: str) -> list[Any]:
+    data = body["data"]
+    if data is None:
+        return []  # an empty list, the way v1 endpoints say it
+    if not isinstance(data, list):
+        raise CrmGarbageError(f"Pipedrive answered GET {path} with data that is not a list")
+    return data
+
+
+def _currency(value: Any, field: str) -> str | None:
+    code = values.text(value, field, 10)
+    if code is not None and not _CURRENCY.fullmatch(code):
+        raise BadValue(f"{field}: {code!r} is not a three-letter currency code")
+    return code.upper() if code else None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _moment(cursor: str | None) -> dt.datetime | None:
+    try:
+        return values.timestamp(cursor, "cursor")
+    except BadValue:
+        return None
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+

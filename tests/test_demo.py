@@ -1,0 +1,46 @@
+"""`coachbot demo` on any day of the year: a believable team, the right reps shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from bot.demo import DemoError, run_demo
+from bot.settings import Settings
+
+
+def demo_output(now: dt.datetime, database: Path | None = None) -> str:
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    run_demo(Settings(), console, database, now=now)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2026, 1, 1, 0, 30, tzinfo=dt.UTC),  # the first hour of a quarter
+        dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 4, 20, 15, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 8, 14, 15, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 31, 23, 0, tzinfo=dt.UTC),  # the last hour of a year
+    ],
+)
+def test_the_demo_shows_the_star_ahead_of_pace_and_the_new_hire_behind(now: dt.datetime) -> None:
+    output = demo_output(now)
+    assert "Org: 15 new, 0 changed, 0 unchanged people." in output
+    assert "/myperf → Alex Rivera (ahead of pace), posted privately" in output
+    assert "/myperf → Rowan Davis (behind pace), posted privately" in output
+    assert "The number" in output and "Process:" in output and "Development" in output
+
+
+def test_the_demo_will_not_overwrite_an_existing_file(tmp_path: Path) -> None:
+    precious = tmp_path / "coachbot.db"
+    precious.write_text("precious")
+    with pytest.raises(DemoError, match="exists; the demo builds a fresh database and will not overwrite a file"):
+        demo_output(dt.datetime(2026, 11, 25, tzinfo=dt.UTC), precious)
+    assert precious.read_text() == "precious"
