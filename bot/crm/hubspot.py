@@ -1,0 +1,426 @@
+"""The `hubspot` CRM provider: deals from HubSpot's CRM v3 API with a private app token.
+
+What it reads (the token needs the crm.objects.deals.read and crm.objects.owners.read scopes):
+
+- Deals: POST /crm/v3/objects/deals/search, oldest change first (hs_lastmodifieddate ascending).
+- Owners: GET /crm/v3/owners, active and deactivated, for each deal owner's email.
+- Pipelines: GET /crm/v3/pipelines/deals, for each stage's label, probability and closed flag.
+- Archived deals: GET /crm/v3/objects/deals?archived=true, reported as deleted.
+
+Paging is by key, never by `after`: each search asks again for "modified at or after the newest
+change seen", skipping the deals already yielded at that very millisecond. HubSpot's `after` is an
+offset into a result list that shifts whenever a deal is edited mid-sync (silently skipping one
+deal per edit), and the search stops at 10,000 results; keyed paging avoids both. More than a
+page of deals sharing one millisecond (bulk imports, workflows) are walked by object id.
+
+Deal properties feed coachbot's fields as DEFAULT_PROPERTIES says; CRM_FIELD_MAP changes or adds
+to that ("product_line=product_family,next_step_date=next_step_date"). A deal with a value of the
+wrong shape is skipped with its id ("unreadable amount": ["deal 123"]), never the whole sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bot.crm import values
+from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
+from bot.org.records import OrgPerson
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SEARCH_PATH = "/crm/v3/objects/deals/search"
+MODIFIED = "hs_lastmodifieddate"
+MAX_PAGE_SIZE = 100  # the v3 search's largest `limit`
+# HubSpot allows about 4 search requests a second per token and more for other endpoints, so one
+# limiter at the search rate keeps every call within bounds.
+CALLS_PER_SECOND = 4
+
+# coachbot field -> HubSpot deal property.
+DEFAULT_PROPERTIES = {
+    "name": "dealname",
+    "amount": "amount",
+    "currency": "deal_currency_code",
+    "stage": "dealstage",
+    "close_date": "closedate",
+    "created_at": "createdate",
+    "next_step": "hs_next_step",
+    "last_activity_at": "notes_last_updated",
+    "owner": "hubspot_owner_id",
+    "crm_modified_at": MODIFIED,
+}
+# Fields HubSpot has no standard property for; CRM_FIELD_MAP may name one.
+OPTIONAL_FIELDS = ("product_line", "product_name", "account_name", "next_step_date", "closed_at")
+# When a deal entered each stage: hs_v2_* replaced hs_date_entered_* in 2024; older accounts may
+# have only the latter. Asking for a property an account lacks is harmless.
+ENTERED_PREFIXES = ("hs_v2_date_entered_", "hs_date_entered_")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class SkipDeal(Exception):
+    """The record cannot be used; the message is the reason shown in the sync summary."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    label: str
+    probability: float | None
+    is_closed: bool | None
+
+
+class HubSpotProvider:
+    """Deals, owners and stages from one HubSpot account."""
+
+    source = "hubspot"
+
+    def __init__(
+        self,
+        http: CrmHttpClient,
+        properties: dict[str, str],
+        overlap_seconds: int = 60,
+        timezone: str = "UTC",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self.http = http
+        self.properties = properties
+        self.overlap_ms = overlap_seconds * 1000
+        self.timezone = zoneinfo.ZoneInfo(timezone)
+        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        page_size: int = MAX_PAGE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> HubSpotProvider:
+        """The provider for HUBSPOT_TOKEN; `sleep` and `clock` drive retries and the rate limiter."""
+        if settings.hubspot_token is None:
+            raise CrmError("HUBSPOT_TOKEN is not set: create a private app in HubSpot and copy its token", "HUBSPOT_TOKEN")
+        http = CrmHttpClient(
+            crm="HubSpot",
+            base_url=settings.hubspot_api_url,
+            auth_setting="HUBSPOT_TOKEN",
+            headers={"Authorization": f"Bearer {settings.hubspot_token.get_secret_value()}"},
+            limiter=RateLimiter(CALLS_PER_SECOND, 1.0, clock=clock, sleep=sleep),
+            transport=transport,
+            sleep=sleep,
+        )
+        return cls(
+            http,
+            field_properties(settings.crm_field_map),
+            overlap_seconds=settings.crm_sync_overlap_seconds,
+            timezone=settings.timezone,
+            page_size=page_size,
+        )
+
+    def fetch_org(self) -> list[OrgPerson] | None:
+        """None: the org comes from `coachbot org import`; owners only lend deals their email."""
+        return None
+
+    def product_lines(self) -> list[str]:
+        """Empty: the lines are learnt from the deals' mapped product_line property as they sync."""
+        return []
+
+    def expected_total(self) -> int | None:
+        """None: the count depends on the cursor, which only fetch_deals is given."""
+        return None
+
+    def doctor(self) -> str:
+        """Check the token with two cheap reads; raises CrmAuthError naming HUBSPOT_TOKEN if refused."""
+        self._json("GET", "/crm/v3/owners", params={"limit": 1})
+        # Deals are read through search, which a token without the deals scope is refused.
+        found = self._json("POST", SEARCH_PATH, json={"limit": 1, "properties": [MODIFIED]})
+        total = found.get("total")
+        deals = f"{total:,} deals" if isinstance(total, int) else "deals"
+        return f"HubSpot: token accepted, owners and {deals} readable"
+
+    def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
+        """Deals changed since `cursor` (an ISO time) less CRM_SYNC_OVERLAP_SECONDS; all when None."""
+        owners = self._owner_emails()
+        stages = self._stages()
+        entered = {f"{prefix}{stage_id}" for stage_id in stages for prefix in ENTERED_PREFIXES}
+        wanted = sorted({*self.properties.values(), MODIFIED, *entered})
+        # Archived ids go with the first page, committed before the cursor can pass their archiving.
+        deleted_ids = self._archived_ids()
+        for results, newest_ms in self._search(self._since_ms(cursor), wanted):
+            page = DealPage(deals=[], deleted_ids=deleted_ids, cursor=_iso(newest_ms))
+            deleted_ids = []
+            for position, record in enumerate(results, 1):
+                try:
+                    page.deals.append(self._deal(record, owners, stages))
+                except SkipDeal as exc:
+                    page.skipped.setdefault(str(exc), []).append(_reference(record, position))
+            yield page
+        if deleted_ids:
+            yield DealPage(deals=[], deleted_ids=deleted_ids)
+
+    def _since_ms(self, cursor: str | None) -> int | None:
+        try:
+            moment = values.timestamp(cursor, "cursor")
+        except values.BadValue:
+            log.warning("HubSpot: stored cursor %r is unreadable; reading every deal again", cursor)
+            return None
+        return _ms(moment) - self.overlap_ms if moment else None
+
+    def _search(self, since_ms: int | None, properties: list[str]) -> Iterator[tuple[list[Any], int]]:
+        """Raw search results a page at a time, oldest change first, with the newest change seen so far."""
+        lower, seen_at_lower, newest = since_ms, set[str](), 0
+        while True:
+            filters = [_filter(MODIFIED, "GTE", lower)] if lower is not None else []
+            response = self._search_page(filters, MODIFIED, properties)
+            results = response["results"]
+            if not results:
+                return
+            stamps = [_modified_ms(record) for record in results]
+            page_newest = max((stamp for stamp in stamps if stamp is not None), default=None)
+            if page_newest is None or (lower is not None and page_newest < lower):
+                raise CrmGarbageError("HubSpot answered a deal search without the hs_lastmodifieddate it filtered on")
+            newest = max(newest, page_newest)
+            if fresh := [r for r, stamp in zip(results, stamps) if stamp != lower or _id(r) not in seen_at_lower]:
+                yield fresh, newest
+            if _next_after(response) is None:
+                return
+            at_newest = {_id(r) for r, stamp in zip(results, stamps) if stamp == page_newest}
+            if page_newest == lower:
+                # A whole page changed in this one millisecond: walk it by id, then step past it.
+                walked = self._walk_instant(lower, seen_at_lower | at_newest, properties)
+                yield from ((page, newest) for page in walked)
+                lower, seen_at_lower = lower + 1, set()
+            else:
+                lower, seen_at_lower = page_newest, at_newest
+
+    def _walk_instant(self, instant_ms: int, skip: set[str], properties: list[str]) -> Iterator[list[Any]]:
+        """Every deal last modified at exactly `instant_ms`, by ascending object id."""
+        after_id: int | None = None
+        while True:
+            filters = [_filter(MODIFIED, "EQ", instant_ms)]
+            if after_id is not None:
+                filters.append(_filter("hs_object_id", "GT", after_id))
+            response = self._search_page(filters, "hs_object_id", properties)
+            results = response["results"]
+            if fresh := [record for record in results if _id(record) not in skip]:
+                yield fresh
+            ids = [int(_id(record)) for record in results if _id(record).isdigit()]
+            if not results or _next_after(response) is None:
+                return
+            if not ids or (after_id is not None and max(ids) <= after_id):
+                raise CrmGarbageError("HubSpot answered a deal search by object id without usable ids")
+            after_id = max(ids)
+
+    def _search_page(self, filters: list[dict[str, str]], sort_by: str, properties: list[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
+            "properties": properties,
+            "limit": self.page_size,
+        }
+        if filters:
+            body["filterGroups"] = [{"filters": filters}]
+        return self._json("POST", SEARCH_PATH, json=body)
+
+    def _owner_emails(self) -> dict[str, str]:
+        emails: dict[str, str] = {}
+        # Deactivated users' owners are archived, yet their closed deals still count for them.
+        for archived in ("false", "true"):
+            for owner in self._list("/crm/v3/owners", {"archived": archived}):
+                owner_id, email = owner.get("id"), owner.get("email")
+                if isinstance(owner_id, str | int) and isinstance(email, str) and email.strip():
+                    emails.setdefault(str(owner_id), email.strip().lower())
+        return emails
+
+    def _stages(self) -> dict[str, Stage]:
+        """Stage id -> stage across every deal pipeline (HubSpot stage ids are unique in an account)."""
+        stages: dict[str, Stage] = {}
+        pipelines = [item for item in self._json("GET", "/crm/v3/pipelines/deals")["results"] if isinstance(item, dict)]
+        for pipeline in pipelines:
+            for stage in pipeline.get("stages") or ():
+                if not isinstance(stage, dict) or not isinstance(stage.get("id"), str):
+                    continue
+                metadata = stage.get("metadata") if isinstance(stage.get("metadata"), dict) else {}
+                try:
+                    probability = values.probability(metadata.get("probability"), "probability")
+                    is_closed = values.boolean(metadata.get("isClosed"), "isClosed")
+                    label = values.text(stage.get("label"), "label", limit=100) or stage["id"]
+                except values.BadValue as exc:
+                    # One odd stage should not stop the sync: its deals fall back to the playbook.
+                    log.warning("HubSpot: stage %s of pipeline %s: %s", stage["id"], pipeline.get("id"), exc)
+                    probability, is_closed, label = None, None, stage["id"][:100]
+                stages[stage["id"]] = Stage(label, probability, is_closed)
+        return stages
+
+    def _archived_ids(self) -> list[str]:
+        # HubSpot keeps archived deals for 90 days, so this list stays bounded; the sync only
+        # writes those not already marked.
+        found = self._list("/crm/v3/objects/deals", {"archived": "true", "properties": "hs_object_id"})
+        return [str(record["id"]) for record in found if isinstance(record.get("id"), str | int)]
+
+    def _list(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Every result of a GET list endpoint, following `paging.next.after`."""
+        params = {**params, "limit": str(MAX_PAGE_SIZE)}
+        while True:
+            response = self._json("GET", path, params=params)
+            yield from (record for record in response["results"] if isinstance(record, dict))
+            if (after := _next_after(response)) is None:
+                return
+            params = {**params, "after": after}
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        data = self.http.json(method, path, **kwargs)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise CrmGarbageError(f"HubSpot answered {method} {path} without a list of results")
+        return data
+
+    def _deal(self, record: Any, owners: dict[str, str], stages: dict[str, Stage]) -> CrmDeal:
+        crm_id = _id(record)
+        if not crm_id or len(crm_id) > 64:
+            raise SkipDeal("missing id")
+        props = record.get("properties")
+        if not isinstance(props, dict):
+            raise SkipDeal("no properties")
+
+        def read(field: str, reader: Callable[..., Any], **options: Any) -> Any:
+            if (prop := self.properties.get(field)) is None:
+                return None
+            try:
+                return reader(props.get(prop), prop, **options)
+            except values.BadValue:
+                raise SkipDeal(f"unreadable {prop}") from None
+
+        created_at = read("created_at", values.timestamp)
+        if created_at is None:
+            raise SkipDeal(f"no created date ({self.properties['created_at']})")
+        stage_id = read("stage", values.text, limit=100)
+        if stage_id is None:
+            raise SkipDeal(f"missing stage ({self.properties['stage']})")
+        stage = stages.get(stage_id) or Stage(stage_id, None, None)
+        entered = _entered(props, stages)
+        owner_key = read("owner", values.text, limit=320)
+        return CrmDeal(
+            crm_id=crm_id,
+            name=read("name", values.text, limit=500) or f"Deal {crm_id}",
+            owner_key=owner_key,
+            owner_email=owners.get(owner_key) if owner_key else None,
+            stage=stage.label,
+            created_at=created_at,
+            amount=read("amount", values.amount),
+            currency=read("currency", _currency),
+            is_closed=stage.is_closed,
+            is_won=(stage.is_closed and stage.probability == 1.0) if stage.is_closed is not None else None,
+            crm_probability=stage.probability,
+            stage_entered_at=entered.get(stage_id),
+            close_date=read("close_date", self._local_date),
+            # Once a deal closes, HubSpot sets its closedate to the moment it closed.
+            closed_at=read("closed_at", values.timestamp) or (read("close_date", values.timestamp) if stage.is_closed else None),
+            next_step=read("next_step", values.text, limit=10_000),
+            next_step_date=read("next_step_date", self._local_date),
+            last_activity_at=read("last_activity_at", values.timestamp),
+            product_name=read("product_name", values.text, limit=200),
+            product_line=read("product_line", values.text, limit=100),
+            account_name=read("account_name", values.text, limit=300),
+            crm_modified_at=read("crm_modified_at", values.timestamp),
+            stage_history=_history(entered, stages, stage_id),
+        )
+
+    def _local_date(self, value: Any, prop: str) -> dt.date | None:
+        """A date property ('2026-12-01') as is; a date-time one (closedate) as its day in COACHBOT_TIMEZONE."""
+        if isinstance(value, str) and len(value.strip()) == 10:
+            return values.date(value, prop)
+        moment = values.timestamp(value, prop)
+        return moment.astimezone(self.timezone).date() if moment else None
+
+
+def field_properties(field_map: str) -> dict[str, str]:
+    """DEFAULT_PROPERTIES with CRM_FIELD_MAP applied; a CrmError naming CRM_FIELD_MAP if it is wrong."""
+    try:
+        overrides = values.parse_field_map(field_map)
+    except ValueError as exc:
+        raise CrmError(str(exc), "CRM_FIELD_MAP") from None
+    unknown = sorted(set(overrides) - set(DEFAULT_PROPERTIES) - set(OPTIONAL_FIELDS))
+    if unknown:
+        known = ", ".join([*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS])
+        raise CrmError(f"CRM_FIELD_MAP: unknown field {', '.join(unknown)} (known: {known})", "CRM_FIELD_MAP")
+    return {**DEFAULT_PROPERTIES, **overrides}
+
+
+def _filter(prop: str, operator: str, value: int) -> dict[str, str]:
+    # The search takes dates as epoch milliseconds, and every filter value as a string.
+    return {"propertyName": prop, "operator": operator, "value": str(value)}
+
+
+def _next_after(response: dict[str, Any]) -> str | None:
+    """paging.next.after: where the next page starts, None on the last page."""
+    paging = response.get("paging")
+    next_page = paging.get("next") if isinstance(paging, dict) else None
+    after = next_page.get("after") if isinstance(next_page, dict) else None
+    return str(after) if isinstance(after, str | int) and str(after) else None
+
+
+def _id(record: Any) -> str:
+    value = record.get("id") if isinstance(record, dict) else None
+    return str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
+def _reference(record: Any, position: int) -> str:
+    crm_id = _id(record)
+    return f"deal {crm_id}" if crm_id else f"search result {position} (no id)"
+
+
+def _modified_ms(record: Any) -> int | None:
+    props = record.get("properties") if isinstance(record, dict) else None
+    try:
+        moment = values.timestamp(props.get(MODIFIED), MODIFIED) if isinstance(props, dict) else None
+    except values.BadValue:
+        return None
+    return _ms(moment) if moment else None
+
+
+def _entered(props: dict[str, Any], stages: dict[str, Stage]) -> dict[str, dt.datetime]:
+    """Stage id -> when the deal last entered it, from HubSpot's calculated "date entered" properties."""
+    entered: dict[str, dt.datetime] = {}
+    for stage_id in stages:
+        for prop in (f"{prefix}{stage_id}" for prefix in ENTERED_PREFIXES):
+            try:
+                if moment := values.timestamp(props.get(prop), prop):
+                    entered[stage_id] = moment
+                    break
+            except values.BadValue:
+                raise SkipDeal(f"unreadable {prop}") from None
+    return entered
+
+
+def _history(entered: dict[str, dt.datetime], stages: dict[str, Stage], current: str) -> tuple[tuple[str, dt.datetime], ...]:
+    """(label, entered) oldest first, when it ends in the current stage; else only the current stage."""
+    history = sorted({(stages[stage_id].label, moment) for stage_id, moment in entered.items()}, key=lambda e: (e[1], e[0]))
+    if current not in entered:
+        return ()
+    if history[-1] != (stages[current].label, entered[current]):
+        # The deal moved back to an earlier stage: only its current stage's date is certain.
+        return ((stages[current].label, entered[current]),)
+    return tuple(history)
+
+
+def _currency(value: Any, prop: str) -> str | None:
+    code = values.text(value, prop)
+    if code is not None and not (len(code) == 3 and code.isascii() and code.isalpha()):
+        raise values.BadValue(f"{prop}: {code[:40]!r} is not a three-letter currency code")
+    return code.upper() if code else None
+
+
+def _ms(moment: dt.datetime) -> int:
+    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
