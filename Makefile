@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres bench clean
+.PHONY: demo test test-sqlite test-postgres bench bench-sync clean
 
 # Rebuilt when pyproject.toml changes, so a new dependency reaches every checkout.
 $(STAMP): pyproject.toml
@@ -28,6 +28,9 @@ test-postgres: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.myperf
+
+bench-sync: $(STAMP)
+	$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -47,12 +47,16 @@ class Settings(BaseSettings):
 
     hubspot_token: SecretStr | None = Field(None, alias="HUBSPOT_TOKEN")
     hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
+    # HubSpot's search endpoint allows about 4 requests a second per account.
+    hubspot_requests_per_second: int = Field(4, ge=1, alias="HUBSPOT_REQUESTS_PER_SECOND")
     salesforce_instance_url: str | None = Field(None, alias="SALESFORCE_INSTANCE_URL")
     salesforce_access_token: SecretStr | None = Field(None, alias="SALESFORCE_ACCESS_TOKEN")
     salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")
     salesforce_client_secret: SecretStr | None = Field(None, alias="SALESFORCE_CLIENT_SECRET")
     salesforce_token_url: str | None = Field(None, alias="SALESFORCE_TOKEN_URL")
     salesforce_api_version: str = Field("v60.0", alias="SALESFORCE_API_VERSION")
+    # Salesforce counts calls per day; this only keeps a big first sync polite.
+    salesforce_requests_per_second: int = Field(20, ge=1, alias="SALESFORCE_REQUESTS_PER_SECOND")
     pipedrive_api_token: SecretStr | None = Field(None, alias="PIPEDRIVE_API_TOKEN")
     pipedrive_api_url: str = Field("https://api.pipedrive.com", alias="PIPEDRIVE_API_URL")
     # Pipedrive budgets requests per token in 2-second windows; the lowest plan allows 20.

@@ -112,6 +112,7 @@ class CrmHttpClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         auth: httpx.Auth | None = None,
+        response_hooks: list[Callable[[httpx.Response], None]] | None = None,
     ) -> None:
         self.crm = crm
         self.auth_setting = auth_setting
@@ -126,6 +127,9 @@ class CrmHttpClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             auth=auth,
+            # Hooks see a response before the policy does: a CRM that reports a spent quota as a
+            # 403 (Salesforce) can say so instead of being taken for a bad credential.
+            event_hooks={"response": list(response_hooks or ())},
         )
         self.requests_made = 0
         self.retries = 0

@@ -42,8 +42,7 @@ SEARCH_PATH = "/crm/v3/objects/deals/search"
 MODIFIED = "hs_lastmodifieddate"
 MAX_PAGE_SIZE = 100  # the v3 search's largest `limit`
 # HubSpot allows about 4 search requests a second per token and more for other endpoints, so one
-# limiter at the search rate keeps every call within bounds.
-CALLS_PER_SECOND = 4
+# limiter at the search rate (HUBSPOT_REQUESTS_PER_SECOND) keeps every call within bounds.
 
 # coachbot field -> HubSpot deal property.
 DEFAULT_PROPERTIES = {
@@ -114,7 +113,7 @@ class HubSpotProvider:
             base_url=settings.hubspot_api_url,
             auth_setting="HUBSPOT_TOKEN",
             headers={"Authorization": f"Bearer {settings.hubspot_token.get_secret_value()}"},
-            limiter=RateLimiter(CALLS_PER_SECOND, 1.0, clock=clock, sleep=sleep),
+            limiter=RateLimiter(settings.hubspot_requests_per_second, 1.0, clock=clock, sleep=sleep),
             transport=transport,
             sleep=sleep,
         )

@@ -113,9 +113,8 @@ class SalesforceProvider:
                 token_url=token_url or f"{self.instance_url}/services/oauth2/token",
                 credentials=None if access_token else {"client_id": client_id or "", "client_secret": client_secret or ""},
             ),
+            response_hooks=[_raise_for_salesforce_error],
         )
-        # Read before CrmHttpClient sees the status, which would call a spent daily limit (403) a bad token.
-        self.client.http.event_hooks = {"response": [_raise_for_salesforce_error]}
         self._clock = clock
         self._history_available = True
 
@@ -153,7 +152,7 @@ class SalesforceProvider:
             transport=transport,
             sleep=sleep,
             page_size=page_size,
-            **options,
+            **{"calls_per_second": settings.salesforce_requests_per_second, **options},
         )
 
     # -- the provider protocol ----------------------------------------------------------------

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from queue import Full, Queue
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -135,7 +137,7 @@ def _sync(
     # People do not change during a sync; one directory serves every page.
     with session_factory() as session:
         owners = OwnerDirectory(session)
-    for page in provider.fetch_deals(cursor):
+    for page in prefetched(provider.fetch_deals(cursor)):
         with session_scope(session_factory) as session:
             _store_page(session, connection, page, owners, playbook, now, default_currency, summary)
             state = session.get(CrmSyncState, connection)
@@ -150,6 +152,47 @@ def _sync(
         assert state is not None
         state.last_finished_at = now
         state.last_summary = summary.as_dict()
+
+
+_DONE = object()
+
+
+def prefetched(pages: Iterator[DealPage], depth: int = 2) -> Iterator[DealPage]:
+    """Fetch the next pages on a thread while the current one is written.
+
+    A CRM takes 100 ms or more to serve a page; waiting for it while the database is idle (and
+    the reverse) would add the two. The thread only reads from the CRM: pages are still stored
+    and committed one by one, in order, each with its own cursor. An error in the fetch is raised
+    here, after the pages before it were stored.
+    """
+    queue: Queue[object] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        queue.put(page, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            queue.put(exc)
+
+    worker = threading.Thread(target=fetch, name="crm-fetch", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _store_product_lines(session: Session, lines: Iterable[str]) -> None:
