@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base, utcnow
@@ -26,6 +26,8 @@ class ProcessGap(Base):
     resolved_at: Mapped[dt.datetime | None]
     snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
     snooze_reason: Mapped[str | None] = mapped_column(Text)
+    # When a nudge last carried this gap, so the same item is not repeated every morning.
+    last_nudged_at: Mapped[dt.datetime | None]
 
 
 class Goal(Base):
@@ -44,7 +46,10 @@ class Goal(Base):
     target: Mapped[float | None]
     # 0..1, from the measure or from the rep's own update.
     progress: Mapped[float] = mapped_column(default=0.0)
+    # The rep's own words on their progress, for goals without a CRM measure.
+    progress_note: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
+    reminded_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
 
@@ -68,6 +73,22 @@ class RecoveryPlan(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
+    next_checkin_at: Mapped[dt.datetime | None]
+
+
+class PlanCheckin(Base):
+    """One check-in of a recovery plan: asked of the rep, answered on track / at risk / need help."""
+
+    __tablename__ = "plan_checkins"
+    __table_args__ = (UniqueConstraint("plan_id", "asked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("recovery_plans.id", ondelete="CASCADE"))
+    asked_at: Mapped[dt.datetime]
+    # on_track | at_risk | need_help; None until the rep answers
+    answer: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[dt.datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Action(Base):
@@ -86,4 +107,5 @@ class Action(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     done_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]
     escalated_at: Mapped[dt.datetime | None]

@@ -23,8 +23,11 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending -> sent | parked
+    # pending -> sending -> sent | parked. A row found "sending" after a crash is parked as
+    # uncertain, never sent again: Slack has no idempotency key for chat.postMessage.
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -32,6 +32,8 @@ class Person(Base):
     # The owner id a CRM knows this person by, where it is not the email (HubSpot owner id, say).
     crm_owner_id: Mapped[str | None] = mapped_column(String(64), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # The rep's own morning-nudge time, "HH:MM" in their time zone; None: the playbook's default.
+    nudge_time: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
