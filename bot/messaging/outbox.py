@@ -1,0 +1,52 @@
+"""The outbox: a message is decided and queued in one transaction, under a unique key.
+
+Callers build the message (text fallback and Block Kit blocks as dicts) inside the same session
+that records the decision (a gap marked nudged, a plan check-in asked); `enqueue` adds the row
+with INSERT … ON CONFLICT DO NOTHING on `dedupe_key`, so the same decision made twice (a
+restart, a second instance) queues one message. The sender (bot/messaging/sender.py) delivers it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.database import insert_ignoring_conflicts
+from bot.models import OutboxMessage
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    recipient: str,
+    kind: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    now: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Queue one message; False when a message with this key was queued before.
+
+    `recipient` is a Slack user or channel id; `kind` names the message family ("nudge",
+    "digest", "plan_checkin", ...); `extra` carries anything the sender needs beyond
+    chat.postMessage (e.g. {"chart": {...}} for a digest's image).
+    """
+    payload: dict[str, Any] = {"text": text, "blocks": blocks or []}
+    if extra:
+        payload.update(extra)
+    result = session.execute(
+        insert_ignoring_conflicts(session, OutboxMessage, ["dedupe_key"]).values(
+            dedupe_key=key[:200],
+            recipient=recipient,
+            kind=kind,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return result.rowcount == 1
