@@ -32,5 +32,8 @@ bench: $(STAMP)
 bench-sync: $(STAMP)
 	$(BIN)/python -m bench.sync
 
+bench-outbox: $(STAMP)
+	$(BIN)/python -m bench.outbox
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

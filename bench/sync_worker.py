@@ -48,6 +48,16 @@ def _register() -> None:
 _register()
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that across exec
+    from the forking parent, so a worker started by a big parent would report the parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> None:
     crm, crm_url, database_url = sys.argv[1:4]
     settings = Settings(database_url=database_url, **STANDINS[crm][2](crm_url))
@@ -61,7 +71,7 @@ def main() -> None:
             {
                 "seconds": seconds, "fetched": summary.fetched, "created": summary.created,
                 "updated": summary.updated, "unchanged": summary.unchanged, "deleted": summary.deleted,
-                "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "max_rss_kb": peak_rss_kb(),
             }  # fmt: skip
         )
     )

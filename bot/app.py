@@ -91,7 +91,15 @@ def unit_of_work(context: BoltContext) -> Iterator[Session]:
 
 
 def handle_error(error: Exception, body: dict[str, Any], respond: Any, logger: logging.Logger) -> None:
-    """Unknown errors: a logged traceback and a short reference the user can quote."""
+    """Known domain errors become a friendly private reply; unknown ones a logged traceback and a
+    short reference the user can quote."""
+    from bot.coaching.errors import CoachingError
+    from bot.coaching.gaps import GapError
+
+    if isinstance(error, CoachingError | GapError):
+        if respond is not None and body.get("response_url"):
+            respond(text=str(error), response_type="ephemeral", replace_original=False)
+        return
     reference = uuid.uuid4().hex[:8]
     logger.error("unhandled error (reference %s) for %s", reference, _describe(body), exc_info=error)
     if respond is not None and body.get("response_url"):

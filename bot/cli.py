@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bot.coaching.playbook import PlaybookError
 from bot.crm.base import CrmError
+from bot.cli_playbook import playbook_app
 from bot.demo import DemoError
 from bot.org.importer import OrgFileError
 from bot.settings import Settings, SettingsError, load_settings
@@ -30,6 +31,9 @@ app = typer.Typer(
 )
 org_app = typer.Typer(help="The sales org: people, roles, managers, coaches, quotas.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+jobs_app = typer.Typer(help="The scheduled jobs: list them, or run one once now.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(playbook_app, name="playbook")
 
 
 def _settings() -> Settings:
@@ -116,6 +120,35 @@ def run(
     else:
         settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
         serve_http(settings, host, port, workers, threads)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Every scheduled job, when it runs and what it does."""
+    from rich.table import Table
+
+    from jobs.catalogue import JOBS
+
+    table = Table("job", "when", "what")
+    for job in JOBS.values():
+        table.add_row(job.name, job.when, job.what)
+    console.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="A job from `coachbot jobs list`.")],
+    person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
+) -> None:
+    """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
+    from bot.database import make_engine, make_session_factory
+    from jobs.catalogue import JOBS
+
+    settings = _settings()
+    if name not in JOBS:
+        raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(JOBS)}", param_hint="NAME")
+    result = JOBS[name].run(settings, make_session_factory(make_engine(settings.database_url)), dt.datetime.now(dt.UTC), person)
+    console.print(f"{name}: {result}", highlight=False)
 
 
 @app.command()

@@ -53,9 +53,13 @@ def session_scope(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def insert_ignoring_conflicts(session: Session, model: Any, conflict_columns: list[str]) -> Insert:
-    """INSERT … ON CONFLICT (columns) DO NOTHING, on whichever database the session uses."""
+    """INSERT … ON CONFLICT (columns) DO NOTHING, on whichever database the session uses.
+
+    To learn whether the row went in, add `.returning(<primary key>)` and check for a row:
+    rowcount is -1 on PostgreSQL when SQLAlchemy fetches the new key itself.
+    """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    return dialect.insert(model.__table__).on_conflict_do_nothing(index_elements=conflict_columns)
 
 
 class Busy(Exception):

@@ -19,7 +19,7 @@ from bot.settings import Settings
 
 # The bot scopes the code needs (tests/test_manifest.py keeps manifest.yml equal to this);
 # a token missing one fails in front of users.
-REQUIRED_BOT_SCOPES = ("commands", "chat:write", "users:read", "users:read.email")
+REQUIRED_BOT_SCOPES = ("commands", "chat:write", "files:write", "users:read", "users:read.email")
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,18 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_wsgi_app(self.settings)
 
 
+def _start_worker_scheduler(settings: Settings) -> Callable[..., None]:
+    def post_worker_init(worker: Any) -> None:
+        # After the fork: a scheduler thread started before it would not survive into the worker.
+        # Every worker of every instance runs one; the ledger makes each run happen once.
+        from bot.slack_client import make_web_client
+        from jobs.runner import start_scheduler
+
+        start_scheduler(settings, make_session_factory(make_engine(settings.database_url)), make_web_client(settings))
+
+    return post_worker_init
+
+
 def serve_http(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until stopped: gunicorn, threaded workers (Bolt runs listeners after ack on threads)."""
     options = {
@@ -74,6 +86,8 @@ def serve_http(settings: Settings, host: str, port: int, workers: int, threads: 
         "accesslog": "-",
         "loglevel": settings.log_level.lower(),
     }
+    if settings.scheduler_enabled:
+        options["post_worker_init"] = _start_worker_scheduler(settings)
     _Gunicorn(settings, options).run()
 
 
@@ -82,4 +96,8 @@ def serve_socket_mode(settings: Settings) -> None:
 
     assert settings.slack_app_token is not None
     bolt = create_app(settings)
+    if settings.scheduler_enabled:
+        from jobs.runner import start_scheduler
+
+        start_scheduler(settings, make_session_factory(make_engine(settings.database_url)), bolt.client)
     SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    # chat.postMessage: about 1 a second per channel, "several hundred a minute" per workspace.
+    slack_post_per_channel_per_second: float = Field(1.0, gt=0, alias="SLACK_POST_PER_CHANNEL_PER_SECOND")
+    slack_post_global_per_minute: int = Field(300, ge=1, alias="SLACK_POST_GLOBAL_PER_MINUTE")
 
     crm_provider: CrmProviderName = Field("demo", alias="CRM_PROVIDER")
     csv_deals_file: Path | None = Field(None, alias="CSV_DEALS_FILE")
@@ -72,6 +75,12 @@ class Settings(BaseSettings):
     fiscal_year_start_month: int = Field(1, ge=1, le=12, alias="COACHBOT_FISCAL_YEAR_START_MONTH")
     playbook_path: Path | None = Field(None, alias="COACHBOT_PLAYBOOK")
     log_level: str = Field("INFO", alias="COACHBOT_LOG_LEVEL")
+
+    # The schedule (see README, "Schedule").
+    sync_every_minutes: int = Field(10, ge=0, alias="COACHBOT_SYNC_EVERY_MINUTES")
+    tick_seconds: int = Field(60, ge=1, alias="COACHBOT_TICK_SECONDS")
+    missed_run_grace_minutes: int = Field(180, ge=0, alias="COACHBOT_MISSED_RUN_GRACE_MINUTES")
+    scheduler_enabled: bool = Field(True, alias="COACHBOT_SCHEDULER")
 
     @field_validator("timezone")
     @classmethod

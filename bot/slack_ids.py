@@ -2,6 +2,33 @@
 
 MYPERF_COMMAND = "/myperf"
 
+# Buttons on the morning nudge.
+NUDGE_OPEN_CRM = "nudge_open_crm"  # a link button; the suffix makes each one unique in a message
+NUDGE_GAP_SNOOZE = "nudge_gap_snooze"
+
+# Coaching messages: the value of each button is the id of the row it acts on.
+ACTION_DONE = "coaching_action_done"  # on an assigned action and on a nudge item
+ACTION_BUTTONS_BLOCK = "coaching_action_buttons"
+PLAN_OPEN = "coaching_plan_open"
+PLAN_NOT_NOW = "coaching_plan_not_now"
+PLAN_PROPOSAL_BUTTONS_BLOCK = "coaching_plan_proposal_buttons"
+CHECKIN_ON_TRACK = "coaching_checkin_on_track"
+CHECKIN_AT_RISK = "coaching_checkin_at_risk"
+CHECKIN_NEED_HELP = "coaching_checkin_need_help"
+CHECKIN_BUTTONS_BLOCK = "coaching_checkin_buttons"
+CHECKIN_ANSWERS = {CHECKIN_ON_TRACK: "on_track", CHECKIN_AT_RISK: "at_risk", CHECKIN_NEED_HELP: "need_help"}
+
+# The recovery-plan modal.
+PLAN_OPEN_VIEW = "coaching_plan_open_view"
+PLAN_COMMITMENTS_BLOCK = "coaching_plan_commitments"
+PLAN_COMMITMENTS_INPUT = "coaching_plan_commitments_input"
+PLAN_CADENCE_BLOCK = "coaching_plan_cadence"
+PLAN_CADENCE_INPUT = "coaching_plan_cadence_input"
+
+# Every button action_id a message can carry, and every modal callback_id: each has a listener.
+ACTION_IDS = (ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS)
+VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW,)
+
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND,)
 EVENTS: tuple[str, ...] = ()

@@ -2,8 +2,10 @@
 
 from slack_bolt import App
 
-from handlers import commands
+from handlers import actions, commands, views
 
 
 def register_handlers(app: App) -> None:
     commands.register(app)
+    actions.register(app)
+    views.register(app)

@@ -17,6 +17,7 @@ from statistics import fmean
 from zoneinfo import ZoneInfo
 
 from bot.coaching.playbook import Playbook
+from bot.coaching.rules import evaluate_deal
 from bot.periods import Period
 
 ZERO = Decimal(0)
@@ -41,6 +42,9 @@ class DealFacts:
     product_line: str | None = None
     crm_probability: float | None = None
     crm_url: str | None = None
+    last_activity_at: dt.datetime | None = None
+    product_name: str | None = None
+    account_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,23 +255,9 @@ def lines_in_play(won: Iterable[DealFacts], open_deals: Iterable[DealFacts]) -> 
 
 
 def deal_gaps(deal: DealFacts, playbook: Playbook, now: dt.datetime, today: dt.date) -> tuple[GapReason, ...]:
-    """Why an open deal breaks the process: no dated next step, an overdue next step, a close
-    date in the past, or more days in its stage than the playbook allows."""
-    reasons: list[GapReason] = []
-    if not (deal.next_step or "").strip() or deal.next_step_date is None:
-        reasons.append(GapReason("next_step_missing", "no dated next step"))
-    elif deal.next_step_date < today:
-        reasons.append(GapReason("next_step_overdue", f"next step was due {deal.next_step_date:%b} {deal.next_step_date.day}"))
-    if deal.close_date is None:
-        reasons.append(GapReason("close_date_missing", "no close date"))
-    elif deal.close_date < today:
-        reasons.append(GapReason("close_date_past", f"close date {deal.close_date:%b} {deal.close_date.day} has passed"))
-    rule = playbook.stage(deal.stage)
-    if rule is not None and rule.max_days is not None and deal.stage_entered_at is not None:
-        age = (now - deal.stage_entered_at).days
-        if age > rule.max_days:
-            reasons.append(GapReason("stale_stage", f"{age} days in {rule.name} (limit {rule.max_days})"))
-    return tuple(reasons)
+    """Why an open deal breaks the process: the playbook's rules that fire on it (bot/coaching/rules.py),
+    e.g. no dated next step, an overdue next step, a close date missing or past, too long in its stage."""
+    return tuple(GapReason(finding.rule, finding.detail) for finding in evaluate_deal(deal, playbook, now, today))
 
 
 def process_adherence(open_count: int, gaps: Sequence[DealGaps]) -> float | None:

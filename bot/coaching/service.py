@@ -88,6 +88,7 @@ _DEAL_COLUMNS = (
     Deal.product_line,
     Deal.crm_probability,
     Deal.crm_url,
+    Deal.last_activity_at, Deal.product_name, Deal.account_name,
 )
 
 
@@ -100,7 +101,8 @@ def _development(session: Session, person: Person, today: dt.date) -> Developmen
     )
     plan = session.scalars(
         select(RecoveryPlan)
-        .where(RecoveryPlan.person_id == person.id, RecoveryPlan.status.in_(("proposed", "open")))
+        # Only a plan the manager opened: a proposal is the manager's to accept, not the rep's to see.
+        .where(RecoveryPlan.person_id == person.id, RecoveryPlan.status == "open")
         .order_by(RecoveryPlan.opened_at.desc())
         .limit(1)
     ).first()

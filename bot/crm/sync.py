@@ -256,8 +256,8 @@ def _store_page(
         # RETURNING gives the new ids for the stage history in one round trip. ON CONFLICT: a deal
         # another run stored meanwhile is left to it (and its history with it).
         statement = insert_ignoring_conflicts(session, Deal, ["crm_source", "crm_id"])
-        # render_nulls: rows whose empty fields differ still share one multi-row INSERT.
-        statement = statement.returning(Deal.id, Deal.crm_id).execution_options(render_nulls=True)
+        # A Core insert of rows with one set of keys: a single multi-row INSERT per batch.
+        statement = statement.returning(Deal.id, Deal.crm_id)
         inserted = {crm_id: deal_id for deal_id, crm_id in session.execute(statement, to_insert)}
         deal_ids.update(inserted)
         summary.created += len(inserted)

@@ -37,7 +37,7 @@ def enqueue(
     payload: dict[str, Any] = {"text": text, "blocks": blocks or []}
     if extra:
         payload.update(extra)
-    result = session.execute(
+    inserted = session.execute(
         insert_ignoring_conflicts(session, OutboxMessage, ["dedupe_key"]).values(
             dedupe_key=key[:200],
             recipient=recipient,
@@ -47,6 +47,6 @@ def enqueue(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
-        )
-    )
-    return result.rowcount == 1
+        ).returning(OutboxMessage.id)
+    ).first()
+    return inserted is not None

@@ -2,11 +2,23 @@
 
 It answers the methods coachbot uses from a small directory of users, and also serves
 slash-command `response_url`s (under /response/), so tests can read what a user was shown.
+
+For the outbox sender it also:
+- answers chat.postMessage with a `ts` and records each accepted message (`messages`);
+- optionally enforces Slack-like limits on chat.postMessage (`limits`): a token bucket per
+  channel and one for the workspace, answering HTTP 429 with Retry-After when either is empty
+  and counting those answers (`rate_limited`);
+- serves the three steps of slack_sdk's files_upload_v2: files.getUploadURLExternal, a POST of
+  the bytes to the upload URL it hands out (under /upload/), files.completeUploadExternal;
+  completed uploads land in `files`;
+- fails on request (`fail(...)`): an error code or HTTP status per method, optionally for one
+  channel only and a number of times, or a slow answer.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import urllib.parse
@@ -35,6 +47,68 @@ class SlackUser:
     name: str = "someone"
 
 
+@dataclass(frozen=True)
+class SlackLimits:
+    """chat.postMessage limits: a token bucket per channel and one for the workspace.
+
+    Slack documents "1 message per second to a specific channel" with short bursts, and a
+    workspace-wide limit of "several hundred messages per minute" with generous bursts
+    (docs.slack.dev/reference/methods/chat.postMessage, "Rate limiting"); the defaults take the
+    low end of that, 300 a minute. The algorithm Slack uses is not documented: buckets model
+    "a rate, with bursts" and are strict about the long-run average.
+    """
+
+    per_channel_per_second: float = 1.0
+    per_channel_burst: int = 3
+    global_per_minute: float = 300.0
+    global_burst: int = 10
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = float(burst), now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait(self) -> float:
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+@dataclass
+class SlackFault:
+    """A failure the stand-in serves instead of the normal answer (see SlackStandIn.fail)."""
+
+    method: str
+    error: str = "internal_error"
+    status: int = 200
+    channel: str | None = None
+    times: int | None = None  # None: every matching call
+    retry_after: int | None = None
+    delay: float = 0.0
+    served: int = 0
+
+
+@dataclass
+class PostedMessage:
+    channel: str  # as asked: a channel id, or a user id for their DM
+    ts: str
+    text: str | None
+    blocks: list[dict[str, Any]] | None
+
+
+@dataclass
+class UploadedFile:
+    file_id: str
+    filename: str
+    title: str | None
+    content: bytes
+    channel_id: str | None
+    initial_comment: str | None
+
+
 @dataclass
 class SlackStandIn:
     users: dict[str, SlackUser] = field(default_factory=dict)
@@ -44,8 +118,19 @@ class SlackStandIn:
     # Sent on auth.test as Slack does, in the x-oauth-scopes header.
     scopes: str = ",".join(REQUIRED_BOT_SCOPES)
     url: str = ""
+    # chat.postMessage limits; None: unlimited.
+    limits: SlackLimits | None = None
+    messages: list[PostedMessage] = field(default_factory=list)
+    files: list[UploadedFile] = field(default_factory=list)
+    faults: list[SlackFault] = field(default_factory=list)
+    rate_limited: int = 0  # 429 answers given by `limits`
+    latency: float = 0.0  # seconds every Web API answer takes, like a real network round trip
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Condition = field(default_factory=threading.Condition)
+    _channel_buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _global_bucket: _Bucket | None = None
+    _pending_uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _counter: int = 0
 
     @property
     def api_url(self) -> str:
@@ -56,6 +141,32 @@ class SlackStandIn:
 
     def add_user(self, user_id: str, email: str | None, tz: str = "America/New_York") -> None:
         self.users[user_id] = SlackUser(user_id, email, tz)
+
+    def fail(
+        self,
+        method: str,
+        error: str = "internal_error",
+        *,
+        status: int = 200,
+        channel: str | None = None,
+        times: int | None = None,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+    ) -> SlackFault:
+        """Answer `method` (for `channel` only, if given) with `error` at HTTP `status`, `times` times.
+
+        `method` is a Web API method or "upload" (the upload URL); `retry_after` adds the header
+        (with status 429 this is a rate limit); `delay` holds the answer that many seconds, so a
+        client with a shorter timeout gives up. A faulted call never posts or stores anything.
+        """
+        fault = SlackFault(method, error, status, channel, times, retry_after, delay)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def messages_to(self, channel: str) -> list[PostedMessage]:
+        with self._lock:
+            return [message for message in self.messages if message.channel == channel]
 
     def calls_to(self, method: str) -> list[SlackCall]:
         with self._lock:
@@ -77,23 +188,31 @@ class SlackStandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
-                if "json" in (self.headers.get("Content-Type") or ""):
-                    body = json.loads(raw or "{}")
-                else:
-                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                raw_bytes = self.rfile.read(length)
                 path = urllib.parse.urlparse(self.path).path
-                method = "response" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
+                if path.startswith("/upload/"):
+                    # The file's own bytes (an image), not a form: never decoded as text.
+                    method = "upload"
+                    body: dict[str, Any] = {"file_id": path.rsplit("/", 1)[-1], "size": len(raw_bytes)}
+                else:
+                    raw = raw_bytes.decode()
+                    if "json" in (self.headers.get("Content-Type") or ""):
+                        body = json.loads(raw or "{}")
+                    else:
+                        body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                    method = "response" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
                 with standin._lock:
                     standin.calls.append(SlackCall(path, method, body, dict(self.headers.items())))
                     standin._lock.notify_all()
-                status, payload = standin.answer(method, body)
+                status, payload, headers = standin._respond(method, body, raw_bytes)
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 if method == "auth.test":
                     self.send_header("x-oauth-scopes", standin.scopes)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -121,6 +240,113 @@ class SlackStandIn:
         if handler is None:
             return 200, {"ok": True}
         return 200, handler(body)
+
+    def _respond(self, method: str, body: dict[str, Any], raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Faults first, then limits, then the method's answer; with any extra headers."""
+        if self.latency and method != "response":
+            time.sleep(self.latency)
+        fault = self._take_fault(method, body)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return fault.status, {"ok": False, "error": fault.error}, headers
+        if method == "chat.postMessage" and self.limits is not None:
+            wait = self._spend_post_budget(str(body.get("channel", "")))
+            if wait is not None:
+                # Slack answers a rate limit with HTTP 429 and whole seconds in Retry-After.
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(max(1, math.ceil(wait)))}
+        if method == "upload":
+            return 200, self._upload(body["file_id"], raw), {}
+        status, payload = self.answer(method, body)
+        return status, payload, {}
+
+    def _take_fault(self, method: str, body: dict[str, Any]) -> SlackFault | None:
+        channel = body.get("channel") or body.get("channel_id")
+        with self._lock:
+            for fault in self.faults:
+                if fault.method != method or (fault.channel is not None and fault.channel != channel):
+                    continue
+                if fault.times is not None and fault.served >= fault.times:
+                    continue
+                fault.served += 1
+                return fault
+        return None
+
+    def _spend_post_budget(self, channel: str) -> float | None:
+        """Take a token from the channel's and the workspace's bucket; the wait when either is empty."""
+        limits = self.limits
+        assert limits is not None
+        now = time.monotonic()
+        with self._lock:
+            if self._global_bucket is None:
+                self._global_bucket = _Bucket(limits.global_per_minute / 60, limits.global_burst, now)
+            channel_bucket = self._channel_buckets.setdefault(
+                channel, _Bucket(limits.per_channel_per_second, limits.per_channel_burst, now)
+            )
+            channel_bucket.refill(now)
+            self._global_bucket.refill(now)
+            wait = max(channel_bucket.wait(), self._global_bucket.wait())
+            if wait > 0:
+                self.rate_limited += 1
+                return wait
+            channel_bucket.tokens -= 1
+            self._global_bucket.tokens -= 1
+            return None
+
+    def _next_number(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        channel = str(body.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not body.get("text") and not body.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        number = self._next_number()
+        ts = f"{1764082800 + number}.{number:06d}"
+        with self._lock:
+            self.messages.append(PostedMessage(channel, ts, body.get("text"), body.get("blocks")))
+        # Posting to a user id posts in the app's DM with them, a "D…" conversation.
+        conversation = "D" + channel[1:] if channel[:1] in ("U", "W") else channel
+        return {"ok": True, "channel": conversation, "ts": ts,
+                "message": {"type": "message", "text": body.get("text"), "ts": ts}}  # fmt: skip
+
+    def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        if not body.get("filename") or not str(body.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{self._next_number():08d}"
+        with self._lock:
+            self._pending_uploads[file_id] = {"filename": body["filename"], "length": int(body["length"]), "content": None}
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _upload(self, file_id: str, content: bytes) -> str:
+        with self._lock:
+            if file_id in self._pending_uploads:
+                self._pending_uploads[file_id]["content"] = content
+        # What files.slack.com answers to an upload: plain text.
+        return f"OK - {len(content)}"
+
+    def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
+        try:
+            requested = json.loads(body.get("files", "[]"))
+        except json.JSONDecodeError:
+            return {"ok": False, "error": "invalid_arguments"}
+        completed = []
+        with self._lock:
+            for item in requested:
+                pending = self._pending_uploads.get(item.get("id", ""))
+                if pending is None or pending["content"] is None:
+                    return {"ok": False, "error": "file_not_found"}
+            for item in requested:
+                pending = self._pending_uploads.pop(item["id"])
+                uploaded = UploadedFile(item["id"], pending["filename"], item.get("title"), pending["content"],
+                                        body.get("channel_id"), body.get("initial_comment"))  # fmt: skip
+                self.files.append(uploaded)
+                completed.append({"id": uploaded.file_id, "name": uploaded.filename, "title": uploaded.title})
+        return {"ok": True, "files": completed}
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "coachbot",

@@ -1,0 +1,426 @@
+"""Process gaps over time: a gap opens when a rule starts firing on a deal and is resolved when it stops.
+
+`scan_gaps` walks every open deal in id order, a chunk at a time with that chunk's open gaps, and
+commits each chunk: memory stays flat however many deals there are, and an interrupted scan has
+lost nothing (the next one picks up). A scan that finds nothing changed writes nothing.
+
+- Open gaps on a deal that closed or was deleted are resolved: the deal no longer needs fixing.
+- A snoozed gap stays open (the rule still fires); it is only left out of nudges until its
+  `snoozed_until` date, and its manager sees why (`team_snoozes`).
+- Person-level findings (single_product_line) are computed when needed, never stored: a gap row
+  belongs to a deal (`process_gaps.deal_id` is required), and a finding about a whole pipeline
+  has no deal. `person_findings` gives them for one rep; the scan counts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.coaching.playbook import NudgeSettings, Playbook
+from bot.coaching.rules import (
+    Finding,
+    PipelineShape,
+    evaluate_deal,
+    evaluate_person,
+    evaluate_pipeline,
+    impact,
+    money_at_stake,
+    rank_key,
+)
+from bot.database import Busy, exclusive, session_scope
+from bot.models import Deal, Person, ProcessGap, ProductLine
+
+CHUNK_SIZE = 5_000  # deals per read and commit: big enough to amortise round trips, small enough to stay flat
+_IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
+
+
+class GapError(Exception):
+    """A gap request that cannot be done (unknown gap, a date in the past, a scan already running)."""
+
+
+@dataclass
+class ScanSummary:
+    opened: int = 0
+    resolved: int = 0
+    # Gaps open before the scan that still fire (snoozed ones included).
+    still_open: int = 0
+    deals_scanned: int = 0
+    # Open gaps whose detail or severity changed ("40 days in Demo" becoming "41 days").
+    updated: int = 0
+    # Open gaps snoozed past today: kept open, left out of nudges.
+    snoozed: int = 0
+    # Reps with a person-level finding (single_product_line); computed, not stored.
+    person_findings: int = 0
+
+
+class GapChange(NamedTuple):
+    """What a scan does, or would do, about one rule on one deal (a tuple: a scan makes millions)."""
+
+    kind: Literal["open", "keep", "update", "resolve"]
+    deal_id: int
+    rule: str
+    severity: str
+    detail: str | None
+    impact: float = 0.0
+    gap_id: int | None = None
+    snoozed_until: dt.date | None = None
+    last_nudged_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class NudgeItem:
+    gap_id: int | None
+    deal_id: int
+    deal_name: str
+    crm_url: str | None
+    rule: str
+    severity: str
+    detail: str | None
+    impact: float
+    snoozed_until: dt.date | None = None
+    last_nudged_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnoozedGap:
+    gap_id: int
+    rep_name: str
+    rep_email: str
+    deal_name: str
+    rule: str
+    detail: str | None
+    snoozed_until: dt.date
+    reason: str | None
+
+
+class ScanDeal(NamedTuple):
+    """What the rules read of a deal, plus its id, owner and link (a tuple: reading it is cheap)."""
+
+    id: int
+    owner_id: int | None
+    name: str
+    amount: Decimal | None
+    stage: str
+    is_closed: bool
+    close_date: dt.date | None
+    stage_entered_at: dt.datetime | None
+    next_step: str | None
+    next_step_date: dt.date | None
+    product_line: str | None
+    crm_probability: float | None
+    last_activity_at: dt.datetime | None
+    product_name: str | None
+    account_name: str | None
+    crm_url: str | None
+
+
+class OpenGap(NamedTuple):
+    id: int
+    deal_id: int
+    rule: str
+    severity: str
+    detail: str | None
+    snoozed_until: dt.date | None
+    last_nudged_at: dt.datetime | None
+
+
+SCAN_COLUMNS = tuple(getattr(Deal, name) for name in ScanDeal._fields)
+GAP_COLUMNS = tuple(getattr(ProcessGap, name) for name in OpenGap._fields)
+
+
+def read_deals(connection: Connection, *criteria: ColumnElement[bool], limit: int | None = None) -> list[ScanDeal]:
+    """Open, live deals matching `criteria`, in id order."""
+    query = select(*SCAN_COLUMNS).where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), *criteria).order_by(Deal.id)
+    return [ScanDeal._make(row) for row in connection.execute(query.limit(limit))]
+
+
+def read_open_gaps(connection: Connection, *criteria: ColumnElement[bool]) -> list[OpenGap]:
+    query = select(*GAP_COLUMNS).join(Deal, Deal.id == ProcessGap.deal_id).where(ProcessGap.resolved_at.is_(None), *criteria)
+    return [OpenGap._make(row) for row in connection.execute(query)]
+
+
+class Org:
+    """Who manages whom and where everyone is: the team playbook and the local date of each deal owner.
+
+    Read once per scan; the people table is small next to deals.
+    """
+
+    def __init__(self, session: Session, playbook: Playbook, default_timezone: str = "UTC") -> None:
+        self.base = playbook
+        self.default_timezone = default_timezone
+        rows = session.execute(select(Person.id, Person.email, Person.manager_id, Person.timezone))
+        self.people = {row.id: (row.email, row.manager_id, row.timezone) for row in rows}
+        self._playbooks: dict[int | None, Playbook] = {}
+        self._zones: dict[str, ZoneInfo] = {}
+        self._todays: dict[tuple[str, dt.datetime], dt.date] = {}
+
+    def managers(self, person_id: int | None) -> list[str]:
+        """Emails of the person's managers, nearest first (a loop in the org chart stops the walk)."""
+        emails: list[str] = []
+        seen = {person_id}
+        manager_id = self.people.get(person_id, (None, None, None))[1] if person_id is not None else None
+        while manager_id is not None and manager_id not in seen and manager_id in self.people:
+            seen.add(manager_id)
+            email, manager_id, _ = self.people[manager_id]
+            emails.append(email)
+        return emails
+
+    def playbook(self, person_id: int | None) -> Playbook:
+        if person_id not in self._playbooks:
+            self._playbooks[person_id] = self.base.for_team(self.managers(person_id))
+        return self._playbooks[person_id]
+
+    def zone(self, person_id: int | None) -> ZoneInfo:
+        name = self.people.get(person_id, (None, None, None))[2] if person_id is not None else None
+        name = name or self.default_timezone
+        if name not in self._zones:
+            self._zones[name] = ZoneInfo(name)
+        return self._zones[name]
+
+    def today(self, person_id: int | None, now: dt.datetime) -> dt.date:
+        zone = self.zone(person_id)
+        # Asked once per deal in a scan: cached per (zone, instant).
+        key = (zone.key, now)
+        if key not in self._todays:
+            self._todays[key] = now.astimezone(zone).date()
+        return self._todays[key]
+
+
+def plan_changes(deals: Sequence[ScanDeal], open_gaps: Sequence[OpenGap], org: Org, now: dt.datetime) -> list[GapChange]:
+    """The changes that bring `open_gaps` in line with the rules firing on `deals` (pure: writes nothing).
+
+    `open_gaps` are the unresolved gaps on these deals and on any deal no longer open; the
+    latter are resolved. Two open gaps for one (deal, rule), which only a race of two scans on
+    SQLite could leave, are healed: the older is kept, the other resolved.
+    """
+    by_key: dict[tuple[int, str], OpenGap] = {}
+    changes: list[GapChange] = []
+    for gap in sorted(open_gaps, key=lambda gap: gap.id):
+        if (gap.deal_id, gap.rule) in by_key:
+            changes.append(GapChange("resolve", gap.deal_id, gap.rule, gap.severity, gap.detail, gap_id=gap.id))
+        else:
+            by_key[(gap.deal_id, gap.rule)] = gap
+    for deal in deals:
+        playbook = org.playbook(deal.owner_id)
+        for finding in evaluate_deal(deal, playbook, now, org.today(deal.owner_id, now)):
+            gap = by_key.pop((deal.id, finding.rule), None)
+            if gap is None:
+                changes.append(GapChange("open", deal.id, finding.rule, finding.severity, finding.detail, finding.impact))
+                continue
+            kind: Literal["keep", "update"] = (
+                "keep" if (gap.severity, gap.detail) == (finding.severity, finding.detail) else "update"
+            )
+            changes.append(
+                GapChange(kind, deal.id, finding.rule, finding.severity, finding.detail, finding.impact, gap.id,
+                          gap.snoozed_until, gap.last_nudged_at)
+            )  # fmt: skip
+    changes.extend(
+        GapChange("resolve", gap.deal_id, gap.rule, gap.severity, gap.detail, gap_id=gap.id) for gap in by_key.values()
+    )
+    return changes
+
+
+def scan_gaps(
+    session_factory: sessionmaker[Session],
+    playbook: Playbook,
+    now: dt.datetime,
+    catalogue_lines: Sequence[str] | None = None,
+    *,
+    default_timezone: str = "UTC",
+    chunk_size: int = CHUNK_SIZE,
+) -> ScanSummary:
+    """Open, keep current and resolve the process gaps of every open deal, as of `now`."""
+    try:
+        with exclusive(session_factory.kw["bind"], "gap_scan"):
+            return _scan(session_factory, playbook, now, catalogue_lines, default_timezone, chunk_size)
+    except Busy:
+        raise GapError("another gap scan is running; this one stopped without changes") from None
+
+
+def _scan(
+    session_factory: sessionmaker[Session],
+    playbook: Playbook,
+    now: dt.datetime,
+    catalogue_lines: Sequence[str] | None,
+    default_timezone: str,
+    chunk_size: int,
+) -> ScanSummary:
+    summary = ScanSummary()
+    with session_factory() as session:
+        org = Org(session, playbook, default_timezone)
+        catalogue = catalogue_lines if catalogue_lines is not None else catalogue_for(session, playbook)
+    pipelines: dict[int, PipelineShape] = {}
+    after_id = 0
+    while True:
+        with session_scope(session_factory) as session:
+            # Core execution: plain rows, without the ORM's per-row bookkeeping.
+            connection = session.connection()
+            deals = read_deals(connection, Deal.id > after_id, limit=chunk_size)
+            # The gaps of this id range, including those on deals closed since the last scan.
+            in_range = [ProcessGap.deal_id > after_id, ProcessGap.resolved_at.is_(None)]
+            if deals:
+                in_range.append(ProcessGap.deal_id <= deals[-1].id)
+            open_gaps = [OpenGap._make(row) for row in connection.execute(select(*GAP_COLUMNS).where(*in_range))]
+            changes = plan_changes(deals, open_gaps, org, now)
+            _apply(connection, changes, now)
+        _count(summary, changes, org, deals, now)
+        for deal in deals:
+            if deal.owner_id is not None:
+                pipelines.setdefault(deal.owner_id, PipelineShape()).add(deal, org.playbook(deal.owner_id))
+        if not deals:
+            break
+        after_id = deals[-1].id
+    summary.person_findings = sum(
+        1 for owner_id, shape in pipelines.items() if evaluate_pipeline(shape, catalogue, org.playbook(owner_id))
+    )
+    return summary
+
+
+_GAPS = ProcessGap.__table__
+# Core executemany statements: the ORM's bulk paths cost more per row than the rules do.
+_OPEN = insert(_GAPS)
+_UPDATE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(severity=bindparam("severity"), detail=bindparam("detail"))
+_RESOLVE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(resolved_at=bindparam("resolved_at"))
+
+
+def _apply(connection: Connection, changes: Iterable[GapChange], now: dt.datetime) -> None:
+    opened, updated, resolved = [], [], []
+    for c in changes:
+        if c.kind == "open":
+            opened.append({"deal_id": c.deal_id, "rule": c.rule, "severity": c.severity, "detail": c.detail, "opened_at": now})
+        elif c.kind == "update":
+            updated.append({"gap_id": c.gap_id, "severity": c.severity, "detail": c.detail})
+        elif c.kind == "resolve":
+            resolved.append({"gap_id": c.gap_id, "resolved_at": now})
+    for statement, rows in ((_OPEN, opened), (_UPDATE, updated), (_RESOLVE, resolved)):
+        if rows:
+            connection.execute(statement, rows)
+
+
+def _count(summary: ScanSummary, changes: Sequence[GapChange], org: Org, deals: Sequence[ScanDeal], now: dt.datetime) -> None:
+    summary.deals_scanned += len(deals)
+    owners = {deal.id: deal.owner_id for deal in deals}
+    for change in changes:
+        if change.kind == "open":
+            summary.opened += 1
+        elif change.kind == "resolve":
+            summary.resolved += 1
+        else:
+            summary.still_open += 1
+            summary.updated += change.kind == "update"
+            if change.snoozed_until is not None and change.snoozed_until > org.today(owners[change.deal_id], now):
+                summary.snoozed += 1
+
+
+def people_under(session: Session, manager_id: int) -> set[int]:
+    """Everyone under the manager, directly or further down (a loop in the org chart ends the walk)."""
+    below: dict[int, list[int]] = {}
+    for person_id, boss_id in session.execute(select(Person.id, Person.manager_id).where(Person.manager_id.is_not(None))):
+        below.setdefault(boss_id, []).append(person_id)
+    found: set[int] = set()
+    waiting = list(below.get(manager_id, []))
+    while waiting:
+        person_id = waiting.pop()
+        if person_id not in found and person_id != manager_id:
+            found.add(person_id)
+            waiting.extend(below.get(person_id, []))
+    return found
+
+
+def catalogue_for(session: Session, playbook: Playbook) -> tuple[str, ...]:
+    """The product-line catalogue: the playbook's, else the lines found in the CRM."""
+    return playbook.product_lines or tuple(session.scalars(select(ProductLine.name).order_by(ProductLine.name)))
+
+
+def time_to_fix(gap: ProcessGap) -> dt.timedelta | None:
+    """How long the gap was open before it was resolved; None while it is open."""
+    return None if gap.resolved_at is None else gap.resolved_at - gap.opened_at
+
+
+def snooze_gap(
+    session: Session, gap_id: int, until: dt.date, reason: str, now: dt.datetime, *, today: dt.date | None = None
+) -> ProcessGap:
+    """Keep an open gap out of nudges until `until` (a later date than `today`, default now's UTC date)."""
+    gap = session.get(ProcessGap, gap_id)
+    if gap is None or gap.resolved_at is not None:
+        raise GapError(f"gap {gap_id} is not open: there is nothing to snooze")
+    if until <= (today or now.date()):
+        raise GapError(f"snooze until a later date than today, not {until:%Y-%m-%d}")
+    reason = reason.strip()
+    if not reason:
+        raise GapError("say why the gap is snoozed: the manager sees the reason")
+    gap.snoozed_until, gap.snooze_reason = until, reason[:500]
+    session.flush()
+    return gap
+
+
+def team_snoozes(session: Session, manager_id: int, today: dt.date) -> list[SnoozedGap]:
+    """Open gaps snoozed past `today` on deals of everyone under the manager, soonest back first."""
+    reports = sorted(people_under(session, manager_id))
+    found: list[SnoozedGap] = []
+    for start in range(0, len(reports), _IN_CHUNK):
+        rows = session.execute(
+            select(ProcessGap, Deal.name.label("deal_name"), Person.name.label("rep_name"), Person.email)
+            .join(Deal, Deal.id == ProcessGap.deal_id)
+            .join(Person, Person.id == Deal.owner_id)
+            .where(
+                Deal.owner_id.in_(reports[start : start + _IN_CHUNK]),
+                ProcessGap.resolved_at.is_(None),
+                ProcessGap.snoozed_until > today,
+            )
+        )
+        found.extend(
+            SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason)
+            for gap, deal_name, rep_name, email in rows
+        )
+    return sorted(found, key=lambda snoozed: (snoozed.snoozed_until, snoozed.rep_name, snoozed.deal_name, snoozed.rule))
+
+
+def is_nudgeable(
+    snoozed_until: dt.date | None, last_nudged_at: dt.datetime | None, today: dt.date, zone: ZoneInfo, nudges: NudgeSettings
+) -> bool:
+    """Not snoozed past today, and not carried by a nudge in the last `renudge_days` local days."""
+    if snoozed_until is not None and snoozed_until > today:
+        return False
+    return last_nudged_at is None or (today - last_nudged_at.astimezone(zone).date()).days >= nudges.renudge_days
+
+
+def choose_for_nudge(items: Iterable[NudgeItem], playbook: Playbook, today: dt.date, zone: ZoneInfo) -> list[NudgeItem]:
+    """The items one nudge carries: nudgeable ones, biggest impact first, at most `max_items`."""
+    eligible = [item for item in items if is_nudgeable(item.snoozed_until, item.last_nudged_at, today, zone, playbook.nudges)]
+    eligible.sort(key=lambda item: (*rank_key(item.rule, item.severity, item.impact), item.deal_name))
+    return eligible[: playbook.nudges.max_items]
+
+
+def nudge_items(
+    session: Session, person_id: int, playbook: Playbook, now: dt.datetime, *, default_timezone: str = "UTC"
+) -> list[NudgeItem]:
+    """What a nudge to the rep would carry now, from the stored open gaps on their open deals."""
+    org = Org(session, playbook, default_timezone)
+    team_playbook = org.playbook(person_id)
+    connection = session.connection()
+    deals = {deal.id: deal for deal in read_deals(connection, Deal.owner_id == person_id)}
+    items = [
+        NudgeItem(gap.id, gap.deal_id, deal.name, deal.crm_url, gap.rule, gap.severity, gap.detail,
+                  impact(gap.severity, money_at_stake(deal, team_playbook)), gap.snoozed_until, gap.last_nudged_at)
+        for gap in read_open_gaps(connection, Deal.owner_id == person_id)
+        if (deal := deals.get(gap.deal_id)) is not None
+    ]  # fmt: skip
+    return choose_for_nudge(items, team_playbook, org.today(person_id, now), org.zone(person_id))
+
+
+def person_findings(
+    session: Session, person_id: int, playbook: Playbook, catalogue: Sequence[str] | None = None
+) -> list[Finding]:
+    """Person-level findings for one rep (computed from their open deals; never stored)."""
+    team_playbook = Org(session, playbook).playbook(person_id)
+    deals = read_deals(session.connection(), Deal.owner_id == person_id)
+    return evaluate_person(deals, catalogue if catalogue is not None else catalogue_for(session, playbook), team_playbook)

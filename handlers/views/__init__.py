@@ -1,0 +1,9 @@
+"""Modal submissions (view_submission)."""
+
+from slack_bolt import App
+
+from handlers.views import plans
+
+
+def register(app: App) -> None:
+    plans.register(app)

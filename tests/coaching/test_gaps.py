@@ -1,0 +1,314 @@
+"""Process gaps over time, on SQLite and PostgreSQL: opened, kept current, resolved, snoozed, never doubled."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.coaching.gaps import (
+    GapError,
+    NudgeItem,
+    ScanSummary,
+    SnoozedGap,
+    nudge_items,
+    person_findings,
+    scan_gaps,
+    snooze_gap,
+    team_snoozes,
+    time_to_fix,
+)
+from bot.coaching.playbook import load_playbook, parse_playbook
+from bot.database import exclusive, session_scope
+from bot.models import Deal, Person, ProcessGap
+from tests.support.personas import MIA, RILEY, _deal, seed_team
+
+PLAYBOOK = load_playbook()
+DAY = dt.timedelta(days=1)
+
+
+def gap_rows(session_factory: sessionmaker[Session]) -> list[tuple[object, ...]]:
+    with session_factory() as session:
+        rows = session.execute(
+            select(Deal.crm_id, ProcessGap.rule, ProcessGap.severity, ProcessGap.detail, ProcessGap.opened_at, ProcessGap.resolved_at)
+            .join(Deal, Deal.id == ProcessGap.deal_id)
+            .order_by(Deal.crm_id, ProcessGap.rule, ProcessGap.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+@contextmanager
+def recorded_writes(session_factory: sessionmaker[Session]) -> Iterator[list[str]]:
+    """Every INSERT, UPDATE or DELETE sent to the database inside the block."""
+    engine = session_factory.kw["bind"]
+    writes: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield writes
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def gap_id(session_factory: sessionmaker[Session], crm_id: str, rule: str) -> int:
+    with session_factory() as session:
+        return session.scalars(
+            select(ProcessGap.id).join(Deal).where(Deal.crm_id == crm_id, ProcessGap.rule == rule, ProcessGap.resolved_at.is_(None))
+        ).one()
+
+
+def change_deal(session_factory: sessionmaker[Session], crm_id: str, **values: object) -> None:
+    with session_scope(session_factory) as session:
+        session.execute(update(Deal).where(Deal.crm_id == crm_id).values(**values))
+
+
+# Riley's Globex expansion (O2) breaks three rules on the 25th; Acme (O1) breaks none.
+O2_GAPS = [
+    ("O2", "close_date_past", "high", "close date Nov 20 has passed"),
+    ("O2", "next_step_missing", "high", "no dated next step"),
+    ("O2", "stale_stage", "medium", "36 days in Negotiation (limit 14)"),
+]
+
+
+def test_a_scan_opens_a_gap_for_each_rule_firing_on_an_open_deal(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    summary = scan_gaps(session_factory, PLAYBOOK, now)
+    assert summary == ScanSummary(opened=3, resolved=0, still_open=0, deals_scanned=2)
+    assert gap_rows(session_factory) == [(*gap, now, None) for gap in O2_GAPS]
+
+
+def test_a_second_scan_with_nothing_changed_writes_nothing(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with recorded_writes(session_factory) as writes:
+        summary = scan_gaps(session_factory, PLAYBOOK, now)
+    assert writes == []
+    assert summary == ScanSummary(opened=0, resolved=0, still_open=3, deals_scanned=2)
+    assert gap_rows(session_factory) == [(*gap, now, None) for gap in O2_GAPS]
+
+
+def test_a_gap_resolves_when_its_rule_stops_firing_and_open_ones_stay_current(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    change_deal(session_factory, "O2", next_step="Call the CFO", next_step_date=dt.date(2026, 11, 30))
+    later = now + 2 * DAY
+    summary = scan_gaps(session_factory, PLAYBOOK, later)
+    assert summary == ScanSummary(opened=0, resolved=1, still_open=2, deals_scanned=2, updated=1)
+    assert gap_rows(session_factory) == [
+        ("O2", "close_date_past", "high", "close date Nov 20 has passed", now, None),
+        ("O2", "next_step_missing", "high", "no dated next step", now, later),
+        ("O2", "stale_stage", "medium", "38 days in Negotiation (limit 14)", now, None),
+    ]
+    with session_factory() as session:
+        fixed = session.scalars(select(ProcessGap).where(ProcessGap.rule == "next_step_missing")).one()
+        still_open = session.scalars(select(ProcessGap).where(ProcessGap.rule == "stale_stage")).one()
+        assert (time_to_fix(fixed), time_to_fix(still_open)) == (2 * DAY, None)
+
+
+def test_a_rule_firing_again_opens_a_new_gap_and_never_a_second_open_one(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    change_deal(session_factory, "O2", next_step="Call the CFO", next_step_date=dt.date(2026, 11, 30))
+    scan_gaps(session_factory, PLAYBOOK, now + DAY)
+    change_deal(session_factory, "O2", next_step=None)
+    for hours in (48, 49, 50):
+        scan_gaps(session_factory, PLAYBOOK, now + dt.timedelta(hours=hours))
+    next_step_gaps = [row for row in gap_rows(session_factory) if row[1] == "next_step_missing"]
+    assert next_step_gaps == [
+        ("O2", "next_step_missing", "high", "no dated next step", now, now + DAY),
+        ("O2", "next_step_missing", "high", "no dated next step", now + 2 * DAY, None),
+    ]
+
+
+@pytest.mark.parametrize("how", [{"is_closed": True, "stage": "Closed Lost"}, {"deleted_at": dt.datetime(2026, 11, 26, tzinfo=dt.UTC)}])
+def test_the_gaps_of_a_deal_that_closed_or_was_deleted_are_resolved(session_factory, now, how) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    change_deal(session_factory, "O2", **how)
+    # O2 has the highest id: its gaps lie past the last open deal, in the scan's final range.
+    summary = scan_gaps(session_factory, PLAYBOOK, now + DAY, chunk_size=1)
+    assert summary == ScanSummary(opened=0, resolved=3, still_open=0, deals_scanned=1)
+    assert gap_rows(session_factory) == [(*gap, now, now + DAY) for gap in O2_GAPS]
+
+
+def test_a_scan_in_small_chunks_finds_what_one_big_chunk_finds(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        riley = session.get(Person, ids["riley"])
+        session.add_all(_deal(riley, f"N{n}", "1000", "Demo", close_date=dt.date(2026, 11, n)) for n in range(1, 8))
+    summary = scan_gaps(session_factory, PLAYBOOK, now, chunk_size=3)
+    assert (summary.deals_scanned, summary.opened) == (9, 3 + 7 * 2)
+    in_chunks = gap_rows(session_factory)
+    with session_scope(session_factory) as session:
+        session.execute(ProcessGap.__table__.delete())
+    scan_gaps(session_factory, PLAYBOOK, now)
+    assert gap_rows(session_factory) == in_chunks
+    assert ("N3", "close_date_past", "high", "close date Nov 3 has passed", now, None) in in_chunks
+    assert ("N3", "next_step_missing", "high", "no dated next step", now, None) in in_chunks
+
+
+def test_a_duplicate_open_gap_left_by_a_race_is_healed(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with session_scope(session_factory) as session:
+        o2 = session.scalars(select(Deal.id).where(Deal.crm_id == "O2")).one()
+        session.add(ProcessGap(deal_id=o2, rule="stale_stage", severity="medium", detail="36 days in Negotiation (limit 14)", opened_at=now))
+    summary = scan_gaps(session_factory, PLAYBOOK, now + DAY)
+    assert (summary.resolved, summary.still_open) == (1, 3)
+    stale = [row for row in gap_rows(session_factory) if row[1] == "stale_stage"]
+    assert stale == [
+        ("O2", "stale_stage", "medium", "37 days in Negotiation (limit 14)", now, None),
+        ("O2", "stale_stage", "medium", "36 days in Negotiation (limit 14)", now, now + DAY),
+    ]
+
+
+def add_second_team(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    """Vic manages Sam, who has a deal just like Riley's Globex expansion."""
+    with session_scope(session_factory) as session:
+        vic = Person(email="vic.manager@example.com", name="Vic Manager", is_manager=True)
+        session.add(vic)
+        session.flush()
+        sam = Person(email="sam.rep@example.com", name="Sam Rep", is_rep=True, manager_id=vic.id, timezone="Europe/Berlin")
+        session.add(sam)
+        session.flush()
+        session.add(
+            _deal(sam, "S1", "30000", "Negotiation", name="Initech", close_date=dt.date(2026, 12, 20),
+                  stage_entered_at=dt.datetime(2026, 10, 20, tzinfo=dt.UTC), next_step="Redlines",
+                  next_step_date=dt.date(2026, 11, 27))
+        )  # fmt: skip
+        return {"vic": vic.id, "sam": sam.id}
+
+
+def test_a_team_override_changes_the_gaps_of_that_managers_reps_only(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    add_second_team(session_factory)
+    text = load_playbook_text().replace(
+        "teams: {}", f"teams:\n  {MIA}:\n    stages: {{Negotiation: {{max_days: 40}}}}\n    rules: {{close_date_past: {{severity: low}}}}"
+    )
+    scan_gaps(session_factory, parse_playbook(text, "team.yml"), now)
+    assert [row[:4] for row in gap_rows(session_factory)] == [
+        ("O2", "close_date_past", "low", "close date Nov 20 has passed"),
+        ("O2", "next_step_missing", "high", "no dated next step"),
+        ("S1", "stale_stage", "medium", "36 days in Negotiation (limit 14)"),
+    ]
+
+
+def load_playbook_text() -> str:
+    from importlib import resources
+
+    return resources.files("bot.coaching").joinpath("default_playbook.yml").read_text("utf-8")
+
+
+def test_a_snoozed_gap_stays_out_of_nudges_until_its_date_and_the_managers_see_why(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    vic = add_second_team(session_factory)["vic"]
+    with session_scope(session_factory) as session:
+        vp = Person(email="val.vp@example.com", name="Val VP", is_manager=True)
+        session.add(vp)
+        session.flush()
+        session.get(Person, ids["mia"]).manager_id = vp.id  # type: ignore[union-attr]
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with session_scope(session_factory) as session:
+        snoozed = snooze_gap(session, gap_id(session_factory, "O2", "next_step_missing"), dt.date(2026, 12, 1),
+                             "  Waiting for legal to return the redlines ", now)  # fmt: skip
+        assert (snoozed.snoozed_until, snoozed.snooze_reason) == (dt.date(2026, 12, 1), "Waiting for legal to return the redlines")
+    with session_factory() as session:
+        assert [(item.rule, item.detail) for item in nudge_items(session, ids["riley"], PLAYBOOK, now)] == [
+            ("close_date_past", "close date Nov 20 has passed"),
+            ("stale_stage", "36 days in Negotiation (limit 14)"),
+        ]
+        assert team_snoozes(session, ids["mia"], now.date()) == [
+            SnoozedGap(snoozed.id, "Riley Rep", RILEY, "Globex expansion", "next_step_missing", "no dated next step",
+                       dt.date(2026, 12, 1), "Waiting for legal to return the redlines"),
+        ]  # fmt: skip
+        # Mia's manager sees it too; Vic, who manages someone else, does not.
+        assert [snooze.gap_id for snooze in team_snoozes(session, vp.id, now.date())] == [snoozed.id]
+        assert team_snoozes(session, vic, now.date()) == []
+
+    summary = scan_gaps(session_factory, PLAYBOOK, now + DAY)
+    assert (summary.still_open, summary.snoozed, summary.resolved) == (4, 1, 0)  # Sam's stale Initech too
+
+    # Back on its date (Riley's, in New York), first in line again.
+    back = dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC)
+    with session_factory() as session:
+        assert [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, back)] == [
+            "next_step_missing", "close_date_past", "stale_stage",
+        ]  # fmt: skip
+        assert team_snoozes(session, ids["mia"], back.date()) == []
+
+
+def test_snoozing_needs_an_open_gap_a_later_date_and_a_reason(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    open_gap = gap_id(session_factory, "O2", "stale_stage")
+    with session_factory() as session:
+        with pytest.raises(GapError, match="^snooze until a later date than today, not 2026-11-25$"):
+            snooze_gap(session, open_gap, now.date(), "later", now)
+        with pytest.raises(GapError, match="^say why the gap is snoozed: the manager sees the reason$"):
+            snooze_gap(session, open_gap, now.date() + DAY, "  ", now)
+        with pytest.raises(GapError, match="^gap 999999 is not open: there is nothing to snooze$"):
+            snooze_gap(session, 999999, now.date() + DAY, "later", now)
+
+
+def test_a_gap_a_nudge_carried_waits_renudge_days_before_it_is_carried_again(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(ProcessGap).where(ProcessGap.rule == "next_step_missing").values(last_nudged_at=now - 2 * DAY)
+        )
+    with session_factory() as session:
+        assert [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, now)] == ["close_date_past", "stale_stage"]
+        # Three of Riley's days later (any hour of the day), it may be carried again.
+        carried = nudge_items(session, ids["riley"], PLAYBOOK, now + DAY - dt.timedelta(hours=5))
+        assert carried[0] == NudgeItem(
+            carried[0].gap_id, carried[0].deal_id, "Globex expansion", "https://crm.example.com/deals/O2",
+            "next_step_missing", "high", "no dated next step", 3 * 20000 * 0.8, None, now - 2 * DAY,
+        )  # fmt: skip
+
+
+def test_person_level_findings_are_computed_and_counted_never_stored(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        riley = session.get(Person, ids["riley"])
+        session.execute(update(Deal).where(Deal.crm_id == "O2").values(product_line="Core"))
+        session.add(_deal(riley, "O3", "5000", "Demo", close_date=dt.date(2026, 12, 5), product_line="Core"))
+    summary = scan_gaps(session_factory, PLAYBOOK, now, catalogue_lines=["Analytics", "Core", "Services"])
+    assert summary.person_findings == 1
+    assert {row[1] for row in gap_rows(session_factory)} == {"close_date_past", "next_step_missing", "stale_stage"}
+    with session_factory() as session:
+        [finding] = person_findings(session, ids["riley"], PLAYBOOK)
+    assert (finding.rule, finding.severity, finding.detail) == (
+        "single_product_line", "low", "all 3 open deals are in Core; none in Analytics or Services",
+    )  # fmt: skip
+    assert finding.impact == pytest.approx(50000 * 0.6 + 20000 * 0.8 + 5000 * 0.4)
+
+
+def test_a_second_scan_while_one_runs_stops_without_changes_on_postgresql(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    engine = session_factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no advisory locks; a scan there is safe to repeat instead (duplicates are healed)")
+    seed_team(session_factory)
+    with exclusive(engine, "gap_scan"):
+        with pytest.raises(GapError, match="^another gap scan is running; this one stopped without changes$"):
+            scan_gaps(session_factory, PLAYBOOK, now)
+    assert gap_rows(session_factory) == []
+
+
+def test_deals_without_an_owner_are_judged_with_the_playbook_as_written(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(session_factory) as session:
+        session.add(
+            Deal(crm_source="test", crm_id="U1", name="Unowned", amount=Decimal("100"), currency="USD", stage="Demo",
+                 created_at=now - 30 * DAY, close_date=dt.date(2026, 12, 1))
+        )  # fmt: skip
+    assert scan_gaps(session_factory, PLAYBOOK, now).opened == 1
+    assert [row[:4] for row in gap_rows(session_factory)] == [("U1", "next_step_missing", "high", "no dated next step")]
