@@ -27,7 +27,8 @@ def team_attainment_chart(
         axes.invert_yaxis()
         axes.set_xlabel("% of quota")
         axes.set_title(title, loc="left", fontsize=11)
-        axes.legend(loc="lower right", fontsize=8, frameon=False)
+        # Below the axes, so it never covers a bar.
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 * 3 / height), ncol=3, fontsize=8, frameon=False)
         axes.spines[["top", "right"]].set_visible(False)
         figure.tight_layout()
         buffer = io.BytesIO()

@@ -169,12 +169,13 @@ def demo(
     database: Annotated[
         Path | None, typer.Option(help="SQLite file to build the demo in (default: a fresh temporary one).")
     ] = None,
+    chart: Annotated[Path | None, typer.Option(help="Save the weekly digest's chart image (PNG) here.")] = None,
 ) -> None:
     """Build the demo org in a fresh SQLite database and show what coachbot would post. No Slack needed."""
     from bot.demo import run_demo
 
     settings = _settings()
-    run_demo(settings, console, database, now=dt.datetime.now(dt.UTC))
+    run_demo(settings, console, database, now=dt.datetime.now(dt.UTC), chart=chart)
 
 
 def main() -> None:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import tempfile
 from pathlib import Path
 
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import to_dicts
 from bot.blocks.scorecard import scorecard_blocks
 from bot.blocks.terminal import render_blocks
-from bot.coaching.playbook import load_playbook
+from bot.coaching.digest import queue_weekly_digest
+from bot.coaching.gaps import scan_gaps
+from bot.coaching.nudges import queue_morning_nudge
+from bot.coaching.playbook import Playbook, load_playbook
 from bot.coaching.scorecard import Scorecard
 from bot.coaching.service import scorecard_for
-from bot.database import make_engine, make_session_factory
+from bot.database import make_engine, make_session_factory, session_scope
 from bot.migrate import upgrade
-from bot.models import Person
+from bot.models import OutboxMessage, Person
 from bot.settings import Settings
 from jobs import crm_sync
 
@@ -26,7 +31,9 @@ class DemoError(Exception):
     """The demo cannot run as asked."""
 
 
-def run_demo(settings: Settings, console: Console, database: Path | None, now: dt.datetime) -> None:
+def run_demo(
+    settings: Settings, console: Console, database: Path | None, now: dt.datetime, chart: Path | None = None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="coachbot-demo-") as scratch:
         if database is not None and database.exists():
             raise DemoError(f"{database} exists; the demo builds a fresh database and will not overwrite a file")
@@ -63,11 +70,55 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
             title = f"/myperf → {card.person_name} ({label}), posted privately"
             console.print(render_blocks(to_dicts(scorecard_blocks(card, now)), title))
         console.print()
-        console.print(
-            "That is what reps see when they type [bold]/myperf[/bold] in Slack. "
-            "See README.md to install coachbot in your workspace."
-        )
+        console.print("That is what reps see when they type [bold]/myperf[/bold] in Slack.")
+        _show_nudges_and_digest(console, demo_settings, session_factory, playbook, now, [card.person_name for _, card in _showcase(list(cards.values()))], chart)
+        console.print()
+        console.print("See README.md to install coachbot in your workspace.")
         engine.dispose()
+
+
+def _show_nudges_and_digest(
+    console: Console,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    playbook: Playbook,
+    now: dt.datetime,
+    rep_names: list[str],
+    chart: Path | None,
+) -> None:
+    """Scan for process gaps, then queue (never send) the showcase reps' nudges and a manager's digest."""
+    scan = scan_gaps(session_factory, playbook, now, default_timezone=settings.timezone)
+    console.print()
+    console.rule("[bold]The schedule")
+    console.print(f"Gap scan: {scan.opened} process gaps opened on {scan.deals_scanned} open deals.")
+    with session_scope(session_factory) as session:
+        people = session.scalars(select(Person).order_by(Person.id)).all()
+        for number, person in enumerate(people, start=1):
+            person.slack_user_id = f"UDEMO{number:03d}"  # stand-ins: the demo has no Slack workspace
+        session.flush()
+        for name in rep_names:
+            rep = next(person for person in people if person.name == name)
+            queue_morning_nudge(session, rep, playbook, now, settings.timezone)
+        manager = next(person for person in people if person.is_manager)
+        queue_weekly_digest(
+            session, manager, playbook, now, default_timezone=settings.timezone, default_currency=settings.currency,
+            fiscal_year_start_month=settings.fiscal_year_start_month,
+        )  # fmt: skip
+        names = {person.slack_user_id: person.name for person in people}
+        messages = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    for message in messages:
+        console.print()
+        when = "Monday" if message.kind == "digest" else "working days"
+        nudge_time = playbook.digest.local_time if message.kind == "digest" else playbook.nudges.local_time
+        title = f"{message.kind} → {names[message.recipient]} ({when} at {nudge_time}, their time), direct message"
+        console.print(render_blocks(message.payload["blocks"], title))
+        if message.kind == "digest" and "chart" in message.payload:
+            png = base64.b64decode(message.payload["chart"]["png_base64"])
+            if chart is not None:
+                chart.write_bytes(png)
+                console.print(f"The digest's chart ({len(png):,} bytes) is saved to {chart}.")
+            else:
+                console.print(f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it.")
 
 
 def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:

@@ -26,11 +26,15 @@ EMOJI = {
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
 _CODE = re.compile(r"`([^`\n]+)`")
+_PRE = re.compile(r"```(.*?)```", re.S)
+_ITALIC = re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])")
 
 
 def mrkdwn_to_markup(text: str) -> str:
     """Slack mrkdwn (bold, code, links, a few emoji, &-escapes) as rich console markup."""
     text = rich_escape(text)
+    text = _PRE.sub(lambda m: m[1], text)
+    text = _ITALIC.sub(r"[italic]\1[/italic]", text)
     text = _LINK.sub(lambda m: f"[underline]{m[2]}[/underline]", text)
     text = _BOLD.sub(r"[bold]\1[/bold]", text)
     text = _CODE.sub(r"[cyan]\1[/cyan]", text)
@@ -60,6 +64,9 @@ def render_blocks(blocks: Sequence[dict[str, Any]], title: str) -> RenderableTyp
                 for index in range(0, len(fields), 2):
                     grid.add_row(*fields[index : index + 2])
                 parts.append(Padding(grid, (1, 0, 0, 2)))
+        elif kind == "actions":
+            labels = "  ".join(f"[ {element.get('text', {}).get('text', '?')} ]" for element in block["elements"])
+            parts.append(Text(labels, style="cyan"))
         else:
             parts.append(Text(f"[{kind} block]", style="dim"))
     return Panel(Group(*parts), title=title, title_align="left", border_style="magenta", padding=(0, 1))

@@ -195,13 +195,13 @@ class _RepDeals:
             total += float(amount)
             stage_index = self.rng.choices(range(len(OPEN_STAGES)), weights=(3, 4, 4, 3, 3, 2))[0]
             stage = OPEN_STAGES[stage_index]
-            stale = self.rng.random() > discipline
+            stale = self.rng.random() < (1 - discipline) * 0.6
             in_stage_days = self.rng.randint(25, 60) if stale else self.rng.randint(1, 12)
             entered = self._at(self.today - dt.timedelta(days=in_stage_days))
             created = entered - dt.timedelta(days=self.rng.randint(3, 14) * (stage_index + 1))
             history = self._history(list(OPEN_STAGES[: stage_index + 1]), created, entered)
             # Most deals close this quarter; the rest next quarter; undisciplined reps let dates lapse.
-            if self.rng.random() > 0.25 + 0.6 * discipline:
+            if self.rng.random() < (1 - discipline) * 0.5:
                 close = self.today - dt.timedelta(days=self.rng.randint(2, 20))
             elif self.rng.random() < 0.75:
                 close = self.today + dt.timedelta(days=self.rng.randint(3, max((self.quarter_end - self.today).days - 1, 4)))
