@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres bench bench-sync clean
+.PHONY: demo test test-sqlite test-postgres bench bench-sync bench-outbox bench-gaps bench-nudges clean
 
 # Rebuilt when pyproject.toml changes, so a new dependency reaches every checkout.
 $(STAMP): pyproject.toml
@@ -34,6 +34,12 @@ bench-sync: $(STAMP)
 
 bench-outbox: $(STAMP)
 	$(BIN)/python -m bench.outbox
+
+bench-gaps: $(STAMP)
+	$(BIN)/python -m bench.gap_scan
+
+bench-nudges: $(STAMP)
+	$(BIN)/python -m bench.nudges
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
