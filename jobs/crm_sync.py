@@ -77,6 +77,13 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
             "their deals are kept and attach on the next sync.",
         ),
         (
+            "Owners not linked to a Slack user",
+            dict(summary.owners_without_slack),
+            None,
+            "Their deals are stored, but coachbot cannot nudge them: they are linked on their first "
+            "command, or by `coachbot org import` with SLACK_BOT_TOKEN set (their Slack email must match).",
+        ),
+        (
             "Stages the playbook does not know",
             dict(summary.unknown_stages),
             None,

@@ -45,6 +45,7 @@ class SyncSummary:
     deleted: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)
     unmatched_owners: Counter[str] = field(default_factory=Counter)
+    owners_without_slack: Counter[str] = field(default_factory=Counter)
     unknown_stages: Counter[str] = field(default_factory=Counter)
     unknown_products: Counter[str] = field(default_factory=Counter)
     org: ImportSummary | None = None
@@ -62,6 +63,7 @@ class SyncSummary:
             "deleted": self.deleted,
             "skipped": {reason: len(rows) for reason, rows in self.skipped.items()},
             "unmatched_owners": dict(self.unmatched_owners),
+            "owners_without_slack": dict(self.owners_without_slack),
             "unknown_stages": dict(self.unknown_stages),
             "unknown_products": dict(self.unknown_products),
         }
@@ -77,8 +79,12 @@ class OwnerDirectory:
         self.by_owner_id: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
         self.by_name: dict[str, int | None] = {}
-        rows = session.execute(select(Person.id, Person.email, Person.name, Person.crm_owner_id))
-        for person_id, email, name, crm_owner_id in rows:
+        # People the deals attach to but who cannot be nudged: no Slack user linked yet.
+        self.without_slack: dict[int, str] = {}
+        rows = session.execute(select(Person.id, Person.email, Person.name, Person.crm_owner_id, Person.slack_user_id))
+        for person_id, email, name, crm_owner_id, slack_user_id in rows:
+            if not slack_user_id:
+                self.without_slack[person_id] = email
             if crm_owner_id:
                 self.by_owner_id[crm_owner_id.strip().casefold()] = person_id
             self.by_email[email.casefold()] = person_id
@@ -300,6 +306,8 @@ def _deal_values(
     owner_id = owners.find(deal)
     if owner_id is None:
         summary.unmatched_owners[deal.owner_key or "(no owner)"] += 1
+    elif owner_id in owners.without_slack:
+        summary.owners_without_slack[owners.without_slack[owner_id]] += 1
     return {
         "owner_id": owner_id,
         "crm_owner_key": deal.owner_key,

@@ -219,3 +219,10 @@ def test_a_deal_deleted_in_the_crm_leaves_the_pipeline_and_returns_if_restored(s
     sync(session_factory, ListProvider([crm_deal("2")]), PLAYBOOK, now)
     with session_factory() as session:
         assert session.scalar(select(Deal.deleted_at).where(Deal.crm_id == "2")) is None
+
+
+def test_the_summary_names_matched_owners_who_have_no_slack_user(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    add_person(session_factory, "riley@example.com", "Riley Rep")
+    summary = sync(session_factory, ListProvider([crm_deal("1"), crm_deal("2")]), PLAYBOOK, now)
+    assert dict(summary.owners_without_slack) == {"riley@example.com": 2}
+    assert summary.as_dict()["owners_without_slack"] == {"riley@example.com": 2}
