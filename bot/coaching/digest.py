@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.access import people_under
 from bot.blocks import to_dicts
 from bot.blocks.digest import digest_blocks, digest_text
 from bot.charts import team_attainment_chart
@@ -55,15 +56,10 @@ class Digest:
 
 
 def team_of(session: Session, manager_id: int) -> list[Person]:
-    """The reps under a manager, direct and indirect, by name."""
-    team: list[Person] = []
-    frontier, seen = [manager_id], {manager_id}
-    while frontier:
-        reports = session.scalars(select(Person).where(Person.manager_id.in_(frontier), Person.active.is_(True))).all()
-        frontier = [person.id for person in reports if person.id not in seen]
-        seen.update(frontier)
-        team.extend(person for person in reports if person.is_rep)
-    return sorted(team, key=lambda person: person.name)
+    """The active reps under a manager, direct and indirect, by name."""
+    ids = people_under(session, manager_id)
+    reps = session.scalars(select(Person).where(Person.id.in_(ids), Person.is_rep, Person.active.is_(True))) if ids else []
+    return sorted(reps, key=lambda person: person.name)
 
 
 def attention_reasons(row_pace: float | None, projected: float | None, adherence: float | None, overdue: int, plan: str | None) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Domain errors of coaching, and the rule that raises the commonest one: who may coach whom.
+"""Domain errors of coaching, and the checks that raise the commonest one (the rules live in bot.access).
 
 Every error's message is a sentence fit to show the person who asked (the app's error handler
 can reply with `str(error)`); nothing in it is internal.
@@ -6,13 +6,10 @@ can reply with `str(error)`); nothing in it is internal.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import CoachAssignment, Person
-
-# An org chart deeper than this is a loop in the data (A manages B manages A), not a company.
-MAX_CHAIN_DEPTH = 25
+from bot.access import manager_chain, may_coach
+from bot.models import Person
 
 
 class CoachingError(Exception):
@@ -35,26 +32,8 @@ class WrongState(CoachingError):
     """The record is not in a state that allows this (a plan already open, a goal measured by the CRM)."""
 
 
-def manager_chain(session: Session, rep: Person) -> list[int]:
-    """Ids of the rep's manager, their manager, and so on up the org chart."""
-    chain: list[int] = []
-    manager_id = rep.manager_id
-    while manager_id is not None and manager_id not in chain and manager_id != rep.id and len(chain) < MAX_CHAIN_DEPTH:
-        chain.append(manager_id)
-        manager_id = session.scalar(select(Person.manager_id).where(Person.id == manager_id))
-    return chain
-
-
 def is_in_manager_chain(session: Session, person: Person, rep: Person) -> bool:
     return person.id in manager_chain(session, rep)
-
-
-def may_coach(session: Session, person: Person, rep: Person) -> bool:
-    """True for anyone up the rep's manager chain and for a coach assigned to the rep."""
-    if is_in_manager_chain(session, person, rep):
-        return True
-    assignment = select(CoachAssignment.id).where(CoachAssignment.coach_id == person.id, CoachAssignment.rep_id == rep.id)
-    return session.scalar(assignment) is not None
 
 
 def require_coach(session: Session, person: Person, rep: Person, doing: str) -> None:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.access import people_under
 from bot.coaching.playbook import NudgeSettings, Playbook
 from bot.coaching.rules import (
     Finding,
@@ -318,21 +319,6 @@ def _count(summary: ScanSummary, changes: Sequence[GapChange], org: Org, deals: 
             summary.updated += change.kind == "update"
             if change.snoozed_until is not None and change.snoozed_until > org.today(owners[change.deal_id], now):
                 summary.snoozed += 1
-
-
-def people_under(session: Session, manager_id: int) -> set[int]:
-    """Everyone under the manager, directly or further down (a loop in the org chart ends the walk)."""
-    below: dict[int, list[int]] = {}
-    for person_id, boss_id in session.execute(select(Person.id, Person.manager_id).where(Person.manager_id.is_not(None))):
-        below.setdefault(boss_id, []).append(person_id)
-    found: set[int] = set()
-    waiting = list(below.get(manager_id, []))
-    while waiting:
-        person_id = waiting.pop()
-        if person_id not in found and person_id != manager_id:
-            found.add(person_id)
-            waiting.extend(below.get(person_id, []))
-    return found
 
 
 def catalogue_for(session: Session, playbook: Playbook) -> tuple[str, ...]:

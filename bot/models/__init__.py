@@ -3,11 +3,12 @@
 from bot.models.base import Base
 from bot.models.coaching import Action, Goal, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.models.crm import CrmSyncState, Deal, DealStageHistory, ProductLine
-from bot.models.messaging import JobRun, OutboxMessage
+from bot.models.messaging import AuditEntry, JobRun, OutboxMessage
 from bot.models.org import CoachAssignment, Person, Quota
 
 __all__ = [
     "Action",
+    "AuditEntry",
     "Base",
     "CoachAssignment",
     "CrmSyncState",
