@@ -1,6 +1,19 @@
 """Every Slack identifier coachbot registers, defined once (the manifest test reads these)."""
 
 MYPERF_COMMAND = "/myperf"
+TEAMPERF_COMMAND = "/teamperf"
+COACH_COMMAND = "/coach"
+
+# Events.
+APP_HOME_OPENED = "app_home_opened"
+
+# The /coach modal (assign an action or set a goal).
+COACH_VIEW = "coach_view"
+COACH_KIND_BLOCK, COACH_KIND_INPUT = "coach_kind", "coach_kind_input"
+COACH_PERSON_BLOCK, COACH_PERSON_INPUT = "coach_person", "coach_person_input"
+COACH_TEXT_BLOCK, COACH_TEXT_INPUT = "coach_text", "coach_text_input"
+COACH_DUE_BLOCK, COACH_DUE_INPUT = "coach_due", "coach_due_input"
+COACH_LINK_BLOCK, COACH_LINK_INPUT = "coach_link", "coach_link_input"
 
 # Buttons on the morning nudge.
 NUDGE_OPEN_CRM = "nudge_open_crm"  # a link button; the suffix makes each one unique in a message
