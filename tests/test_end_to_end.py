@@ -4,10 +4,7 @@ with the demo CRM and a stand-in Slack; signed requests over HTTP as Slack sends
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,21 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.servers import coachbot, running_server
 from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
-
-COACHBOT = Path(sys.executable).with_name("coachbot")
-
-
-def coachbot(*args: str) -> list[str]:
-    command = [str(COACHBOT)] if COACHBOT.exists() else [sys.executable, "-m", "bot"]
-    return [*command, *args]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture
 def environment(database_url: str, slack, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -50,27 +34,8 @@ def server(environment: dict[str, str], tmp_path: Path) -> Iterator[str]:
     for step in (("migrate",), ("sync",)):
         done = subprocess.run(coachbot(*step), env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-    port = free_port()
-    process = subprocess.Popen(
-        coachbot("run", "--port", str(port), "--host", "127.0.0.1", "--workers", "1"),
-        env=environment, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("coachbot run did not become healthy:\n" + process.stdout.read().decode())  # type: ignore[union-attr]
-            time.sleep(0.1)
+    with running_server(environment, tmp_path) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
 
 
 def post_command(url: str, slack, user_id: str, text: str = "", headers: dict[str, str] | None = None) -> httpx.Response:  # type: ignore[no-untyped-def]
@@ -119,3 +84,16 @@ def test_the_cli_stops_with_a_message_naming_a_missing_setting(environment, tmp_
     done = subprocess.run(coachbot("run"), env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "missing required setting SLACK_SIGNING_SECRET" in done.stderr
+
+
+def test_two_instances_on_one_database_both_serve(environment, slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Several instances behind a load balancer: any of them answers any request."""
+    for step in (("migrate",), ("sync",)):
+        assert subprocess.run(coachbot(*step), env=environment, cwd=tmp_path, capture_output=True, timeout=120).returncode == 0
+    slack.add_user("UALEX", "alex.rivera@example.com", tz="America/Los_Angeles")
+    with running_server(environment, tmp_path) as first, running_server(environment, tmp_path) as second:
+        for number, url in enumerate([first, second, first, second], start=1):
+            assert post_command(url, slack, "UALEX").status_code == 200
+            answer = slack.wait_for("response", number)[-1]
+            assert answer.body["blocks"][0]["text"]["text"].endswith("scorecard · Alex Rivera")
+    assert len(slack.calls_to("users.info")) == 1  # linked once, by whichever instance saw Alex first

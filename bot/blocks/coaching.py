@@ -32,7 +32,6 @@ from bot.blocks.format import clip, escape, money, percent, short_date
 from bot.slack_ids import (  # noqa: E402 - the identifiers live in one place
     ACTION_BUTTONS_BLOCK,
     ACTION_DONE,
-    CHECKIN_ANSWERS,
     CHECKIN_AT_RISK,
     CHECKIN_BUTTONS_BLOCK,
     CHECKIN_NEED_HELP,
