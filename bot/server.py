@@ -85,6 +85,9 @@ def serve_http(settings: Settings, host: str, port: int, workers: int, threads: 
         "graceful_timeout": 10,
         "accesslog": "-",
         "loglevel": settings.log_level.lower(),
+        # coachbot does not use gunicorn's control interface, and its default socket path is shared
+        # by every instance on a host.
+        "control_socket_disable": True,
     }
     if settings.scheduler_enabled:
         options["post_worker_init"] = _start_worker_scheduler(settings)

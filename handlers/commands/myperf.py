@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.app import unit_of_work
+from bot.app import guarded, unit_of_work
 from bot.blocks import to_dicts
 from bot.blocks.messages import (
     NOT_LINKED_TEXT,
@@ -63,4 +63,4 @@ def handle_myperf(ack: Ack, command: dict[str, Any], respond: Respond, client: W
 
 
 def register(app: App) -> None:
-    app.command(MYPERF_COMMAND)(handle_myperf)
+    app.command(MYPERF_COMMAND)(guarded(handle_myperf))

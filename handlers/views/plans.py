@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.app import unit_of_work
+from bot.app import guarded, unit_of_work
 from bot.coaching import plans
 from bot.coaching.errors import CoachingError, NotAllowed
 from bot.identity import person_for_slack_user
@@ -44,4 +44,4 @@ def handle_plan_open_submission(ack: Ack, body: dict[str, Any], view: dict[str, 
 
 
 def register(app: App) -> None:
-    app.view(PLAN_OPEN_VIEW)(handle_plan_open_submission)
+    app.view(PLAN_OPEN_VIEW)(guarded(handle_plan_open_submission))

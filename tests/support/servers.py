@@ -32,9 +32,12 @@ def free_port() -> int:
 def running_server(env: dict[str, str], cwd: Path, workers: int = 1, timeout: float = 30) -> Iterator[str]:
     """Start `coachbot run` and yield its base URL once /healthz answers; stop it afterwards."""
     port = free_port()
+    # A log file, not a pipe: nobody reads a pipe while the server runs, and a full one stalls it.
+    log_path = cwd / f"coachbot-run-{port}.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         coachbot("run", "--port", str(port), "--host", "127.0.0.1", "--workers", str(workers)),
-        env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -46,7 +49,7 @@ def running_server(env: dict[str, str], cwd: Path, workers: int = 1, timeout: fl
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("coachbot run did not become healthy:\n" + process.stdout.read().decode())  # type: ignore[union-attr]
+                raise AssertionError("coachbot run did not become healthy:\n" + log_path.read_text(errors="replace"))
             time.sleep(0.1)
         yield url
     finally:
@@ -56,3 +59,4 @@ def running_server(env: dict[str, str], cwd: Path, workers: int = 1, timeout: fl
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+        log.close()
