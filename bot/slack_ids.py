@@ -40,8 +40,8 @@ PLAN_CADENCE_INPUT = "coaching_plan_cadence_input"
 
 # Every button action_id a message can carry, and every modal callback_id: each has a listener.
 ACTION_IDS = (ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS)
-VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW,)
+VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW)
 
 # Slash commands, in the order the manifest lists them.
-COMMANDS = (MYPERF_COMMAND,)
+COMMANDS = (MYPERF_COMMAND, COACH_COMMAND)
 EVENTS: tuple[str, ...] = ()

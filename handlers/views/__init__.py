@@ -2,8 +2,9 @@
 
 from slack_bolt import App
 
-from handlers.views import plans
+from handlers.views import coach, plans
 
 
 def register(app: App) -> None:
     plans.register(app)
+    coach.register(app)

@@ -1,0 +1,160 @@
+"""The `/coach` form: an action or a goal for a rep, checked field by field inside the modal.
+
+Every problem goes back beside its field (`response_action="errors"`); a form that passes becomes
+the action or goal, and the modal turns into the confirmation, which only the sender sees.
+
+The optional "Deal or goal" field is plain text: one of the rep's open deals by CRM id or name,
+or "goal 3". A select of the rep's deals would need an external data source and a second request
+once the rep is picked; typing what `/coach list` and the CRM show needs neither.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.access import may_coach
+from bot.app import Services, guarded, unit_of_work
+from bot.blocks.coach import confirmation_view
+from bot.blocks.messages import NOT_LINKED_TEXT
+from bot.coaching import actions, goals
+from bot.coaching.errors import CoachingError, InvalidInput
+from bot.identity import person_for_slack_user
+from bot.models import Deal, Goal, Person
+from bot.slack_ids import (
+    COACH_DUE_BLOCK,
+    COACH_DUE_INPUT,
+    COACH_KIND_BLOCK,
+    COACH_KIND_INPUT,
+    COACH_LINK_BLOCK,
+    COACH_LINK_INPUT,
+    COACH_PERSON_BLOCK,
+    COACH_PERSON_INPUT,
+    COACH_TEXT_BLOCK,
+    COACH_TEXT_INPUT,
+    COACH_VIEW,
+)
+from handlers.commands.coach import caller_today, goal_parts, past_due_error, record_action, record_goal
+
+_GOAL_REFERENCE = re.compile(r"goal\s*#?\s*(?P<id>\d{1,9})", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # keeps line breaks
+
+
+@dataclass(frozen=True)
+class CoachForm:
+    kind: str  # "action" or "goal"
+    slack_user_id: str | None
+    text: str
+    due: dt.date | None
+    link: str
+
+
+def read_coach_form(view: dict[str, Any]) -> CoachForm:
+    """The submitted form as plain values."""
+    values = view.get("state", {}).get("values", {})
+
+    def field(block_id: str, action_id: str) -> dict[str, Any]:
+        return values.get(block_id, {}).get(action_id) or {}
+
+    kind = (field(COACH_KIND_BLOCK, COACH_KIND_INPUT).get("selected_option") or {}).get("value") or "action"
+    picked = field(COACH_PERSON_BLOCK, COACH_PERSON_INPUT).get("selected_user")
+    text = _CONTROL.sub(" ", field(COACH_TEXT_BLOCK, COACH_TEXT_INPUT).get("value") or "").strip()
+    due = field(COACH_DUE_BLOCK, COACH_DUE_INPUT).get("selected_date")
+    link = _CONTROL.sub(" ", field(COACH_LINK_BLOCK, COACH_LINK_INPUT).get("value") or "")
+    return CoachForm(kind, picked, text, dt.date.fromisoformat(due) if due else None, " ".join(link.split()))
+
+
+def find_link(session: Session, rep: Person, words: str) -> tuple[Deal | None, Goal | None]:
+    """The rep's open goal ("goal 3") or open deal (CRM id, else name) the words name."""
+    if match := _GOAL_REFERENCE.fullmatch(words):
+        goal = session.get(Goal, int(match["id"]))
+        if goal is None or goal.person_id != rep.id or goal.status != "open":
+            raise InvalidInput(f"{rep.name} has no open goal {match['id']}.")
+        return None, goal
+    open_deals = select(Deal).where(Deal.owner_id == rep.id, Deal.deleted_at.is_(None), Deal.is_closed.is_(False))
+    by_id = session.scalars(open_deals.where(Deal.crm_id == words)).all()
+    found = by_id or session.scalars(open_deals.where(func.lower(Deal.name) == words.lower())).all()
+    if not found:
+        raise InvalidInput(f"None of {rep.name}'s open deals has the CRM id or name “{words[:60]}”.")
+    if len(found) > 1:
+        raise InvalidInput(f"{len(found)} of {rep.name}'s open deals are called “{words[:60]}”; give the CRM id instead.")
+    return found[0], None
+
+
+def _check(
+    session: Session, client: WebClient, caller: Person, form: CoachForm, now: dt.datetime, services: Services
+) -> tuple[dict[str, str], Person | None, Deal | None, Goal | None]:
+    """(field errors by block id, the rep, the linked deal, the linked goal)."""
+    errors: dict[str, str] = {}
+    try:
+        if form.kind == "goal":
+            competency, description = goal_parts(form.text)
+            actions.clean_text(competency, "goal", goals.MAX_COMPETENCY)
+            actions.clean_text(description, "goal", goals.MAX_DESCRIPTION)
+        else:
+            actions.clean_text(form.text, "action", actions.MAX_ACTION_TEXT)
+    except InvalidInput as error:
+        errors[COACH_TEXT_BLOCK] = str(error)
+    if form.due and (problem := past_due_error(form.due, caller_today(caller, now, services))):
+        errors[COACH_DUE_BLOCK] = problem
+    rep = person_for_slack_user(session, client, form.slack_user_id).person if form.slack_user_id else None
+    if rep is None:
+        errors[COACH_PERSON_BLOCK] = "That person is not in coachbot's org yet; pick a rep you coach."
+        return errors, None, None, None
+    if not may_coach(session, caller, rep):
+        errors[COACH_PERSON_BLOCK] = f"{rep.name} is not a rep you coach: only their managers and assigned coaches can."
+    elif not rep.is_rep or not rep.active:
+        errors[COACH_PERSON_BLOCK] = f"{rep.name} is not an active rep in coachbot's org."
+    elif form.due and COACH_DUE_BLOCK not in errors:
+        rep_today = actions.local_now(rep, now, services.settings.timezone).date()
+        if problem := past_due_error(form.due, rep_today, f"{rep.name} is"):
+            errors[COACH_DUE_BLOCK] = problem
+    deal = goal = None
+    if form.link and form.kind == "goal":
+        errors[COACH_LINK_BLOCK] = "A goal stands on its own; leave this empty, or tie an action to the goal instead."
+    elif form.link and COACH_PERSON_BLOCK not in errors:
+        try:
+            deal, goal = find_link(session, rep, form.link)
+        except InvalidInput as error:
+            errors[COACH_LINK_BLOCK] = str(error)
+    return errors, rep, deal, goal
+
+
+def handle_coach_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    form = read_coach_form(view)
+    services = context["services"]
+    now = services.clock()
+    with unit_of_work(context) as session:
+        caller = person_for_slack_user(session, client, body["user"]["id"]).person
+        if caller is None:
+            ack(response_action="errors", errors={COACH_PERSON_BLOCK: NOT_LINKED_TEXT})
+            return
+        errors, rep, deal, goal = _check(session, client, caller, form, now, services)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        assert rep is not None  # _check reports a missing rep as an error
+        try:
+            if form.kind == "goal":
+                message = record_goal(session, caller, rep, form.text, form.due, now, services)
+            else:
+                message = record_action(session, caller, rep, form.text, form.due, now, services, deal=deal, goal=goal)
+        except CoachingError as error:
+            # Checked above; this is a change between the check and the write (a goal closed meanwhile).
+            session.rollback()
+            ack(response_action="errors", errors={COACH_TEXT_BLOCK: str(error)})
+            return
+    ack(response_action="update", view=confirmation_view(message))
+
+
+def register(app: App) -> None:
+    app.view(COACH_VIEW)(guarded(handle_coach_submission))
