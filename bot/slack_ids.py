@@ -44,4 +44,4 @@ VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW)
 
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND, COACH_COMMAND)
-EVENTS: tuple[str, ...] = ()
+EVENTS = (APP_HOME_OPENED,)

@@ -11,7 +11,7 @@ from slack_bolt import BoltRequest, BoltResponse
 
 from bot.app import create_app
 from bot.doctor import REQUIRED_BOT_SCOPES
-from bot.slack_ids import ACTION_IDS, NUDGE_OPEN_CRM, VIEW_CALLBACK_IDS
+from bot.slack_ids import ACTION_IDS, COMMANDS, EVENTS, NUDGE_OPEN_CRM, VIEW_CALLBACK_IDS
 from bot.settings import Settings
 from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
 
@@ -33,6 +33,11 @@ def manifest_requests() -> list[BoltRequest]:
     for command in manifest_commands():
         body = slash_command_body(command, "", "U1", "https://hooks.slack.com/commands/x")
         requests.append(BoltRequest(body=body, headers=sign(body)))
+    for event in MANIFEST["settings"].get("event_subscriptions", {}).get("bot_events", []):
+        payload = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "Ev1", "event_time": 1,
+                   "event": {"type": event, "user": "U1", "tab": "home"}}  # fmt: skip
+        body = json.dumps(payload)
+        requests.append(BoltRequest(body=body, headers={**sign(body), "content-type": "application/json"}))
     if interactivity_enabled():
         for action_id in (*ACTION_IDS, f"{NUDGE_OPEN_CRM}:1"):
             payload = {"type": "block_actions", "user": {"id": "U1"}, "team": {"id": "T1"}, "api_app_id": "A1",
@@ -71,6 +76,11 @@ def test_every_manifest_command_button_and_modal_has_a_listener(slack, tmp_path)
         assert any(listener.matches(req=request, resp=BoltResponse(status=200)) for listener in app._listeners), (
             f"nothing handles {request.body.get('command') or request.body.get('actions') or request.body.get('view')}"
         )
+
+
+def test_the_manifest_subscribes_to_exactly_the_events_coachbot_handles() -> None:
+    assert tuple(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == EVENTS
+    assert tuple(command["command"] for command in MANIFEST["features"]["slash_commands"]) == COMMANDS
 
 
 def test_interactivity_is_on_because_messages_carry_buttons() -> None:

@@ -3,6 +3,10 @@
 Each click acks first, changes the record through the coaching services (which decide who may
 do what), then replaces the clicked buttons with what happened, so the same message cannot be
 clicked twice. A click on a stale message gets the service's explanation, privately.
+
+Done and Snooze also sit on the App Home, where a click comes with the view instead of a message:
+there is no message to update, and the republished Home shows what happened. After either click
+the Homes of the clicker and of the rep concerned are republished.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.app import unit_of_work
+from bot.app import guarded, unit_of_work
 from bot.blocks.coaching import plan_open_modal
 from bot.blocks.format import short_date
 from bot.blocks.updates import replace_buttons
@@ -32,6 +36,7 @@ from bot.slack_ids import (
     PLAN_NOT_NOW,
     PLAN_OPEN,
 )
+from handlers.events.home import publish_home
 
 SNOOZE_DAYS = 7
 ANSWER_NOTES = {"on_track": ":large_green_circle: You said: on track.", "at_risk": ":large_yellow_circle: You said: at risk.",
@@ -50,19 +55,30 @@ def _caller(session, client: WebClient, body: dict[str, Any]) -> Person:  # type
     return caller
 
 
-def _update(respond: Respond, body: dict[str, Any], note: str) -> None:
+def _update(respond: Respond | None, body: dict[str, Any], note: str) -> None:
+    if respond is None or "message" not in body:
+        return  # a click on the App Home: republishing it shows the change
     action_id, value = _click(body)
     blocks = replace_buttons(body.get("message", {}).get("blocks", []), action_id, value, note)
     respond(replace_original=True, blocks=blocks, text=body.get("message", {}).get("text", note))
 
 
+def _republish_homes(client: WebClient, context: BoltContext, now: dt.datetime, *people: Person) -> None:
+    """Republish the Homes the click changed, each in its own unit of work, once the click's own is committed."""
+    services = context["services"]
+    for person in {person.id: person for person in people}.values():
+        publish_home(client, services.session_factory, person, now, playbook=services.playbook, settings=services.settings)
+
+
 def handle_action_done(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     ack()
-    services = context["services"]
+    now = context["services"].clock()
     with unit_of_work(context) as session:
-        action = actions.complete_action(session, int(_click(body)[1]), _caller(session, client, body), services.clock())
-        text = action.text
+        caller = _caller(session, client, body)
+        action = actions.complete_action(session, int(_click(body)[1]), caller, now)
+        text, rep = action.text, session.get(Person, action.person_id)
     _update(respond, body, f":white_check_mark: Done: {text[:200]}")
+    _republish_homes(client, context, now, caller, *([rep] if rep else []))
 
 
 def handle_gap_snooze(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -79,8 +95,10 @@ def handle_gap_snooze(ack: Ack, body: dict[str, Any], respond: Respond, client: 
             raise NotAllowed("Only the deal's owner or their manager can snooze this.")
         today = now.astimezone(ZoneInfo(caller.timezone or services.settings.timezone)).date()
         until = today + dt.timedelta(days=SNOOZE_DAYS)
-        gaps.snooze_gap(session, gap.id, until, "snoozed from the morning nudge", now, today=today)
+        where = "the App Home" if body.get("container", {}).get("type") == "view" else "the morning nudge"
+        gaps.snooze_gap(session, gap.id, until, f"snoozed from {where}", now, today=today)
     _update(respond, body, f":zzz: Snoozed until {short_date(until)}. Your manager sees snoozed items.")
+    _republish_homes(client, context, now, caller, owner)
 
 
 def handle_open_crm(ack: Ack) -> None:
@@ -124,10 +142,10 @@ def handle_checkin_answer(ack: Ack, body: dict[str, Any], respond: Respond, clie
 
 
 def register(app: App) -> None:
-    app.action(ACTION_DONE)(handle_action_done)
-    app.action(NUDGE_GAP_SNOOZE)(handle_gap_snooze)
-    app.action(re.compile(f"^{NUDGE_OPEN_CRM}"))(handle_open_crm)
-    app.action(PLAN_OPEN)(handle_plan_open)
-    app.action(PLAN_NOT_NOW)(handle_plan_not_now)
+    app.action(ACTION_DONE)(guarded(handle_action_done))
+    app.action(NUDGE_GAP_SNOOZE)(guarded(handle_gap_snooze))
+    app.action(re.compile(f"^{NUDGE_OPEN_CRM}"))(guarded(handle_open_crm))
+    app.action(PLAN_OPEN)(guarded(handle_plan_open))
+    app.action(PLAN_NOT_NOW)(guarded(handle_plan_not_now))
     for action_id in CHECKIN_ANSWERS:
-        app.action(action_id)(handle_checkin_answer)
+        app.action(action_id)(guarded(handle_checkin_answer))

@@ -54,12 +54,20 @@ from bot.blocks.format import clip, escape
 from bot.blocks.messages import NOT_LINKED_TEXT, not_linked_blocks
 from bot.coaching import actions, goals, plans, roles
 from bot.coaching.dates import DateNotUnderstood, parse_date
-from bot.coaching.errors import InvalidInput, NotAllowed, NotFound, WrongState, require_coach, require_manager
+from bot.coaching.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    WrongState,
+    require_coach,
+    require_manager,
+)
 from bot.coaching.scorecard import Scorecard
 from bot.coaching.service import scorecard_for
 from bot.identity import person_for_slack_user
 from bot.models import Action, Deal, Goal, Person, RecoveryPlan
 from bot.slack_ids import COACH_COMMAND
+from handlers.events.home import publish_home
 
 FALLBACK_CONVERSION = 0.25  # as plans_to_propose: the rate a plan assumes when the rep has no pipeline or wins
 
@@ -247,7 +255,10 @@ def _action_or_goal(ask: Ask, kind: str) -> Message:
         if problem := past_due_error(due, caller_today(ask.caller, ask.now, ask.services)):
             raise InvalidInput(problem)
     record = record_action if kind == "assign" else record_goal
-    return record(ask.session, ask.caller, rep, text, due, ask.now, ask.services)
+    message = record(ask.session, ask.caller, rep, text, due, ask.now, ask.services)
+    # The rep's Home lists the new action or goal; it reads this session, so it sees it before commit.
+    publish_home(ask.client, ask.session, rep, ask.now, playbook=ask.services.playbook, settings=ask.services.settings)
+    return message
 
 
 def _plan(ask: Ask) -> View:

@@ -41,7 +41,14 @@ from bot.slack_ids import (
     COACH_TEXT_INPUT,
     COACH_VIEW,
 )
-from handlers.commands.coach import caller_today, goal_parts, past_due_error, record_action, record_goal
+from handlers.commands.coach import (
+    caller_today,
+    goal_parts,
+    past_due_error,
+    record_action,
+    record_goal,
+)
+from handlers.events.home import publish_home
 
 _GOAL_REFERENCE = re.compile(r"goal\s*#?\s*(?P<id>\d{1,9})", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # keeps line breaks
@@ -148,6 +155,7 @@ def handle_coach_submission(
                 message = record_goal(session, caller, rep, form.text, form.due, now, services)
             else:
                 message = record_action(session, caller, rep, form.text, form.due, now, services, deal=deal, goal=goal)
+            publish_home(client, session, rep, now, playbook=services.playbook, settings=services.settings)
         except CoachingError as error:
             # Checked above; this is a change between the check and the write (a goal closed meanwhile).
             session.rollback()
