@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 import urllib.parse
 from typing import Any
 
@@ -15,9 +16,9 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.coaching import actions
 from bot.database import session_scope
-from bot.models import Action, Deal, OutboxMessage, Person, ProcessGap
+from bot.models import Action, Deal, OutboxMessage, Person, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.settings import Settings
-from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_CADENCE_BLOCK, PLAN_CADENCE_INPUT, PLAN_COMMITMENTS_BLOCK, PLAN_COMMITMENTS_INPUT, PLAN_OPEN_VIEW
+from bot.slack_ids import ACTION_DONE, CHECKIN_NEED_HELP, CHECKIN_ON_TRACK, NUDGE_GAP_SNOOZE, PLAN_NOT_NOW, PLAN_OPEN, PLAN_CADENCE_BLOCK, PLAN_CADENCE_INPUT, PLAN_COMMITMENTS_BLOCK, PLAN_COMMITMENTS_INPUT, PLAN_OPEN_VIEW
 from tests.support.personas import MIA, RILEY, seed_team
 from tests.support.signing import SIGNING_SECRET, sign
 
@@ -129,3 +130,56 @@ def test_the_plan_form_returns_a_field_error_without_commitments(app, slack, tea
         "response_action": "errors",
         "errors": {PLAN_COMMITMENTS_BLOCK: "Add at least one weekly commitment, e.g. “15 prospecting calls a week”."},
     }
+
+
+def propose_plan(session_factory, team, now) -> int:  # type: ignore[no-untyped-def]
+    with session_scope(session_factory) as session:
+        plan = RecoveryPlan(
+            person_id=team["riley"], manager_id=team["mia"], period_start=dt.date(2026, 10, 1), period_end=dt.date(2026, 12, 31),
+            gap_amount=Decimal("60000"), pipeline_to_add=Decimal("150000"), currency="USD", status="proposed", opened_at=now,
+        )  # fmt: skip
+        session.add(plan)
+        session.flush()
+        return plan.id
+
+
+def test_open_a_recovery_plan_opens_the_form_for_the_manager_only(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
+    plan_id = propose_plan(session_factory, team, now)
+    click(app, slack, "URILEY", PLAN_OPEN, str(plan_id), buttons(PLAN_OPEN, str(plan_id)))
+    [refusal] = slack.wait_for("response")
+    assert refusal.body["text"] == "Only the rep's manager can open their recovery plan."
+    click(app, slack, "UMIA", PLAN_OPEN, str(plan_id), buttons(PLAN_OPEN, str(plan_id)))
+    [opened] = slack.wait_for("views.open")
+    view = json.loads(opened.body["view"]) if isinstance(opened.body["view"], str) else opened.body["view"]
+    assert (opened.body["trigger_id"], view["callback_id"], view["private_metadata"]) == ("1.2.3", "coaching_plan_open_view", str(plan_id))
+
+
+def test_not_now_declines_the_plan_and_updates_the_message(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
+    plan_id = propose_plan(session_factory, team, now)
+    click(app, slack, "UMIA", PLAN_NOT_NOW, str(plan_id), buttons(PLAN_NOT_NOW, str(plan_id)))
+    [update] = slack.wait_for("response")
+    assert update.body["blocks"][1]["elements"][0]["text"] == "Not now: no recovery plan this quarter. You can still coach with /coach."
+    with session_factory() as session:
+        assert session.get(RecoveryPlan, plan_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("action_id", "answer", "note"), [
+    (CHECKIN_ON_TRACK, "on_track", ":large_green_circle: You said: on track."),
+    (CHECKIN_NEED_HELP, "need_help", ":red_circle: You asked for help; your manager knows."),
+])  # fmt: skip
+def test_a_check_in_answer_is_recorded_and_the_manager_told(app, slack, session_factory, team, now, action_id, answer, note) -> None:  # type: ignore[no-untyped-def]
+    plan_id = propose_plan(session_factory, team, now)
+    with session_scope(session_factory) as session:
+        plan = session.get(RecoveryPlan, plan_id)
+        plan.status, plan.next_checkin_at = "open", now - dt.timedelta(minutes=1)  # type: ignore[union-attr]
+        checkin = PlanCheckin(plan_id=plan_id, asked_at=now - dt.timedelta(minutes=1))
+        session.add(checkin)
+        session.flush()
+        checkin_id = checkin.id
+    click(app, slack, "URILEY", action_id, str(checkin_id), buttons(action_id, str(checkin_id)))
+    [update] = slack.wait_for("response")
+    assert update.body["blocks"][1]["elements"][0]["text"] == note
+    with session_factory() as session:
+        assert session.get(PlanCheckin, checkin_id).answer == answer  # type: ignore[union-attr]
+        told = session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "checkin_answer")).all()
+    assert told == ["UMIA"]
