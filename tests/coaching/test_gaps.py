@@ -24,8 +24,9 @@ from bot.coaching.gaps import (
     time_to_fix,
 )
 from bot.coaching.playbook import load_playbook, parse_playbook
-from bot.database import exclusive, session_scope
+from bot.database import exclusive, make_engine, make_session_factory, session_scope
 from bot.models import Deal, Person, ProcessGap
+from tests.conftest import empty_tables
 from tests.support.personas import MIA, RILEY, _deal, seed_team
 
 PLAYBOOK = load_playbook()
@@ -293,15 +294,18 @@ def test_person_level_findings_are_computed_and_counted_never_stored(session_fac
     assert finding.impact == pytest.approx(50000 * 0.6 + 20000 * 0.8 + 5000 * 0.4)
 
 
-def test_a_second_scan_while_one_runs_stops_without_changes_on_postgresql(session_factory, now) -> None:  # type: ignore[no-untyped-def]
-    engine = session_factory.kw["bind"]
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no advisory locks; a scan there is safe to repeat instead (duplicates are healed)")
+@pytest.mark.postgres
+def test_a_second_scan_while_one_runs_stops_without_changes_on_postgresql(migrated_postgresql_url, now) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL only: SQLite has no advisory locks; a scan there is safe to repeat (duplicates are healed).
+    engine = make_engine(migrated_postgresql_url)
+    empty_tables(engine)
+    session_factory = make_session_factory(engine)
     seed_team(session_factory)
     with exclusive(engine, "gap_scan"):
         with pytest.raises(GapError, match="^another gap scan is running; this one stopped without changes$"):
             scan_gaps(session_factory, PLAYBOOK, now)
     assert gap_rows(session_factory) == []
+    engine.dispose()
 
 
 def test_deals_without_an_owner_are_judged_with_the_playbook_as_written(session_factory, now) -> None:  # type: ignore[no-untyped-def]
