@@ -148,16 +148,24 @@ def read_open_gaps(connection: Connection, *criteria: ColumnElement[bool]) -> li
     return [OpenGap._make(row) for row in connection.execute(query)]
 
 
+_PEOPLE = select(Person.id, Person.email, Person.manager_id, Person.timezone)
+_chain = _PEOPLE.where(Person.id == bindparam("person_id")).cte("manager_chain", recursive=True)
+# UNION, not UNION ALL: a loop in the org chart yields a row already found, which ends the recursion.
+_MANAGER_CHAIN = select(_chain.union(_PEOPLE.join(_chain, Person.id == _chain.c.manager_id)))
+
+
 class Org:
     """Who manages whom and where everyone is: the team playbook and the local date of each deal owner.
 
-    Read once per scan; the people table is small next to deals.
+    Read once per scan; the people table is small next to deals. `around` reads only that person
+    and their managers: enough for their own playbook and date, and what one rep's nudge needs
+    (a nudge run for every rep must not read the whole people table once per rep).
     """
 
-    def __init__(self, session: Session, playbook: Playbook, default_timezone: str = "UTC") -> None:
+    def __init__(self, session: Session, playbook: Playbook, default_timezone: str = "UTC", *, around: int | None = None) -> None:
         self.base = playbook
         self.default_timezone = default_timezone
-        rows = session.execute(select(Person.id, Person.email, Person.manager_id, Person.timezone))
+        rows = session.execute(_PEOPLE) if around is None else session.execute(_MANAGER_CHAIN, {"person_id": around})
         self.people = {row.id: (row.email, row.manager_id, row.timezone) for row in rows}
         self._playbooks: dict[int | None, Playbook] = {}
         self._zones: dict[str, ZoneInfo] = {}
@@ -386,19 +394,27 @@ def choose_for_nudge(items: Iterable[NudgeItem], playbook: Playbook, today: dt.d
     return eligible[: playbook.nudges.max_items]
 
 
+# The open gaps on one rep's open deals with what a nudge shows and weighs of each deal, in one
+# read: the morning run does this for every rep, so no second query and no unused deal columns.
+_NUDGE_GAPS = (
+    select(*GAP_COLUMNS, Deal.name.label("deal_name"), Deal.crm_url, Deal.amount, Deal.stage, Deal.crm_probability)
+    .join(Deal, Deal.id == ProcessGap.deal_id)
+    .where(Deal.owner_id == bindparam("person_id"), Deal.is_closed.is_(False), Deal.deleted_at.is_(None),
+           ProcessGap.resolved_at.is_(None))
+    .order_by(ProcessGap.id)
+)  # fmt: skip
+
+
 def nudge_items(
     session: Session, person_id: int, playbook: Playbook, now: dt.datetime, *, default_timezone: str = "UTC"
 ) -> list[NudgeItem]:
     """What a nudge to the rep would carry now, from the stored open gaps on their open deals."""
-    org = Org(session, playbook, default_timezone)
+    org = Org(session, playbook, default_timezone, around=person_id)
     team_playbook = org.playbook(person_id)
-    connection = session.connection()
-    deals = {deal.id: deal for deal in read_deals(connection, Deal.owner_id == person_id)}
     items = [
-        NudgeItem(gap.id, gap.deal_id, deal.name, deal.crm_url, gap.rule, gap.severity, gap.detail,
-                  impact(gap.severity, money_at_stake(deal, team_playbook)), gap.snoozed_until, gap.last_nudged_at)
-        for gap in read_open_gaps(connection, Deal.owner_id == person_id)
-        if (deal := deals.get(gap.deal_id)) is not None
+        NudgeItem(row.id, row.deal_id, row.deal_name, row.crm_url, row.rule, row.severity, row.detail,
+                  impact(row.severity, money_at_stake(row, team_playbook)), row.snoozed_until, row.last_nudged_at)
+        for row in session.connection().execute(_NUDGE_GAPS, {"person_id": person_id})
     ]  # fmt: skip
     return choose_for_nudge(items, team_playbook, org.today(person_id, now), org.zone(person_id))
 
