@@ -33,7 +33,7 @@ def _register() -> None:
     )  # fmt: skip
     STANDINS["hubspot"] = (
         lambda n: hubspot_standin.HubSpotStandIn(n),
-        lambda standin, k: standin.change(range(0, k * 7, 7)),
+        lambda standin, k: standin.change(range(1, k * 7 + 1, 7)),  # the stand-in numbers deals from 1
         lambda url: {"crm_provider": "hubspot", "hubspot_token": hubspot_standin.TOKEN, "hubspot_api_url": url,
                      "hubspot_requests_per_second": 1000},
     )  # fmt: skip
