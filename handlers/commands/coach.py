@@ -51,7 +51,6 @@ from bot.blocks.coach import (
 )
 from bot.blocks.coaching import Message, plan_open_modal
 from bot.blocks.format import clip, escape
-from bot.blocks.messages import NOT_LINKED_TEXT, not_linked_blocks
 from bot.coaching import actions, goals, plans, roles
 from bot.coaching.dates import DateNotUnderstood, parse_date
 from bot.coaching.errors import (
@@ -67,6 +66,7 @@ from bot.coaching.service import scorecard_for
 from bot.identity import person_for_slack_user
 from bot.models import Action, Deal, Goal, Person, RecoveryPlan
 from bot.slack_ids import COACH_COMMAND
+from handlers.common import caller_or_explain
 from handlers.events.home import publish_home
 
 FALLBACK_CONVERSION = 0.25  # as plans_to_propose: the rate a plan assumes when the rep has no pipeline or wins
@@ -435,11 +435,10 @@ def handle_coach(ack: Ack, command: dict[str, Any], respond: Respond, client: We
         return
     services = context["services"]
     with unit_of_work(context) as session:
-        caller = person_for_slack_user(session, client, command["user_id"])
-        if caller.person is None:
-            respond(blocks=to_dicts(not_linked_blocks(caller.email)), text=NOT_LINKED_TEXT, response_type="ephemeral")
+        person = caller_or_explain(session, client, command["user_id"], respond)
+        if person is None:
             return
-        ask = Ask(session, client, caller.person, words, services, services.clock())
+        ask = Ask(session, client, person, words, services, services.clock())
         reply = SUBCOMMANDS[subcommand](ask) if subcommand else _open_form(ask)
     # After the commit: a plan the form opens must exist when the form comes back.
     if isinstance(reply, View):

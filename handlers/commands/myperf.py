@@ -11,17 +11,15 @@ from slack_sdk import WebClient
 from bot.app import guarded, unit_of_work
 from bot.blocks import to_dicts
 from bot.blocks.messages import (
-    NOT_LINKED_TEXT,
     help_blocks,
-    not_linked_blocks,
     unknown_argument_blocks,
     unknown_argument_text,
 )
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
 from bot.coaching.service import scorecard_for
-from bot.identity import person_for_slack_user
 from bot.periods import PERIOD_KINDS
 from bot.slack_ids import MYPERF_COMMAND
+from handlers.common import caller_or_explain
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -44,14 +42,13 @@ def handle_myperf(ack: Ack, command: dict[str, Any], respond: Respond, client: W
 
     services = context["services"]
     with unit_of_work(context) as session:
-        caller = person_for_slack_user(session, client, command["user_id"])
-        if caller.person is None:
-            respond(blocks=to_dicts(not_linked_blocks(caller.email)), text=NOT_LINKED_TEXT, response_type="ephemeral")
+        person = caller_or_explain(session, client, command["user_id"], respond)
+        if person is None:
             return
         now = services.clock()
         card = scorecard_for(
             session,
-            caller.person,
+            person,
             argument or "quarter",
             now=now,
             playbook=services.playbook,

@@ -13,14 +13,20 @@ from sqlalchemy.orm import Session
 
 from bot.app import guarded, unit_of_work
 from bot.blocks import to_dicts
-from bot.blocks.messages import NOT_LINKED_TEXT, not_linked_blocks
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
-from bot.blocks.team import team_blocks, team_text, teamperf_help_blocks, teamperf_unknown_blocks, teamperf_unknown_text
+from bot.blocks.team import (
+    team_blocks,
+    team_text,
+    teamperf_help_blocks,
+    teamperf_unknown_blocks,
+    teamperf_unknown_text,
+)
 from bot.coaching.team import person_with_email, rep_scorecard, team_performance
 from bot.identity import person_for_slack_user
 from bot.models import Person
 from bot.periods import PERIOD_KINDS, PeriodKind
 from bot.slack_ids import TEAMPERF_COMMAND
+from handlers.common import caller_or_explain
 
 # With `should_escape: true` in the manifest Slack sends a mention as <@U123|name> (or <@U123>)
 # and an email as <mailto:a@b.example|a@b.example>.
@@ -96,22 +102,21 @@ def handle_teamperf(ack: Ack, command: dict[str, Any], respond: Respond, client:
     settings = services.settings
     kind = request.period or "quarter"
     with unit_of_work(context) as session:
-        caller = person_for_slack_user(session, client, command["user_id"])
-        if caller.person is None:
-            respond(blocks=to_dicts(not_linked_blocks(caller.email)), text=NOT_LINKED_TEXT, response_type="ephemeral")
+        person = caller_or_explain(session, client, command["user_id"], respond)
+        if person is None:
             return
         now = services.clock()
         if request.names_a_rep:
             rep = _named_rep(session, client, request)
             # NotAllowed (not theirs to see, or nobody) goes to the app's error handler: a private sentence.
             card = rep_scorecard(
-                session, caller.person, rep, kind, now=now, playbook=services.playbook, default_timezone=settings.timezone,
+                session, person, rep, kind, now=now, playbook=services.playbook, default_timezone=settings.timezone,
                 default_currency=settings.currency, fiscal_year_start_month=settings.fiscal_year_start_month,
             )  # fmt: skip
             blocks, text = scorecard_blocks(card, now), f"{card.person_name}, {scorecard_text(card)}"
         else:
             team = team_performance(
-                session, caller.person, kind, now=now, playbook=services.playbook, default_timezone=settings.timezone,
+                session, person, kind, now=now, playbook=services.playbook, default_timezone=settings.timezone,
                 default_currency=settings.currency, fiscal_year_start_month=settings.fiscal_year_start_month,
             )  # fmt: skip
             blocks, text = team_blocks(team), team_text(team)
