@@ -26,15 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.digest import queue_weekly_digest
 from bot.coaching.nudges import queue_morning_nudge
-from bot.coaching.playbook import Playbook
+from bot.coaching.playbook import Playbook, clock
 from bot.database import insert_ignoring_conflicts, session_scope
 from bot.messaging import ledger
 from bot.models import JobRun, Person
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass
@@ -44,11 +42,6 @@ class TickReport:
     synced: bool = False
     housekeeping: bool = False
     errors: list[str] = field(default_factory=list)
-
-
-def parse_hhmm(value: str) -> dt.time:
-    hours, minutes = value.split(":")
-    return dt.time(int(hours), int(minutes))
 
 
 def local_instants(zone: ZoneInfo, at: dt.time, start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:
@@ -63,11 +56,6 @@ def local_instants(zone: ZoneInfo, at: dt.time, start: dt.datetime, end: dt.date
         if start < instant <= end:
             yield instant
         day += dt.timedelta(days=1)
-
-
-def in_quiet_hours(local: dt.datetime, start: dt.time, end: dt.time) -> bool:
-    moment = local.time()
-    return start <= moment or moment < end if start > end else start <= moment < end
 
 
 class Schedule:
@@ -113,15 +101,14 @@ class Schedule:
 
     def _nudges(self, person: Person, zone: ZoneInfo, since: dt.datetime, now: dt.datetime, claimed: set, report: TickReport) -> int:
         nudges = self.playbook.nudges
-        at = parse_hhmm(person.nudge_time or nudges.local_time)
+        at = clock(person.nudge_time or nudges.local_time)
         queued = 0
         for instant in local_instants(zone, at, since, now):
             job = f"nudge:{person.id}"
             local = instant.astimezone(zone)
-            if (job, instant) in claimed or WEEKDAYS[local.weekday()] not in nudges.working_days:
+            if (job, instant) in claimed or not nudges.is_working_day(local.date()):
                 continue
-            quiet = nudges.quiet_hours
-            if in_quiet_hours(now.astimezone(zone), parse_hhmm(quiet.start), parse_hhmm(quiet.end)):
+            if nudges.quiet_hours.contains(now.astimezone(zone).time()):
                 continue  # back from downtime during the rep's evening: today's nudge is skipped
             queued += self._claimed_run(job, instant, now, report, lambda s: queue_morning_nudge(s, person, self.playbook, now, self.settings.timezone))
         return queued
@@ -129,9 +116,9 @@ class Schedule:
     def _digests(self, person: Person, zone: ZoneInfo, since: dt.datetime, now: dt.datetime, claimed: set, report: TickReport) -> int:
         digest = self.playbook.digest
         queued = 0
-        for instant in local_instants(zone, parse_hhmm(digest.local_time), since, now):
+        for instant in local_instants(zone, clock(digest.local_time), since, now):
             job = f"digest:{person.id}"
-            if (job, instant) in claimed or WEEKDAYS[instant.astimezone(zone).weekday()] != digest.weekday:
+            if (job, instant) in claimed or instant.astimezone(zone).weekday() != digest.weekday_number:
                 continue
             queued += self._claimed_run(
                 job, instant, now, report,
