@@ -18,30 +18,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
+
+from bench.common import analyze, fresh_database
 
 from bot.coaching.gaps import SCAN_COLUMNS, scan_gaps
 from bot.coaching.playbook import load_playbook
 from bot.database import make_engine, make_session_factory
-from bot.migrate import upgrade
 from bot.models import Deal, Person, ProcessGap, ProductLine
 
-POSTGRES_URL = os.environ.get("COACHBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 OPEN_STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Negotiation")
 LINES = ("Core Platform", "Analytics", "Services")
@@ -90,12 +86,7 @@ def populate(engine: Engine, reps: int, deals: int, seed: int = 11) -> None:
                 batch = []
         if batch:
             connection.execute(insert(Deal), batch)
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-        else:
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+    analyze(engine)
 
 
 def worker(mode: str, url: str) -> None:
@@ -131,30 +122,6 @@ def measure(mode: str, url: str) -> dict:
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@contextmanager
-def fresh_database(kind: str, scratch: str) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file, or a private PostgreSQL schema dropped afterwards."""
-    if kind == "sqlite":
-        url = f"sqlite:///{scratch}/{uuid.uuid4().hex[:8]}.db"
-        admin = None
-    else:
-        schema = f"coachbot_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        if admin is not None:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def run_size(kind: str, scratch: str, reps: int, deals: int, console: Console) -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,17 +28,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 from slack_bolt import BoltRequest
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, update
 
 import handlers.events
-from bench.myperf import NOW, POSTGRES_URL, _databases, populate, timed
+from bench.common import analyze, median_p95, migrate, sqlite_and_postgres, timed
+from bench.myperf import NOW, POSTGRES_URL, populate
 from bot.app import create_app
 from bot.blocks.home import home_view
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.home import home_for
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.database import make_engine, make_session_factory
-from bot.migrate import upgrade
 from bot.models import Action, Deal, Goal, Person, RecoveryPlan
 from bot.periods import period_containing
 from bot.settings import Settings
@@ -84,12 +83,7 @@ def add_home_data(engine: Engine, playbook: Playbook) -> None:
         connection.execute(update(Person).where(Person.id.in_(managers)).values(manager_id=director_id))
     # Fresh statistics for the gaps just stored, as autovacuum (PostgreSQL) or a periodic
     # ANALYZE would have them; without them PostgreSQL scans every gap to find one rep's.
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-    else:
-        with engine.begin() as connection:
-            connection.execute(text("ANALYZE"))
+    analyze(engine)
     Console().print(f"  gap scan of the open deals: {scanned:.1f} s")
 
 
@@ -194,10 +188,10 @@ def main() -> None:
     for column in ("database", "measure", "median", "p95", "× its baseline"):
         table.add_column(column, justify="right")
 
-    for name, url, cleanup in _databases(args.postgres_url, console):
+    for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
         try:
+            migrate(url)
             engine = make_engine(url)
-            upgrade(engine)
             started = time.perf_counter()
             populate(engine, args.reps, args.deals)
             add_home_data(engine, load_playbook())
@@ -208,9 +202,8 @@ def main() -> None:
             cleanup()
         summary: dict[str, object] = {"sizes": sizes}
         for measure_name, values in results.items():
-            base = statistics.median(results["baseline_team" if measure_name.endswith(("manager", "team")) else "baseline_rep"])
-            median = statistics.median(values)
-            p95 = statistics.quantiles(values, n=20)[-1]
+            base = median_p95(results["baseline_team" if measure_name.endswith(("manager", "team")) else "baseline_rep"])[0]
+            median, p95 = median_p95(values)
             summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
             table.add_row(name, measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
         report["databases"][name] = summary  # type: ignore[index]

@@ -18,10 +18,7 @@ import argparse
 import datetime as dt
 import json
 import random
-import statistics
 import time
-import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +26,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 from slack_bolt import BoltRequest
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
+
+from bench.common import DEFAULT_POSTGRES_URL, analyze, median_p95, migrate, sqlite_and_postgres, timed
 
 from bot.app import create_app
 from bot.blocks import to_dicts
@@ -38,14 +37,13 @@ from bot.coaching.playbook import load_playbook
 from bot.coaching.service import scorecard_for
 from bot.database import make_engine, make_session_factory
 from bot.identity import person_for_slack_user
-from bot.migrate import upgrade
 from bot.models import Deal, Person, ProductLine, Quota
 from bot.periods import period_containing
 from bot.settings import Settings
 from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
 from tests.support.slack_standin import SlackStandIn
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = DEFAULT_POSTGRES_URL  # not COACHBOT_TEST_POSTGRES_URL: --postgres-url sets another
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Negotiation")
 LINES = ("Core Platform", "Analytics", "Services")
@@ -102,23 +100,7 @@ def populate(engine: Engine, reps: int, deals: int, seed: int = 7) -> None:
                 batch = []
         if batch:
             connection.execute(insert(Deal), batch)
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-    else:
-        with engine.begin() as connection:
-            connection.execute(text("ANALYZE"))
-
-
-def timed(action: Callable[[], object], runs: int, warmup: int = 5) -> list[float]:
-    for _ in range(warmup):
-        action()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+    analyze(engine)
 
 
 def measure(url: str, runs: int) -> dict[str, list[float]]:
@@ -200,10 +182,10 @@ def main() -> None:
     for column in ("database", "measure", "median", "p95", "× baseline median"):
         table.add_column(column, justify="right")
 
-    for name, url, cleanup in _databases(args.postgres_url, console):
+    for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
         try:
+            migrate(url)
             engine = make_engine(url)
-            upgrade(engine)
             started = time.perf_counter()
             populate(engine, args.reps, args.deals)
             engine.dispose()
@@ -211,11 +193,10 @@ def main() -> None:
             results = measure(url, args.runs)
         finally:
             cleanup()
-        base = statistics.median(results["baseline"])
+        base = median_p95(results["baseline"])[0]
         summary = {}
         for measure_name, samples in results.items():
-            median = statistics.median(samples)
-            p95 = statistics.quantiles(samples, n=20)[-1]
+            median, p95 = median_p95(samples)
             summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
             table.add_row(name, measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
         report["databases"][name] = summary  # type: ignore[index]
@@ -223,28 +204,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     console.print(f"Figures written to {args.out}")
-
-
-def _databases(postgres_url: str, console: Console):  # type: ignore[no-untyped-def]
-    import tempfile
-
-    scratch = tempfile.TemporaryDirectory(prefix="coachbot-bench-")
-    yield "sqlite", f"sqlite:///{scratch.name}/bench.db", scratch.cleanup
-    schema = f"coachbot_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = make_engine(postgres_url, connect_args={"connect_timeout": 3})
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001
-        console.print(f"[yellow]PostgreSQL skipped: {postgres_url} not reachable ({type(exc).__name__})[/yellow]")
-        return
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    yield "postgresql", f"{postgres_url}?options=-csearch_path%3D{schema}", drop
 
 
 if __name__ == "__main__":

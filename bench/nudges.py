@@ -23,31 +23,27 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, update
+
+from bench.common import analyze, fresh_database, peak_rss_kb
 
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.nudges import queue_morning_nudge
 from bot.coaching.playbook import Playbook, parse_playbook
 from bot.database import make_engine, make_session_factory, session_scope
-from bot.migrate import upgrade
 from bot.models import Action, Deal, Goal, OutboxMessage, Person, ProcessGap, ProductLine
 
-POSTGRES_URL = os.environ.get("COACHBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # A Wednesday: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London, Thursday 00:00 in Tokyo.
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 DEFAULT_TIMEZONE = "UTC"
@@ -140,7 +136,7 @@ def populate(engine: Engine, reps: int, deals_per_rep: int, seed: int = 13) -> N
             goals.append({**goal, "competency": "Negotiation", "due_date": today + dt.timedelta(days=60), "progress": 0.1})
         connection.execute(insert(Action), actions)
         connection.execute(insert(Goal), goals)
-    _analyze(engine)
+    analyze(engine)
 
 
 def age_gaps(engine: Engine) -> None:
@@ -149,16 +145,7 @@ def age_gaps(engine: Engine) -> None:
         connection.execute(update(ProcessGap).where(ProcessGap.id % 19 == 0).values(snoozed_until=NOW.date() + dt.timedelta(days=5), snooze_reason="Buyer on holiday"))  # fmt: skip
         connection.execute(update(ProcessGap).where(ProcessGap.id % 7 == 1).values(last_nudged_at=NOW - dt.timedelta(days=1)))
         connection.execute(update(ProcessGap).where(ProcessGap.id % 7 == 2).values(last_nudged_at=NOW - dt.timedelta(days=6)))
-    _analyze(engine)
-
-
-def _analyze(engine: Engine) -> None:
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-        else:
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+    analyze(engine)
 
 
 def _open_gaps_with_deals():  # type: ignore[no-untyped-def]
@@ -168,14 +155,6 @@ def _open_gaps_with_deals():  # type: ignore[no-untyped-def]
         .join(Deal, Deal.id == ProcessGap.deal_id)
         .where(ProcessGap.resolved_at.is_(None), Deal.is_closed.is_(False), Deal.deleted_at.is_(None))
     )  # fmt: skip
-
-
-def peak_memory_kb() -> int:
-    """VmHWM: this process's own peak (ru_maxrss would carry the parent's across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 
 def worker(mode: str, url: str, commit_every: int) -> None:
@@ -229,7 +208,7 @@ def worker(mode: str, url: str, commit_every: int) -> None:
         result["reps"] = len(per_rep)
         result["per_rep_median_ms"] = statistics.median(per_rep)
         result["per_rep_p95_ms"] = statistics.quantiles(per_rep, n=20)[-1] if len(per_rep) > 1 else per_rep[0]
-    result["peak_kb"] = peak_memory_kb()
+    result["peak_kb"] = peak_rss_kb()
     engine.dispose()
     print(json.dumps(result))
 
@@ -241,30 +220,6 @@ def measure(mode: str, url: str, commit_every: int = 1) -> dict:
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@contextmanager
-def fresh_database(kind: str, scratch: str) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file, or a private PostgreSQL schema dropped afterwards."""
-    if kind == "sqlite":
-        url = f"sqlite:///{scratch}/{uuid.uuid4().hex[:8]}.db"
-        admin = None
-    else:
-        schema = f"coachbot_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        if admin is not None:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def run_database(kind: str, scratch: str, reps: int, deals_per_rep: int, commit_every: int, console: Console) -> dict:

@@ -19,63 +19,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+
+from bench.common import POSTGRES_URL, fresh_database, postgres_reachable
 
 from bot.database import make_engine, make_session_factory, session_scope
 from bot.messaging.outbox import enqueue
 from bot.messaging.sender import PostLimiter, drain
-from bot.migrate import upgrade
 from bot.models import OutboxMessage
 from slack_sdk import WebClient
 from tests.support.slack_standin import SlackLimits, SlackStandIn
 
-POSTGRES_URL = os.environ.get("COACHBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RESULTS = Path(__file__).resolve().parent / "results" / "outbox.json"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme renewal* has no next step. Add one?"}}]
-
-
-def fresh_database(kind: str, scratch: str) -> tuple[str, str | None]:
-    """A migrated, empty database: its URL and, on PostgreSQL, the schema to drop afterwards."""
-    if kind == "sqlite":
-        url, schema = f"sqlite:///{scratch}/{uuid.uuid4().hex[:8]}.db", None
-    else:
-        schema = f"coachbot_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url, schema
-
-
-def drop_schema(schema: str) -> None:
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
-def postgres_reachable() -> bool:
-    try:
-        engine = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "no PostgreSQL here"
-        return False
 
 
 def run_workload(database: str, url: str, name: str, messages: int, channels: int, args: argparse.Namespace) -> dict:
@@ -149,13 +112,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coachbot-bench-outbox-") as scratch:
         for database in databases:
             for name, messages, channels in workloads:
-                url, schema = fresh_database(database, scratch)
-                try:
+                with fresh_database(database, scratch) as url:
                     console.print(f"{database}: {name}, {messages:,} messages to {channels:,} channel(s)…")
                     results.append(run_workload(database, url, name, messages, channels, args))
-                finally:
-                    if schema:
-                        drop_schema(schema)
 
     table = Table(title="Outbox drain against a rate-limited stand-in Slack")
     for column in ("database", "workload", "messages", "channels", "allowed/s", "measured/s", "of allowed",

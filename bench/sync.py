@@ -19,23 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
+
+from bench.common import POSTGRES_URL, admin_engine, create_schema, drop_schema, migrate, new_schema_name, schema_url, sqlite_url
 
 from bot.database import make_engine
-from bot.migrate import upgrade
 from bot.models import Deal
 
-POSTGRES_URL = os.environ.get("COACHBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHANGED = 1_000
 
 
@@ -96,27 +94,23 @@ class Databases:
         self.kind = kind
         self.scratch = tempfile.TemporaryDirectory(prefix="coachbot-bench-sync-")
         self.schemas: list[str] = []
-        self.admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}) if kind == "postgresql" else None
+        self.admin = admin_engine() if kind == "postgresql" else None
 
     def fresh(self) -> str:
         if self.admin is None:
-            url = f"sqlite:///{self.scratch.name}/{uuid.uuid4().hex[:8]}.db"
+            url = sqlite_url(self.scratch.name)
         else:
-            schema = f"coachbot_bench_{uuid.uuid4().hex[:8]}"
-            with self.admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            schema = new_schema_name()
+            create_schema(self.admin, schema)
             self.schemas.append(schema)
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+            url = schema_url(POSTGRES_URL, schema)
+        migrate(url)
         return url
 
     def close(self) -> None:
         if self.admin is not None:
-            with self.admin.begin() as connection:
-                for schema in self.schemas:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for schema in self.schemas:
+                drop_schema(self.admin, schema)
             self.admin.dispose()
         self.scratch.cleanup()
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -31,9 +30,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 from slack_bolt import BoltRequest
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, update
 
-from bench.myperf import NOW, POSTGRES_URL, _databases, populate, timed
+from bench.common import analyze, median_p95, migrate, sqlite_and_postgres, timed
+from bench.myperf import NOW, POSTGRES_URL, populate
 from bot.app import create_app
 from bot.blocks import to_dicts
 from bot.blocks.team import team_blocks
@@ -42,7 +42,6 @@ from bot.coaching.playbook import load_playbook
 from bot.coaching.team import team_performance
 from bot.database import make_engine, make_session_factory, session_scope
 from bot.identity import person_for_slack_user
-from bot.migrate import upgrade
 from bot.models import Action, Deal, Person, RecoveryPlan
 from bot.periods import period_containing
 from bot.settings import Settings
@@ -155,10 +154,10 @@ def main() -> None:
     for column in ("database", "measure", "median", "p95", "× baseline median"):
         table.add_column(column, justify="right")
 
-    for name, url, cleanup in _databases(args.postgres_url, console):
+    for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
         try:
+            migrate(url)
             engine = make_engine(url)
-            upgrade(engine)
             started = time.perf_counter()
             populate(engine, args.reps, args.deals)
             team = add_director(engine, args.team)
@@ -166,7 +165,10 @@ def main() -> None:
             started = time.perf_counter()
             scan = scan_gaps(make_session_factory(engine), load_playbook(), NOW, default_timezone=TIMEZONE)
             scanned = time.perf_counter() - started
-            _analyze(engine)
+            # The gap scan filled process_gaps after populate's ANALYZE: the planner must know it. On
+            # PostgreSQL, VACUUM too: autovacuum does it within minutes of a bulk load, and without the
+            # visibility map it sets, every index-only probe of process_gaps also reads the table.
+            analyze(engine, vacuum=True)
             with engine.connect() as connection:
                 team_deals = connection.scalar(select(func.count()).select_from(Deal).where(Deal.owner_id.in_(team)))
                 team_open = connection.scalar(
@@ -180,11 +182,10 @@ def main() -> None:
             results = measure(url, args.runs, team)
         finally:
             cleanup()
-        base = statistics.median(results["baseline"])
+        base = median_p95(results["baseline"])[0]
         summary: dict[str, object] = {"team_deals": team_deals, "team_open_deals": team_open, "open_gaps": scan.opened}
         for measure_name, samples in results.items():
-            median = statistics.median(samples)
-            p95 = statistics.quantiles(samples, n=20)[-1]
+            median, p95 = median_p95(samples)
             summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
             table.add_row(name, measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
         report["databases"][name] = summary  # type: ignore[index]
@@ -192,18 +193,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     console.print(f"Figures written to {args.out}")
-
-
-def _analyze(engine: Engine) -> None:
-    # The gap scan filled process_gaps after populate's ANALYZE: the planner must know it. On
-    # PostgreSQL, VACUUM too: autovacuum does it within minutes of a bulk load, and without the
-    # visibility map it sets, every index-only probe of process_gaps also reads the table.
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as connection:
-            connection.execute(text("ANALYZE"))
 
 
 if __name__ == "__main__":
