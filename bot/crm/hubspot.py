@@ -342,10 +342,7 @@ class HubSpotProvider:
 
 def field_properties(field_map: str) -> dict[str, str]:
     """DEFAULT_PROPERTIES with CRM_FIELD_MAP applied; a CrmError naming CRM_FIELD_MAP if it is wrong."""
-    try:
-        overrides = values.parse_field_map(field_map)
-    except ValueError as exc:
-        raise CrmError(str(exc), "CRM_FIELD_MAP") from None
+    overrides = values.parse_field_map(field_map)
     unknown = sorted(set(overrides) - set(DEFAULT_PROPERTIES) - set(OPTIONAL_FIELDS))
     if unknown:
         known = ", ".join([*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS])

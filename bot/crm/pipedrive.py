@@ -137,10 +137,7 @@ class PipedriveProvider:
         """The provider the settings describe; a CrmError names the setting to fix."""
         if settings.pipedrive_api_token is None:
             raise CrmError(f"{TOKEN_SETTING} is not set", setting=TOKEN_SETTING)
-        try:
-            field_map = values.parse_field_map(settings.crm_field_map)
-        except ValueError as exc:
-            raise CrmError(str(exc), setting=FIELD_MAP_SETTING) from None
+        field_map = values.parse_field_map(settings.crm_field_map)
         return cls(
             api_token=settings.pipedrive_api_token.get_secret_value(),
             base_url=settings.pipedrive_api_url,

@@ -135,10 +135,7 @@ class SalesforceProvider:
         if token is None and not (settings.salesforce_client_id and secret):
             message = "set SALESFORCE_ACCESS_TOKEN, or SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET"
             raise CrmError(message, setting="SALESFORCE_ACCESS_TOKEN")
-        try:
-            field_map = values.parse_field_map(settings.crm_field_map)
-        except ValueError as exc:
-            raise CrmError(str(exc), setting="CRM_FIELD_MAP") from None
+        field_map = values.parse_field_map(settings.crm_field_map)
         return cls(
             instance_url=settings.salesforce_instance_url,
             api_version=settings.salesforce_api_version,

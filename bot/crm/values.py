@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bot.crm.base import CrmError
+
 # NUMERIC(14, 2) holds at most this; a bigger amount is garbage, not a deal.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -14,13 +16,20 @@ class BadValue(ValueError):
     """A record field that cannot be read; the message names the field."""
 
 
+class FieldMapError(CrmError, ValueError):
+    """CRM_FIELD_MAP cannot be read; the sync stops naming the setting."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, setting="CRM_FIELD_MAP")
+
+
 def parse_field_map(text: str) -> dict[str, str]:
     """'product_line=product_family, next_step_date=hs_next_step_date' -> {field: crm property}."""
     mapping: dict[str, str] = {}
     for pair in filter(None, (part.strip() for part in text.split(","))):
         field, sep, prop = pair.partition("=")
         if not sep or not field.strip() or not prop.strip():
-            raise ValueError(f"CRM_FIELD_MAP: expected field=property, got {pair!r}")
+            raise FieldMapError(f"CRM_FIELD_MAP: expected field=property, got {pair!r}")
         mapping[field.strip()] = prop.strip()
     return mapping
 
