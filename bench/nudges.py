@@ -37,11 +37,10 @@ from rich.table import Table
 from sqlalchemy import Engine, func, insert, select, update
 
 from bench.common import analyze, fresh_database, peak_rss_kb
-
 from bot.coaching.gaps import scan_gaps
-from bot.coaching.nudges import queue_morning_nudge
 from bot.coaching.playbook import Playbook, parse_playbook
 from bot.database import make_engine, make_session_factory, session_scope
+from bot.delivery.nudges import queue_morning_nudge
 from bot.models import Action, Deal, Goal, OutboxMessage, Person, ProcessGap, ProductLine
 
 # A Wednesday: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London, Thursday 00:00 in Tokyo.

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from bot.cli_playbook import playbook_app
 from bot.coaching.playbook import PlaybookError
 from bot.crm.base import CrmError
-from bot.cli_playbook import playbook_app
 from bot.demo import DemoError
 from bot.org.importer import OrgFileError
 from bot.settings import Settings, SettingsError, load_settings
@@ -127,11 +127,12 @@ def jobs_list() -> None:
     """Every scheduled job, when it runs and what it does."""
     from rich.table import Table
 
-    from jobs.catalogue import JOBS
+    from jobs.registry import JOBS
 
+    settings = _settings()
     table = Table("job", "when", "what")
-    for job in JOBS.values():
-        table.add_row(job.name, job.when, job.what)
+    for job in JOBS:
+        table.add_row(job.id, job.when(settings), job.description)
     console.print(table)
 
 
@@ -141,14 +142,18 @@ def jobs_run(
     person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
+    from bot.coaching.playbook import load_playbook
     from bot.database import make_engine, make_session_factory
-    from jobs.catalogue import JOBS
+    from jobs.job import JobContext
+    from jobs.registry import BY_ID, run_with_followers
 
     settings = _settings()
-    if name not in JOBS:
-        raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(JOBS)}", param_hint="NAME")
-    result = JOBS[name].run(settings, make_session_factory(make_engine(settings.database_url)), dt.datetime.now(dt.UTC), person)
-    console.print(f"{name}: {result}", highlight=False)
+    if name not in BY_ID:
+        raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(BY_ID)}", param_hint="NAME")
+    context = JobContext(settings, make_session_factory(make_engine(settings.database_url)), load_playbook(settings.playbook_path))
+    # As the schedule runs it: a sync is followed by a gap scan.
+    for job_id, result in run_with_followers(BY_ID[name], context, dt.datetime.now(dt.UTC), person):
+        console.print(f"{job_id}: {result}", highlight=False)
 
 
 @app.command()

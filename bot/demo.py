@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import to_dicts
 from bot.blocks.scorecard import scorecard_blocks
 from bot.blocks.terminal import render_blocks
-from bot.coaching.digest import queue_weekly_digest
 from bot.coaching.gaps import scan_gaps
-from bot.coaching.nudges import queue_morning_nudge
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.coaching.scorecard import Scorecard
 from bot.coaching.service import scorecard_for
 from bot.database import make_engine, make_session_factory, session_scope
+from bot.delivery.digests import queue_weekly_digest
+from bot.delivery.nudges import queue_morning_nudge
 from bot.migrate import upgrade
 from bot.models import OutboxMessage, Person
 from bot.settings import Settings

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.database import session_scope
 from bot.models import Person
 
 log = logging.getLogger(__name__)
@@ -17,17 +18,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SlackCaller:
-    """Who sent a command: the linked person if any, and the email Slack gave for them."""
+    """Who a Slack user is to coachbot: the linked person's id if any, and the email Slack gave for them."""
 
-    person: Person | None
+    person_id: int | None
     email: str | None
 
 
-def person_for_slack_user(session: Session, client: WebClient, user_id: str) -> SlackCaller:
-    """The person behind `user_id`; on first contact, link them by their Slack email (users.info)."""
-    person = session.scalar(select(Person).where(Person.slack_user_id == user_id))
-    if person is not None:
-        return SlackCaller(person, person.email)
+def identify(session_factory: sessionmaker[Session], client: WebClient, user_id: str) -> SlackCaller:
+    """The person behind `user_id`; on first contact, link them by their Slack email (users.info).
+
+    Slack is asked between two short transactions, never inside one: a request holds no database
+    transaction open across a round trip to Slack.
+    """
+    with session_scope(session_factory) as session:
+        linked = session.execute(select(Person.id, Person.email).where(Person.slack_user_id == user_id)).first()
+    if linked is not None:
+        return SlackCaller(linked.id, linked.email)
     try:
         user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
@@ -36,12 +42,13 @@ def person_for_slack_user(session: Session, client: WebClient, user_id: str) -> 
     email = (user.get("profile") or {}).get("email")
     if not email:
         return SlackCaller(None, None)
-    person = session.scalar(select(Person).where(Person.email == email.strip().lower()))
-    if person is None:
-        return SlackCaller(None, email)
-    _link(person, user_id, user.get("tz"))
-    log.info("linked Slack user %s to person %s", user_id, person.id)
-    return SlackCaller(person, email)
+    with session_scope(session_factory) as session:
+        person = session.scalar(select(Person).where(Person.email == email.strip().lower()))
+        if person is None:
+            return SlackCaller(None, email)
+        _link(person, user_id, user.get("tz"))
+        log.info("linked Slack user %s to person %s", user_id, person.id)
+        return SlackCaller(person.id, email)
 
 
 @dataclass

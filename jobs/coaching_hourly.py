@@ -1,6 +1,7 @@
 """The hourly coaching round: goal progress and reminders, action reminders and escalations,
-recovery-plan proposals, check-ins and closings. Each step queues its messages under unique keys,
-so running the round twice in an hour (by hand, or by two processes) queues nothing twice."""
+recovery-plan proposals, check-ins and closings. Each step claims its decisions on their rows and
+its messages go out under unique keys, so running the round twice in an hour (by hand, or by two
+processes) queues nothing twice."""
 
 from __future__ import annotations
 
@@ -9,30 +10,47 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from bot.coaching import actions, goals, plans
+from bot.coaching.notices import Notices
 from bot.coaching.playbook import Playbook
+from bot.database import session_scope
+from bot.delivery.messages import deliver
 from bot.settings import Settings
-
-JOB_ID = "coaching_hourly"
+from jobs.job import EveryMinutes, Job, JobContext
 
 
 def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.datetime) -> str:
     """One round in `session` (the caller commits); a one-line summary."""
     tz, currency, fiscal = settings.timezone, settings.currency, settings.fiscal_year_start_month
     recovery = playbook.recovery
+    notices = Notices()
     measured = goals.refresh_measured_goals(session, now, default_timezone=tz, default_currency=currency)
-    goal_reminders = goals.goal_reminders(session, now, default_timezone=tz)
-    action_reminders = actions.action_reminders(session, now, default_timezone=tz)
-    escalations = actions.escalate_overdue(session, now, default_timezone=tz)
+    goal_reminders = goals.goal_reminders(session, notices, now, default_timezone=tz)
+    action_reminders = actions.action_reminders(session, notices, now, default_timezone=tz)
+    escalations = actions.escalate_overdue(session, notices, now, default_timezone=tz)
     closed = plans.close_finished_plans(
-        session, now, playbook=playbook, default_timezone=tz, default_currency=currency, fiscal_year_start_month=fiscal
+        session, notices, now, playbook=playbook, default_timezone=tz, default_currency=currency, fiscal_year_start_month=fiscal
     )
     proposals = plans.plans_to_propose(
-        session, now, playbook=playbook, default_timezone=tz, default_currency=currency, fiscal_year_start_month=fiscal,
+        session, notices, now, playbook=playbook, default_timezone=tz, default_currency=currency, fiscal_year_start_month=fiscal,
         projected_below=recovery.projected_below, min_period_left=recovery.min_period_left,
         checkin_every_days=recovery.checkin_every_days,
     )  # fmt: skip
-    checkins = plans.due_checkins(session, now, default_timezone=tz)
+    checkins = plans.due_checkins(session, notices, now, default_timezone=tz)
+    deliver(session, notices, now)
     return (
         f"{measured} goals measured, {goal_reminders} goal and {action_reminders} action reminders, "
         f"{escalations} escalations, {proposals} plan proposals, {checkins} check-ins, {closed} plans closed"
     )
+
+
+def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
+    with session_scope(context.session_factory) as session:
+        return run_in(session, context.settings, context.playbook, now)
+
+
+JOB = Job(
+    id="coaching_hourly",
+    description="goal and action reminders, overdue escalations, plan proposals and check-ins",
+    trigger=EveryMinutes(lambda _: 60, "every hour"),
+    run=_run_job,
+)

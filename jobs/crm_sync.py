@@ -6,7 +6,13 @@ import datetime as dt
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,9 +22,7 @@ from bot.crm.providers import provider_from_settings
 from bot.crm.sync import SyncSummary, sync
 from bot.database import make_engine, make_session_factory
 from bot.settings import Settings
-
-JOB_ID = "crm_sync"
-EVERY_MINUTES = 10  # the schedule (coaching-engine issue) runs it this often
+from jobs.job import EveryMinutes, Job, JobContext
 
 
 def run(
@@ -103,3 +107,16 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
         console.print(table)
         if hint:
             console.print(hint, style="dim", highlight=False)
+
+
+def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
+    summary = run(context.settings, context.session_factory, now, playbook=context.playbook)
+    return f"fetched {summary.fetched}, created {summary.created}, updated {summary.updated}, unchanged {summary.unchanged}"
+
+
+JOB = Job(
+    id="crm_sync",
+    description="pull the CRM",
+    trigger=EveryMinutes(lambda settings: settings.sync_every_minutes, "every {minutes} minutes (COACHBOT_SYNC_EVERY_MINUTES)"),
+    run=_run_job,
+)

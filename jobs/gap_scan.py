@@ -1,4 +1,8 @@
-"""The gap scan job: bring the process gaps of every open deal in line with the playbook."""
+"""The gap scan job: bring the process gaps of every open deal in line with the playbook.
+
+It follows every CRM sync, so a deal fixed in the CRM leaves the next nudge once they have run;
+gaps are judged on each rep's own calendar day.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.coaching.gaps import ScanSummary, scan_gaps
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.settings import Settings
-
-JOB_ID = "gap_scan"
-# Hourly: gaps are judged on each rep's own calendar day, so a rep's "next step was due
-# yesterday" turns up within an hour of their midnight, well before their morning nudge, and
-# deals fixed in the CRM leave the next nudge once a sync (every 10 minutes) and a scan have run.
-EVERY_MINUTES = 60
+from jobs.job import AfterJob, Job, JobContext
 
 
 def run(settings: Settings, session_factory: sessionmaker[Session], now: dt.datetime, playbook: Playbook | None = None) -> ScanSummary:
     """One scan of every open deal as of `now`."""
-    return scan_gaps(
-        session_factory, playbook or load_playbook(settings.playbook_path), now, default_timezone=settings.timezone
-    )
+    return scan_gaps(session_factory, playbook or load_playbook(settings.playbook_path), now, default_timezone=settings.timezone)
+
+
+def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
+    summary = run(context.settings, context.session_factory, now, playbook=context.playbook)
+    return f"{summary.opened} gaps opened, {summary.resolved} resolved, {summary.still_open} still open"
+
+
+JOB = Job(id="gap_scan", description="open and resolve process gaps with the playbook", trigger=AfterJob("crm_sync"), run=_run_job)

@@ -12,9 +12,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.database import Busy, exclusive
-from bot.messaging.ledger import INSTANCE
 from bot.messaging.sender import DrainSummary, PostLimiter, drain, sender_client
 from bot.settings import Settings
+from jobs.job import EverySeconds, Job, JobContext
+from jobs.ledger import INSTANCE
 
 JOB_ID = "outbox_drain"
 EVERY_SECONDS = 5
@@ -60,3 +61,12 @@ def run(
                 timer.cancel()
     except Busy:
         return DrainSummary()
+
+
+def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
+    summary = run(context.settings, context.session_factory, context.clock, client=context.client)
+    halted = f"; stopped: {summary.halted}" if summary.halted else ""
+    return f"sent {summary.sent}, retried {summary.retried}, parked {summary.parked}, uncertain {summary.uncertain}{halted}"
+
+
+JOB = Job(id=JOB_ID, description="send queued messages within Slack's rate limits", trigger=EverySeconds(EVERY_SECONDS), run=_run_job)

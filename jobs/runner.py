@@ -13,23 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.playbook import load_playbook
 from bot.settings import Settings
+from jobs.job import EverySeconds, JobContext
+from jobs.registry import JOBS
 from jobs.schedule import Schedule
 
 log = logging.getLogger(__name__)
-
-def build_schedule(settings: Settings, session_factory: sessionmaker[Session]) -> Schedule:
-    from jobs import coaching_hourly, crm_sync, gap_scan
-
-    playbook = load_playbook(settings.playbook_path)
-
-    def sync_then_scan(now: dt.datetime) -> None:
-        crm_sync.run(settings, session_factory, now, playbook=playbook)
-        gap_scan.run(settings, session_factory, now, playbook=playbook)
-
-    return Schedule(
-        settings, session_factory, playbook, sync=sync_then_scan,
-        housekeeping=lambda session, now: coaching_hourly.run_in(session, settings, playbook, now),
-    )  # fmt: skip
 
 
 def start_scheduler(
@@ -38,10 +26,10 @@ def start_scheduler(
     client: WebClient,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> BackgroundScheduler:
-    """A running BackgroundScheduler with the tick and the outbox drain; stop it with .shutdown()."""
-    from jobs import outbox_drain
-
-    schedule = build_schedule(settings, session_factory)
+    """A running BackgroundScheduler with the tick and the every-few-seconds jobs (the outbox drain); stop it with .shutdown()."""
+    playbook = load_playbook(settings.playbook_path)
+    schedule = Schedule(settings, session_factory, playbook)
+    context = JobContext(settings, session_factory, playbook, client=client, clock=clock)
     scheduler = BackgroundScheduler(
         timezone=dt.UTC,
         # One run of each at a time; a late run is merged, not repeated. A failing run is logged
@@ -50,12 +38,11 @@ def start_scheduler(
     )
     now = clock()
     scheduler.add_job(lambda: schedule.tick(clock()), IntervalTrigger(seconds=settings.tick_seconds), id="tick", next_run_time=now)
-    scheduler.add_job(
-        lambda: outbox_drain.run(settings, session_factory, clock, client=client),
-        IntervalTrigger(seconds=outbox_drain.EVERY_SECONDS),
-        id="outbox_drain",
-        next_run_time=now,
-    )
+    for job in JOBS:
+        if isinstance(job.trigger, EverySeconds):
+            scheduler.add_job(
+                lambda job=job: job.run(context, clock(), None), IntervalTrigger(seconds=job.trigger.seconds), id=job.id, next_run_time=now
+            )
     scheduler.start()
-    log.info("scheduler started: tick every %ss, outbox drain every %ss", settings.tick_seconds, outbox_drain.EVERY_SECONDS)
+    log.info("scheduler started: tick every %ss, %s", settings.tick_seconds, ", ".join(f"{job.id} {job.when(settings)}" for job in JOBS))
     return scheduler

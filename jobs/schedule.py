@@ -3,7 +3,7 @@
 Every `coachbot run` process (each HTTP worker, each instance) runs an APScheduler 3
 BackgroundScheduler with an in-memory job store (APScheduler must not share a store between
 processes) and two jobs: `tick` every COACHBOT_TICK_SECONDS and the outbox drain every few
-seconds. `tick(now)` works out which scheduled instants fell in (now − grace, now] and claims
+seconds. What a tick runs comes from the job registry (jobs/registry.py). `tick(now)` works out which scheduled instants fell in (now − grace, now] and claims
 each in job_runs, unique on (job, instant): exactly one process does each run, and a run missed
 while every process was down happens once when one returns, within the grace window.
 
@@ -17,30 +17,29 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.coaching.digest import queue_weekly_digest
-from bot.coaching.nudges import queue_morning_nudge
-from bot.coaching.playbook import Playbook, clock
+from bot.coaching.playbook import Playbook
 from bot.database import insert_ignoring_conflicts, session_scope
-from bot.messaging import ledger
 from bot.models import JobRun, Person
 from bot.settings import Settings
+from jobs import ledger
+from jobs.job import EveryMinutes, Job, JobContext, LocalTime
+from jobs.registry import JOBS, run_with_followers
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TickReport:
-    nudges: int = 0
-    digests: int = 0
-    synced: bool = False
-    housekeeping: bool = False
+    queued: Counter[str] = field(default_factory=Counter)  # job id -> people something was queued for
+    ran: list[str] = field(default_factory=list)  # interval jobs run (with the jobs that follow them)
     errors: list[str] = field(default_factory=list)
 
 
@@ -59,22 +58,17 @@ def local_instants(zone: ZoneInfo, at: dt.time, start: dt.datetime, end: dt.date
 
 
 class Schedule:
-    """The scheduled work of one coachbot deployment, run by `tick(now)`."""
+    """The scheduled work of one coachbot deployment, run by `tick(now)`: the registry's per-person
+    and interval jobs (the outbox drain runs on its own, every few seconds)."""
 
     def __init__(
-        self,
-        settings: Settings,
-        session_factory: sessionmaker[Session],
-        playbook: Playbook,
-        *,
-        sync: Callable[[dt.datetime], object] | None = None,
-        housekeeping: Callable[[Session, dt.datetime], object] | None = None,
+        self, settings: Settings, session_factory: sessionmaker[Session], playbook: Playbook, *, jobs: Sequence[Job] = JOBS
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.playbook = playbook
-        self.sync = sync
-        self.housekeeping = housekeeping
+        self.jobs = tuple(jobs)
+        self.context = JobContext(settings, session_factory, playbook)
 
     @property
     def grace(self) -> dt.timedelta:
@@ -89,44 +83,32 @@ class Schedule:
             people = session.scalars(
                 select(Person).where(Person.active.is_(True), Person.slack_user_id.is_not(None), (Person.is_rep | Person.is_manager))
             ).all()
+        personal = [job for job in self.jobs if isinstance(job.trigger, LocalTime)]
         for person in people:
             zone = ZoneInfo(person.timezone or self.settings.timezone)
-            if person.is_rep:
-                report.nudges += self._nudges(person, zone, since, now, claimed, report)
-            if person.is_manager:
-                report.digests += self._digests(person, zone, since, now, claimed, report)
-        report.synced = self._slot("crm_sync", self.settings.sync_every_minutes, now, claimed, self.sync, report)
-        report.housekeeping = self._slot("coaching_hourly", 60, now, claimed, self._housekeeping if self.housekeeping else None, report)
+            for job in personal:
+                report.queued[job.id] += self._personal(job, person, zone, since, now, claimed, report)
+        for job in self.jobs:
+            if isinstance(job.trigger, EveryMinutes) and self._slot(job, job.trigger.minutes(self.settings), now, claimed, report):
+                report.ran.append(job.id)
         return report
 
-    def _nudges(self, person: Person, zone: ZoneInfo, since: dt.datetime, now: dt.datetime, claimed: set, report: TickReport) -> int:
-        nudges = self.playbook.nudges
-        at = clock(person.nudge_time or nudges.local_time)
+    def _personal(
+        self, job: Job, person: Person, zone: ZoneInfo, since: dt.datetime, now: dt.datetime, claimed: set, report: TickReport
+    ) -> int:
+        trigger = job.trigger
+        assert isinstance(trigger, LocalTime) and job.run_for is not None
+        if not (person.is_rep if trigger.audience == "reps" else person.is_manager):
+            return 0
+        run_for = job.run_for
         queued = 0
-        for instant in local_instants(zone, at, since, now):
-            job = f"nudge:{person.id}"
-            local = instant.astimezone(zone)
-            if (job, instant) in claimed or not nudges.is_working_day(local.date()):
+        for instant in local_instants(zone, trigger.at(person, self.playbook), since, now):
+            ledger_job = f"{trigger.ledger_prefix}:{person.id}"
+            if (ledger_job, instant) in claimed or not trigger.on_day(instant.astimezone(zone).date(), self.playbook):
                 continue
-            if nudges.quiet_hours.contains(now.astimezone(zone).time()):
-                continue  # back from downtime during the rep's evening: today's nudge is skipped
-            queued += self._claimed_run(job, instant, now, report, lambda s: queue_morning_nudge(s, person, self.playbook, now, self.settings.timezone))
-        return queued
-
-    def _digests(self, person: Person, zone: ZoneInfo, since: dt.datetime, now: dt.datetime, claimed: set, report: TickReport) -> int:
-        digest = self.playbook.digest
-        queued = 0
-        for instant in local_instants(zone, clock(digest.local_time), since, now):
-            job = f"digest:{person.id}"
-            if (job, instant) in claimed or instant.astimezone(zone).weekday() != digest.weekday_number:
-                continue
-            queued += self._claimed_run(
-                job, instant, now, report,
-                lambda s: queue_weekly_digest(
-                    s, person, self.playbook, now, default_timezone=self.settings.timezone,
-                    default_currency=self.settings.currency, fiscal_year_start_month=self.settings.fiscal_year_start_month,
-                ),
-            )  # fmt: skip
+            if trigger.skip_in_quiet_hours and self.playbook.nudges.quiet_hours.contains(now.astimezone(zone).time()):
+                continue  # back from downtime during the person's evening: today's run is skipped
+            queued += self._claimed_run(ledger_job, instant, now, report, lambda session: run_for(session, person, self.context, now))
         return queued
 
     def _claimed_run(self, job: str, instant: dt.datetime, now: dt.datetime, report: TickReport, work: Callable[[Session], bool]) -> int:
@@ -147,29 +129,23 @@ class Schedule:
             report.errors.append(f"{job}: {type(exc).__name__}")
             return 0
 
-    def _slot(self, job: str, every_minutes: int, now: dt.datetime, claimed: set, work: Callable[[dt.datetime], object] | None, report: TickReport) -> bool:
-        """Interval jobs: the slot that began last is run once, by whoever claims it first."""
-        if not every_minutes or work is None:
+    def _slot(self, job: Job, every_minutes: int, now: dt.datetime, claimed: set, report: TickReport) -> bool:
+        """Interval jobs: the slot that began last is run once, by whoever claims it first, with the jobs that follow it."""
+        if not every_minutes:
             return False
         epoch_minutes = int(now.timestamp() // 60)
         slot = dt.datetime.fromtimestamp((epoch_minutes - epoch_minutes % every_minutes) * 60, dt.UTC)
-        if (job, slot) in claimed:
+        if (job.id, slot) in claimed:
             return False
-        run_id = ledger.claim(self.session_factory, job, slot, now)
+        run_id = ledger.claim(self.session_factory, job.id, slot, now)
         if run_id is None:
             return False
         error = None
         try:
-            work(now)
+            run_with_followers(job, self.context, now, jobs=self.jobs)
         except Exception as exc:  # noqa: BLE001 - logged and recorded; the scheduler goes on
-            log.exception("%s for slot %s failed", job, slot.isoformat())
+            log.exception("%s for slot %s failed", job.id, slot.isoformat())
             error = f"{type(exc).__name__}: {exc}"[:2000]
-            report.errors.append(f"{job}: {type(exc).__name__}")
+            report.errors.append(f"{job.id}: {type(exc).__name__}")
         ledger.finish(self.session_factory, run_id, now, error)
         return error is None
-
-    def _housekeeping(self, now: dt.datetime) -> None:
-        if self.housekeeping is None:
-            return
-        with session_scope(self.session_factory) as session:
-            self.housekeeping(session, now)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
     Block,
@@ -21,8 +19,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks.coaching import Message, day, one_line, quote
-from bot.blocks.format import clip, escape, percent
+from bot.blocks.format import clip, escape, first_name, percent
 from bot.coaching.roles import RoleChange
+from bot.coaching.worklist import MAX_REPS_LISTED, OpenAction, OpenGoal, WorkList
 from bot.slack_ids import (
     COACH_COMMAND,
     COACH_DUE_BLOCK,
@@ -40,7 +39,6 @@ from bot.slack_ids import (
 
 TEXT_LIMIT = 3000  # a section's text
 FORM_TEXT_LIMIT = 2000  # a goal's description; an action's 500 is checked on submission
-MAX_REPS_SHOWN = 40  # a message holds 50 blocks
 MAX_ITEMS_SHOWN = 10  # of each kind, per rep
 
 COACH_HELP = (
@@ -65,31 +63,6 @@ COACH_HELP_ADMIN = (
 )
 
 
-@dataclass(frozen=True)
-class OpenAction:
-    id: int
-    text: str
-    due_date: dt.date | None
-    overdue: bool
-
-
-@dataclass(frozen=True)
-class OpenGoal:
-    id: int
-    competency: str
-    due_date: dt.date | None
-    progress: float
-
-
-@dataclass(frozen=True)
-class RepWork:
-    """One rep's open actions and goals, as `/coach list` shows them."""
-
-    name: str
-    actions: Sequence[OpenAction]
-    goals: Sequence[OpenGoal]
-
-
 def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text, TEXT_LIMIT)))
 
@@ -97,9 +70,6 @@ def _section(text: str) -> SectionBlock:
 def _context(*texts: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=clip(text, TEXT_LIMIT)) for text in texts])
 
-
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else name
 
 
 def _due(due_date: dt.date | None) -> str:
@@ -189,7 +159,7 @@ def confirmation_view(message: Message) -> View:
 
 def _told(rep_name: str, told: bool, what: str) -> str:
     if told:
-        return f"{escape(_first_name(rep_name))} gets it in a direct message{what}."
+        return f"{escape(first_name(rep_name))} gets it in a direct message{what}."
     return f"{escape(rep_name)} has no Slack account linked yet, so I could not tell them; it shows on their /myperf."
 
 
@@ -280,7 +250,7 @@ def coach_assignment_message(*, coach_name: str, rep_name: str, assigned: bool, 
 def _audited(line: str, person_name: str) -> Message:
     note = (
         f"Written to the audit log. A later `coachbot org import` of a file that lists "
-        f"{escape(_first_name(person_name))} sets this from the file again."
+        f"{escape(first_name(person_name))} sets this from the file again."
     )
     return Message([_section(f":white_check_mark: {line}"), _context(note)], line)
 
@@ -305,10 +275,11 @@ def _shown_lines(lines: list[str]) -> list[str]:
     return [*lines[:MAX_ITEMS_SHOWN], f"• …and {len(lines) - MAX_ITEMS_SHOWN} more"]
 
 
-def coaching_list_message(heading: str, reps: Sequence[RepWork], *, more_reps: int = 0) -> Message:
-    """Open actions and goals, rep by rep; `more_reps` were left out (a message holds 50 blocks)."""
+def work_list_message(work: WorkList) -> Message:
+    """`/coach list`: open actions and goals, rep by rep, and how many reps were left out (a message holds 50 blocks)."""
+    heading, reps, more_reps = work.heading, work.reps, work.more_reps
     blocks: list[Block] = [_section(f"*{escape(heading)}*")]
-    for rep in reps[:MAX_REPS_SHOWN]:
+    for rep in reps[:MAX_REPS_LISTED]:
         lines = [f"*{escape(rep.name)}*"]
         if rep.actions:
             lines += ["Actions:", *_shown_lines([_action_line(action) for action in rep.actions])]
@@ -319,7 +290,7 @@ def coaching_list_message(heading: str, reps: Sequence[RepWork], *, more_reps: i
         blocks.append(_section("\n".join(lines)))
     if not reps:
         blocks.append(_section("Nobody to show."))
-    more_reps += max(len(reps) - MAX_REPS_SHOWN, 0)
+    more_reps += max(len(reps) - MAX_REPS_LISTED, 0)
     if more_reps:
         blocks.append(_context(f"…and {more_reps} more reps: name one with `{COACH_COMMAND} list @rep`."))
     blocks.append(_context(f"Mark an action done with `{COACH_COMMAND} done <number>`."))

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.format import clip, escape, money, percent, short_date
+from bot.blocks.format import clip, escape, first_name, money, percent, short_date
 
 # Buttons (action_id) and the blocks that hold them (block_id).
 from bot.slack_ids import (  # noqa: E402 - the identifiers live in one place
@@ -93,9 +93,6 @@ def one_line(text: str, limit: int) -> str:
     """User text for a fallback (a notification): escaped, on one line, clipped."""
     return escape(clip(" ".join(text.split()), limit))
 
-
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else name
 
 
 def _section(text: str) -> SectionBlock:
@@ -164,7 +161,7 @@ def escalation_message(*, rep_name: str, text: str, due_date: dt.date, days_over
     return Message(
         [
             _section(f":warning: *{rep}*{rest}"),
-            _context(f"This is the only time I'll say so. A quick word with {escape(_first_name(rep_name))} may help."),
+            _context(f"This is the only time I'll say so. A quick word with {escape(first_name(rep_name))} may help."),
         ],
         rep + rest,
     )
@@ -240,7 +237,7 @@ def plan_proposal_message(
 ) -> Message:
     """To the rep's manager (never the rep): the projection, the gap, and whether to open a plan."""
     rep = escape(rep_name)
-    first = escape(_first_name(rep_name))
+    first = escape(first_name(rep_name))
     blocks: list[Block] = [
         _section(
             f":rotating_light: *{rep}* is projected to reach *{percent(projected)}* of quota in {escape(period_label)}, "
@@ -285,7 +282,7 @@ def plan_open_modal(*, plan_id: int, rep_name: str, checkin_every_days: int) -> 
         blocks=[
             _section(
                 f"Agree a few weekly commitments with *{escape(rep_name)}*: they are sent to "
-                f"{escape(_first_name(rep_name))}, and each check-in asks how they are going."
+                f"{escape(first_name(rep_name))}, and each check-in asks how they are going."
             ),
             InputBlock(
                 block_id=PLAN_COMMITMENTS_BLOCK,
@@ -385,7 +382,7 @@ def checkin_answer_message(*, rep_name: str, answer: str, note: str | None, aske
         text += f"\n{quote(note)}"
     blocks: list[Block] = [_section(text)]
     if answer == "need_help":
-        blocks.append(_context(f"Worth a call with {escape(_first_name(rep_name))} today."))
+        blocks.append(_context(f"Worth a call with {escape(first_name(rep_name))} today."))
     return Message(blocks, rep + rest)
 
 

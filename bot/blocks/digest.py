@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from bot.blocks.format import clip, escape, percent
 
 if TYPE_CHECKING:
-    from bot.coaching.digest import Digest, TeamRow
+    from bot.coaching.digest import Digest
+    from bot.coaching.team import TeamRow
 
 ROWS_PER_SECTION = 20  # a monospaced table of 20 rows stays well under 3,000 characters
 MAX_TABLE_ROWS = 200  # Slack allows 50 blocks: 10 table sections, then a summary line
@@ -19,7 +27,7 @@ def _row(row: TeamRow) -> str:
     goals = f"{row.goals_open} ({percent(row.goals_progress)})" if row.goals_open else "–"
     plan = {"open": "plan", "proposed": "plan?"}.get(row.plan or "", "")
     return (
-        f"{clip(row.name, 18):<18} {percent(row.attainment):>5} {percent(row.pace):>5} {percent(row.projected):>5} "
+        f"{clip(row.name, 18):<18} {percent(row.attainment):>5} {percent(row.pace):>5} {percent(row.projected_attainment):>5} "
         f"{percent(row.adherence):>6} {goals:>9} {row.overdue_actions or '':>3} {plan}"
     )
 
@@ -39,7 +47,7 @@ def digest_blocks(digest: Digest) -> list[Block]:
         HeaderBlock(text=clip(f"Your team, week of {digest.week_of:%b} {digest.week_of.day}", 150)),
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"*{digest.period_label}*, {percent(digest.elapsed_share)} gone. *Since last week:* "
+                text=f"*{digest.team.period.label}*, {percent(digest.team.elapsed_share)} gone. *Since last week:* "
                 f"{changes.gaps_fixed} process gaps fixed{fix_time}, {changes.gaps_opened} opened; "
                 f"{changes.nudged_then_fixed} fixed after a nudge."
             )

@@ -9,7 +9,9 @@ team of hundreds) is 50 blocks.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -41,9 +43,9 @@ from bot.slack_ids import (
 )
 
 if TYPE_CHECKING:
-    from bot.coaching.digest import TeamRow
-    from bot.coaching.home import HomeAction, HomeData, HomeGap, TeamSummary
+    from bot.coaching.home import HomeAction, HomeData, HomeGap
     from bot.coaching.scorecard import GoalFacts, PlanFacts
+    from bot.coaching.team import TeamPerformance, TeamRow
 
 MAX_ACTIONS_SHOWN = 10
 MAX_GAPS_SHOWN = 15
@@ -181,7 +183,7 @@ def plan_block(plan: PlanFacts) -> Block:
 def _row(row: TeamRow) -> str:
     flag = "!" * min(len(row.attention), 3)
     return (
-        f"{clip(row.name, 20):<20} {percent(row.attainment):>5} {percent(row.pace):>5} {percent(row.projected):>5} "
+        f"{clip(row.name, 20):<20} {percent(row.attainment):>5} {percent(row.pace):>5} {percent(row.projected_attainment):>5} "
         f"{percent(row.adherence):>7} {flag}"
     )
 
@@ -189,30 +191,35 @@ def _row(row: TeamRow) -> str:
 TEAM_HEADER = f"{'rep':<20} {'won':>5} {'pace':>5} {'proj':>5} {'process':>7}"
 
 
-def team_blocks(team: TeamSummary, as_of: str) -> list[Block]:
+def team_blocks(team: TeamPerformance, as_of: str) -> list[Block]:
     reps = len(team.rows)
-    blocks: list[Block] = [HeaderBlock(text=clip(f"Your team · {team.period_label}", 150))]
+    blocks: list[Block] = [HeaderBlock(text=clip(f"Your team · {team.period.label}", 150))]
     if not reps:
         blocks.append(_section("No active reps report to you or are coached by you yet."))
         return blocks
-    if team.quota is None:
-        number = f"*The team's number*\n*{money(team.won, team.currency)}* closed-won by {reps} rep{_s(reps)}; no quotas set."
+    totals = team.totals
+    if totals is None:
+        currency = Counter(row.currency for row in team.rows).most_common(1)[0][0]
+        won = sum((row.won_amount for row in team.rows if row.currency == currency), Decimal(0))
+        number = f"*The team's number*\n*{money(won, currency)}* closed-won by {reps} rep{_s(reps)}; no quotas set."
     else:
         number = (
-            f"*The team's number*\n*{money(team.won, team.currency)}* closed-won of *{money(team.quota, team.currency)}* "
-            f"quota: *{percent(team.attainment)}* · pace {percent(team.pace)} ({pace_label(team.pace)}) · "
-            f"projected {percent(team.projected_attainment)} · {reps} rep{_s(reps)}, {percent(team.elapsed_share)} of the quarter gone"
+            f"*The team's number*\n*{money(totals.won_amount, totals.currency)}* closed-won of *{money(totals.quota, totals.currency)}* "
+            f"quota: *{percent(totals.attainment)}* · pace {percent(team.pace)} ({pace_label(team.pace)}) · "
+            f"projected {percent(totals.projected_attainment)} · {reps} rep{_s(reps)}, {percent(team.elapsed_share)} of the quarter gone"
         )
-    if team.other_currency_reps:
-        number += f"\n_{team.other_currency_reps} rep(s) with quotas in another currency left out of these sums._"
+        if totals.left_out:
+            number += f"\n_{totals.left_out} rep(s) without a quota in {totals.currency} left out of these sums._"
     blocks.append(_section(number))
-    if team.attention:
+    attention = [(row.name, row.attention) for row in team.needing_attention]
+    if attention:
         lines = ["*Who needs coaching attention*"]
-        lines += [f"• *{escape(name)}*: {escape('; '.join(reasons))}" for name, reasons in team.attention[:MAX_ATTENTION_SHOWN]]
-        blocks.append(_section(_within_limit(lines, len(team.attention), "rep", first_items=1)))
+        lines += [f"• *{escape(name)}*: {escape('; '.join(reasons))}" for name, reasons in attention[:MAX_ATTENTION_SHOWN]]
+        blocks.append(_section(_within_limit(lines, len(attention), "rep", first_items=1)))
     else:
         blocks.append(_section("*Nobody needs special attention.* :tada:"))
-    rows = [_row(row) for row in team.rows[:MAX_TEAM_ROWS]]
+    by_name = sorted(team.rows, key=lambda row: (row.name, row.person_id))
+    rows = [_row(row) for row in by_name[:MAX_TEAM_ROWS]]
     for start in range(0, len(rows), TEAM_ROWS_PER_SECTION):
         chunk = rows[start : start + TEAM_ROWS_PER_SECTION]
         table = "\n".join([TEAM_HEADER, *chunk] if start == 0 else chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import (
@@ -14,20 +15,17 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.format import clip, escape
+from bot.blocks.format import clip, escape, first_name
 from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, NUDGE_OPEN_CRM
 
 if TYPE_CHECKING:
     from bot.coaching.nudges import NudgeItem
 
 
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else name
 
-
-def nudge_text(name: str, items: list[NudgeItem], total: int) -> str:
+def nudge_text(name: str, items: Sequence[NudgeItem], total: int) -> str:
     count = len(items)
-    return f"Good morning {_first_name(name)}: {count} thing{'s' if count != 1 else ''} worth doing today."
+    return f"Good morning {first_name(name)}: {count} thing{'s' if count != 1 else ''} worth doing today."
 
 
 def _buttons(item: NudgeItem) -> list[ButtonElement]:
@@ -41,7 +39,7 @@ def _buttons(item: NudgeItem) -> list[ButtonElement]:
     return buttons
 
 
-def nudge_blocks(name: str, items: list[NudgeItem], total: int) -> list[Block]:
+def nudge_blocks(name: str, items: Sequence[NudgeItem], total: int) -> list[Block]:
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{escape(nudge_text(name, items, total))}*"))]
     for item in items:
         text = (

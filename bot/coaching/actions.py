@@ -1,9 +1,10 @@
 """Actions a coach or manager asks of a rep: assigning, completing, reminding, escalating.
 
-Every message is queued in the outbox inside the transaction that records the decision, under a
-key that can be queued once: action:<id> (assigned, to the rep), action_done:<id> (to whoever
-assigned it), action_reminder:<id> (to the rep, the day before it is due) and escalation:<id>
-(to whoever assigned it, once it is overdue). Reminders and escalations are also claimed on the
+Every message is a notice (bot/coaching/notices.py) added inside the transaction that records the
+decision and queued by the delivery layer before it commits, under a key that can be queued
+once: action:<id> (assigned, to the rep), action_done:<id> (to whoever assigned it),
+action_reminder:<id> (to the rep, the day before it is due) and escalation:<id> (to whoever
+assigned it, once it is overdue). Reminders and escalations are also claimed on the
 row first (a conditional UPDATE of reminded_at / escalated_at whose row count is checked), so a
 second run, a restart or a second instance never repeats them.
 
@@ -21,10 +22,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.blocks import to_dicts
-from bot.blocks.coaching import Message, action_assigned_message, action_done_message, action_reminder_message, escalation_message
-from bot.coaching.errors import InvalidInput, NotAllowed, NotFound, is_in_manager_chain, require_coach
-from bot.messaging.outbox import enqueue
+from bot.access import audit
+from bot.coaching.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    is_in_manager_chain,
+    require_coach,
+)
+from bot.coaching.notices import (
+    ActionAssigned,
+    ActionDone,
+    ActionEscalated,
+    ActionReminder,
+    Notices,
+    reachable,
+)
 from bot.models import Action, Deal, Goal, Person, RecoveryPlan
 
 log = logging.getLogger(__name__)
@@ -40,29 +53,6 @@ def local_now(person: Person, now: dt.datetime, default_timezone: str) -> dt.dat
     return now.astimezone(ZoneInfo(person.timezone or default_timezone))
 
 
-def reachable(person: Person | None, kind: str, key: str) -> bool:
-    """True when `person` can be sent a Slack message; otherwise logs who was not told what."""
-    if person is None:
-        log.warning("%s not queued (%s): nobody to tell", kind, key)
-        return False
-    if not person.slack_user_id:
-        log.warning("%s not queued (%s): person %s has no Slack account linked", kind, key, person.id)
-        return False
-    return True
-
-
-def notify(session: Session, person: Person | None, *, key: str, kind: str, message: Message, now: dt.datetime) -> bool:
-    """Queue `message` to `person` under `key`; False (and logged) when they cannot be reached.
-
-    Callers claim their decision on its own row before calling, so the outbox's key is a second
-    guard, not the first; a key queued before is left as it was.
-    """
-    if not reachable(person, kind, key):
-        return False
-    assert person is not None and person.slack_user_id is not None  # reachable() checked both
-    enqueue(session, key=key, recipient=person.slack_user_id, kind=kind, text=message.text, blocks=to_dicts(message.blocks), now=now)
-    return True
-
 
 def clean_text(text: str, what: str, limit: int) -> str:
     cleaned = (text or "").strip()
@@ -75,6 +65,7 @@ def clean_text(text: str, what: str, limit: int) -> str:
 
 def assign_action(
     session: Session,
+    notices: Notices,
     *,
     rep: Person,
     assigned_by: Person,
@@ -112,24 +103,24 @@ def assign_action(
     )
     session.add(action)
     session.flush()
-    message = action_assigned_message(
-        action_id=action.id,
-        text=cleaned,
-        assigned_by=assigned_by.name,
-        due_date=due_date,
-        deal_name=deal.name if deal else None,
-        deal_url=deal.crm_url if deal else None,
-        goal=goal.competency if goal else None,
-    )
-    notify(session, rep, key=f"action:{action.id}", kind="action_assigned", message=message, now=now)
+    notices.tell(
+        rep,
+        ActionAssigned(
+            key=f"action:{action.id}", action_id=action.id, text=cleaned, assigned_by=assigned_by.name, due_date=due_date,
+            deal_name=deal.name if deal else None, deal_url=deal.crm_url if deal else None,
+            goal=goal.competency if goal else None,
+        ),
+    )  # fmt: skip
+    audit(session, assigned_by, "assign_action", now, subject=rep, detail={"action_id": action.id})
     return action
 
 
-def complete_action(session: Session, action_id: int, by: Person, now: dt.datetime) -> Action:
+def complete_action(session: Session, notices: Notices, action_id: int, by: Person, now: dt.datetime) -> Action:
     """Mark an action done (the rep, whoever assigned it, or a manager up the chain may).
 
     Idempotent: a second press of Done changes nothing and tells nobody again. The first tells
-    whoever assigned the action (key action_done:<id>), unless they pressed it themselves.
+    whoever assigned the action (key action_done:<id>), unless they pressed it themselves, and is
+    audited.
     """
     action = session.get(Action, action_id)
     if action is None:
@@ -141,14 +132,12 @@ def complete_action(session: Session, action_id: int, by: Person, now: dt.dateti
     marked = session.execute(
         update(Action).where(Action.id == action.id, Action.status == "open").values(status="done", done_at=now)
     )
+    if marked.rowcount == 1:
+        audit(session, by, "complete_action", now, subject=rep, detail={"action_id": action.id})
     if marked.rowcount == 1 and action.assigned_by_id not in (None, by.id):
-        notify(
-            session,
+        notices.tell(
             session.get(Person, action.assigned_by_id),
-            key=f"action_done:{action.id}",
-            kind="action_done",
-            message=action_done_message(text=action.text, done_by=by.name, rep_name=rep.name),
-            now=now,
+            ActionDone(key=f"action_done:{action.id}", text=action.text, done_by=by.name, rep_name=rep.name),
         )
     return action
 
@@ -179,7 +168,7 @@ def overdue_actions(
 
 
 def escalate_overdue(
-    session: Session, now: dt.datetime, *, not_before: dt.time = WORKDAY_START, default_timezone: str = "UTC"
+    session: Session, notices: Notices, now: dt.datetime, *, not_before: dt.time = WORKDAY_START, default_timezone: str = "UTC"
 ) -> int:
     """Tell whoever assigned each overdue action (its rep's manager if they are gone), once; the number queued.
 
@@ -205,13 +194,13 @@ def escalate_overdue(
         if claimed.rowcount != 1:
             continue
         days_overdue = (local_now(rep, now, default_timezone).date() - action.due_date).days  # type: ignore[operator]
-        message = escalation_message(rep_name=rep.name, text=action.text, due_date=action.due_date, days_overdue=days_overdue)  # type: ignore[arg-type]
-        queued += notify(session, reader, key=key, kind="action_escalation", message=message, now=now)
+        escalated = ActionEscalated(key=key, rep_name=rep.name, text=action.text, due_date=action.due_date, days_overdue=days_overdue)  # type: ignore[arg-type]
+        queued += notices.tell(reader, escalated)
     return queued
 
 
 def action_reminders(
-    session: Session, now: dt.datetime, *, not_before: dt.time = WORKDAY_START, default_timezone: str = "UTC"
+    session: Session, notices: Notices, now: dt.datetime, *, not_before: dt.time = WORKDAY_START, default_timezone: str = "UTC"
 ) -> int:
     """Remind each rep of an action due tomorrow on their calendar, once; the number queued.
 
@@ -236,8 +225,9 @@ def action_reminders(
         if claimed.rowcount != 1:
             continue
         assigner = session.get(Person, action.assigned_by_id) if action.assigned_by_id else None
-        message = action_reminder_message(
-            action_id=action.id, text=action.text, due_date=action.due_date, days_left=1, assigned_by=assigner.name if assigner else None  # type: ignore[arg-type]
-        )
-        queued += notify(session, rep, key=key, kind="action_reminder", message=message, now=now)
+        reminder = ActionReminder(
+            key=key, action_id=action.id, text=action.text, due_date=action.due_date, days_left=1,  # type: ignore[arg-type]
+            assigned_by=assigner.name if assigner else None,
+        )  # fmt: skip
+        queued += notices.tell(rep, reminder)
     return queued

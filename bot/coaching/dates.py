@@ -32,8 +32,8 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from bot.blocks.format import clip, escape
 from bot.coaching.errors import InvalidInput
+from bot.coaching.words import clip
 
 MAX_DAYS_AHEAD = 3660  # "in 100000 days" is a typo, and would overflow a date
 # A month and day that passed this recently is read as that (past) day, and refused by the
@@ -150,5 +150,13 @@ def _date(year: int, month: int, day: int, words: str) -> dt.date:
 
 
 def _shown(words: str) -> str:
-    """The typed words as a message may quote them: one line, short, no mrkdwn markup."""
-    return escape(clip(" ".join(_CONTROL.sub(" ", words or "").split()), 40))
+    """The typed words as a message may quote them: one line, short (escaped where the reply is drawn)."""
+    return clip(" ".join(_CONTROL.sub(" ", words or "").split()), 40)
+
+
+def past_due_error(due: dt.date, today: dt.date, where: str = "you are") -> str | None:
+    """Why `due` cannot be used, when it is before `today` (on the calendar of `where`)."""
+    if due >= today:
+        return None
+    shown = f"{due:%b} {due.day}" + (f", {due.year}" if due.year != today.year else "")
+    return f"{shown} has passed where {where}; pick today or later."

@@ -1,7 +1,8 @@
 """Domain errors of coaching, and the checks that raise the commonest one (the rules live in bot.access).
 
-Every error's message is a sentence fit to show the person who asked (the app's error handler
-can reply with `str(error)`); nothing in it is internal.
+Every error's message is a plain-text sentence fit to show the person who asked; nothing in it is
+internal. Whoever shows it escapes it for where it goes (mrkdwn in a reply, plain text beside a
+modal's field), so what someone typed is quoted, never read as markup.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from bot.models import Person
 
 
 class CoachingError(Exception):
-    """A request the coaching domain refuses; the message says why, in the user's words."""
+    """A request the coaching domain refuses; the message says why, in the user's words.
+
+    `mrkdwn`, when given, is the same sentence as a listener drew it for a Slack reply (with a
+    mention, say); replies use it instead of the escaped plain text.
+    """
+
+    def __init__(self, message: str, *, mrkdwn: str | None = None) -> None:
+        super().__init__(message)
+        self.mrkdwn = mrkdwn
 
 
 class NotAllowed(CoachingError):

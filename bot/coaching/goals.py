@@ -23,9 +23,11 @@ import datetime as dt
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.blocks.coaching import goal_reminder_message
-from bot.coaching.actions import WORKDAY_START, clean_text, local_now, notify, reachable
+from bot.access import audit
+from bot.coaching.actions import WORKDAY_START, clean_text, local_now
 from bot.coaching.errors import InvalidInput, NotAllowed, WrongState, require_coach
+from bot.coaching.notices import GoalReminder, GoalSet, Notices, reachable
+from bot.coaching.words import clip
 from bot.models import Deal, Goal, Person, ProcessGap, Quota
 
 # measure -> the kind of target it takes
@@ -77,6 +79,30 @@ def set_goal(
     session.flush()
     if measure:
         refresh_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+    return goal
+
+
+def goal_parts(text: str) -> tuple[str, str]:
+    """(competency, description) from “Discovery: three pain questions…”; without a “: ”, the text is both."""
+    competency, separator, description = text.partition(": ")
+    if separator and competency.strip() and description.strip() and len(competency.strip()) <= MAX_COMPETENCY:
+        return competency.strip(), description.strip()
+    return clip(text.strip(), MAX_COMPETENCY), text.strip()
+
+
+def give_goal(
+    session: Session, notices: Notices, *, rep: Person, set_by: Person, text: str, due_date: dt.date | None,
+    now: dt.datetime, default_timezone: str = "UTC", default_currency: str = "USD",
+) -> Goal:  # fmt: skip
+    """The goal a coach typed (`goal_parts`), set, told to the rep (key goal_set:<id>) and audited."""
+    competency, description = goal_parts(text)
+    goal = set_goal(
+        session, rep=rep, set_by=set_by, competency=competency, description=description, due_date=due_date, now=now,
+        default_timezone=default_timezone, default_currency=default_currency,
+    )  # fmt: skip
+    told = GoalSet(key=f"goal_set:{goal.id}", set_by=set_by.name, competency=goal.competency, description=goal.description, due_date=due_date)
+    notices.tell(rep, told)
+    audit(session, set_by, "set_goal", now, subject=rep, detail={"goal_id": goal.id})
     return goal
 
 
@@ -196,6 +222,7 @@ def update_progress(session: Session, goal: Goal, rep: Person, progress: float, 
 
 def goal_reminders(
     session: Session,
+    notices: Notices,
     now: dt.datetime,
     remind_days_before: int = 3,
     *,
@@ -235,7 +262,8 @@ def goal_reminders(
         claimed = session.execute(update(Goal).where(Goal.id == goal.id, Goal.reminded_at.is_(None)).values(reminded_at=now))
         if claimed.rowcount != 1:
             continue
-        message = goal_reminder_message(
+        reminder = GoalReminder(
+            key=key,
             competency=goal.competency,
             description=goal.description,
             due_date=goal.due_date,  # type: ignore[arg-type]
@@ -244,5 +272,5 @@ def goal_reminders(
             measure=goal.measure,
             target=goal.target,
         )
-        queued += notify(session, rep, key=key, kind="goal_reminder", message=message, now=now)
+        queued += notices.tell(rep, reminder)
     return queued

@@ -1,26 +1,26 @@
 """The morning nudge: the few most important things for a rep today, ranked by impact.
 
 `collect_items` reads what is worth saying (open process gaps not snoozed and not nudged
-recently, actions due or overdue, goals due soon), `rank` orders them, and `queue_morning_nudge` queues one message under the key
-`nudge:<person>:<local date>`, marking the gaps it carries as nudged in the same transaction.
-Nothing worth saying, nothing sent.
+recently, actions due or overdue, goals due soon), `rank` orders them, and `morning_nudge`
+decides today's nudge, key `nudge:<person>:<local date>`; the delivery layer
+(bot/delivery/nudges.py) queues it and `mark_nudged` marks the gaps it carries, in the same
+transaction. Nothing worth saying, nothing sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.blocks import to_dicts
-from bot.blocks.format import short_date
-from bot.blocks.nudges import nudge_blocks, nudge_text
 from bot.coaching.gaps import nudge_items
+from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
-from bot.messaging.outbox import enqueue
+from bot.coaching.words import short_date
 from bot.models import Action, Goal, Person, ProcessGap
 
 # Why each rule matters and what to do about it, in a rep's words.
@@ -102,28 +102,32 @@ def local_today(person: Person, default_timezone: str, now: dt.datetime) -> dt.d
     return now.astimezone(ZoneInfo(person.timezone or default_timezone)).date()
 
 
-def queue_morning_nudge(
+@dataclass(frozen=True, kw_only=True)
+class MorningNudge(Notice):
+    """Today's few items for one rep, and how many there were in all."""
+
+    kind: ClassVar[str] = "nudge"
+    name: str
+    items: tuple[NudgeItem, ...]
+    total: int
+
+
+def morning_nudge(
     session: Session, person: Person, playbook: Playbook, now: dt.datetime, default_timezone: str
-) -> bool:
-    """Queue today's nudge for `person` if there is anything worth saying; True if queued."""
+) -> MorningNudge | None:
+    """Today's nudge for `person`, if there is anything worth saying and they are in Slack."""
     if not person.slack_user_id:
-        return False
+        return None
     today = local_today(person, default_timezone, now)
     items = collect_items(session, person, playbook, now, today, default_timezone)
     chosen = rank(items, playbook.nudges.max_items)
     if not chosen:
-        return False
-    queued = enqueue(
-        session,
-        key=f"nudge:{person.id}:{today.isoformat()}",
-        recipient=person.slack_user_id,
-        kind="nudge",
-        text=nudge_text(person.name, chosen, len(items)),
-        blocks=to_dicts(nudge_blocks(person.name, chosen, len(items))),
-        now=now,
-    )
-    if queued:
-        gap_ids = [item.ref_id for item in chosen if item.kind == "gap"]
-        if gap_ids:
-            session.execute(update(ProcessGap).where(ProcessGap.id.in_(gap_ids)).values(last_nudged_at=now))
-    return queued
+        return None
+    return MorningNudge(key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items))
+
+
+def mark_nudged(session: Session, nudge: MorningNudge, now: dt.datetime) -> None:
+    """Record that the gaps `nudge` carries were nudged: they rest `renudge_days` before the next."""
+    gap_ids = [item.ref_id for item in nudge.items if item.kind == "gap"]
+    if gap_ids:
+        session.execute(update(ProcessGap).where(ProcessGap.id.in_(gap_ids)).values(last_nudged_at=now))

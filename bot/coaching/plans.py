@@ -39,19 +39,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.blocks.coaching import (
-    checkin_answer_message,
-    checkin_message,
-    plan_closed_message,
-    plan_opened_message,
-    plan_proposal_message,
+from bot.access import audit
+from bot.coaching.actions import clean_text, local_now
+from bot.coaching.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    WrongState,
+    require_manager,
 )
-from bot.blocks.format import money, percent
-from bot.coaching.actions import clean_text, local_now, notify, reachable
-from bot.coaching.errors import InvalidInput, NotAllowed, NotFound, WrongState, require_manager
+from bot.coaching.notices import (
+    CheckinAnswered,
+    Notices,
+    PlanCheckinAsked,
+    PlanClosed,
+    PlanOpened,
+    PlanProposal,
+    reachable,
+)
 from bot.coaching.playbook import Playbook
 from bot.coaching.scorecard import Scorecard
 from bot.coaching.service import scorecard_for
+from bot.coaching.words import money, percent
 from bot.models import Action, Person, PlanCheckin, RecoveryPlan
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,8 @@ MAX_COMMITMENTS = 10
 MAX_COMMITMENT_TEXT = 300
 MAX_NOTE = 2000
 CENT = Decimal("0.01")
+# The rate a plan assumes when the rep has neither open pipeline nor wins to read one from.
+FALLBACK_CONVERSION = 0.25
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ def shortfall(card: Scorecard, *, fallback_conversion: float) -> Shortfall:
 
 def plans_to_propose(
     session: Session,
+    notices: Notices,
     now: dt.datetime,
     *,
     playbook: Playbook,
@@ -104,7 +116,7 @@ def plans_to_propose(
     projected_below: float = 0.8,
     min_period_left: float = 0.25,
     checkin_every_days: int = 7,
-    fallback_conversion: float = 0.25,
+    fallback_conversion: float = FALLBACK_CONVERSION,
 ) -> int:
     """Ask each falling-behind rep's manager whether to open a recovery plan; the number asked.
 
@@ -134,27 +146,61 @@ def plans_to_propose(
             continue  # no plan row either: a proposal nobody can see would block the quarter
         assert manager is not None and card.quota is not None and card.projected_attainment is not None
         needed = shortfall(card, fallback_conversion=fallback_conversion)
-        plan = RecoveryPlan(
-            person_id=rep.id,
-            manager_id=manager.id,
-            period_start=card.period.start,
-            period_end=card.period.end - dt.timedelta(days=1),
-            gap_amount=needed.gap,
-            pipeline_to_add=needed.pipeline_to_add,
-            currency=card.currency,
-            checkin_every_days=checkin_every_days,
-            status="proposed",
-            opened_at=now,
-        )
-        session.add(plan)
-        session.flush()
-        message = plan_proposal_message(
-            plan_id=plan.id, rep_name=rep.name, period_label=card.period.label, projected=card.projected_attainment,
+        plan = _proposed_plan(session, rep, manager, card, needed, checkin_every_days, now)
+        proposal = PlanProposal(
+            key=key, plan_id=plan.id, rep_name=rep.name, period_label=card.period.label, projected=card.projected_attainment,
             period_left=1 - card.elapsed_share, quota=card.quota, won=card.won_amount, gap=needed.gap,
             pipeline_to_add=needed.pipeline_to_add, conversion=needed.conversion, currency=card.currency,
         )  # fmt: skip
-        asked += notify(session, manager, key=key, kind="plan_proposal", message=message, now=now)
+        asked += notices.tell(manager, proposal)
     return asked
+
+
+def propose_plan(
+    session: Session, rep: Person, manager: Person, now: dt.datetime, *, playbook: Playbook, default_timezone: str,
+    default_currency: str, fiscal_year_start_month: int = 1, fallback_conversion: float = FALLBACK_CONVERSION,
+) -> RecoveryPlan:  # fmt: skip
+    """The plan for `rep`'s quarter that the manager asked for (`/coach plan`): the one already
+    proposed, or a new proposal; WrongState when the quarter's plan is open or closed, or there is
+    nothing to recover."""
+    require_manager(session, manager, rep, "open a recovery plan for them")
+    card = scorecard_for(
+        session, rep, "quarter", now=now, playbook=playbook, default_timezone=default_timezone,
+        default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
+    )  # fmt: skip
+    latest = session.scalars(
+        select(RecoveryPlan)
+        .where(RecoveryPlan.person_id == rep.id, RecoveryPlan.period_start == card.period.start)
+        .order_by(RecoveryPlan.id.desc())
+    ).first()
+    if latest is not None and latest.status == "open":
+        raise WrongState(f"{rep.name}'s recovery plan for {card.period.label} is already open; its check-ins tell you how it goes.")
+    if latest is not None and latest.status in ("recovered", "missed"):
+        raise WrongState(f"{rep.name}'s recovery plan for {card.period.label} is already closed ({latest.status}).")
+    if latest is not None and latest.status == "proposed":
+        return latest
+    # None yet, or a "Not now" the manager has thought better of: propose it as the projection would.
+    if card.quota is None or card.gap_to_quota is None:
+        raise WrongState(f"{rep.name} has no quota for {card.period.label}, so a recovery plan would have no gap to close.")
+    if card.gap_to_quota <= 0:
+        raise WrongState(f"{rep.name} has already made quota for {card.period.label}.")
+    needed = shortfall(card, fallback_conversion=fallback_conversion)
+    plan = _proposed_plan(session, rep, manager, card, needed, playbook.recovery.checkin_every_days, now)
+    audit(session, manager, "propose_plan", now, subject=rep, detail={"plan_id": plan.id})
+    return plan
+
+
+def _proposed_plan(
+    session: Session, rep: Person, manager: Person, card: Scorecard, needed: Shortfall, checkin_every_days: int, now: dt.datetime
+) -> RecoveryPlan:
+    plan = RecoveryPlan(
+        person_id=rep.id, manager_id=manager.id, period_start=card.period.start, period_end=card.period.end - dt.timedelta(days=1),
+        gap_amount=needed.gap, pipeline_to_add=needed.pipeline_to_add, currency=card.currency,
+        checkin_every_days=checkin_every_days, status="proposed", opened_at=now,
+    )  # fmt: skip
+    session.add(plan)
+    session.flush()
+    return plan
 
 
 def _plan_and_rep(session: Session, plan_id: int) -> tuple[RecoveryPlan, Person]:
@@ -179,6 +225,7 @@ def clean_commitments(commitments: list[str]) -> list[str]:
 
 def open_plan(
     session: Session,
+    notices: Notices,
     plan_id: int,
     manager: Person,
     weekly_commitments: list[str],
@@ -216,12 +263,12 @@ def open_plan(
         for text in commitments
     )
     session.flush()
-    message = plan_opened_message(
-        manager_name=manager.name, period_end=plan.period_end, gap=plan.gap_amount, pipeline_to_add=plan.pipeline_to_add,
+    opened_notice = PlanOpened(
+        key=f"plan_opened:{plan.id}", manager_name=manager.name, period_end=plan.period_end, gap=plan.gap_amount, pipeline_to_add=plan.pipeline_to_add,
         currency=plan.currency, commitments=commitments, checkin_every_days=checkin_every_days,
         first_checkin=first_checkin.astimezone(zone).date() if first_checkin else None,
     )  # fmt: skip
-    notify(session, rep, key=f"plan_opened:{plan.id}", kind="plan_opened", message=message, now=now)
+    notices.tell(rep, opened_notice)
     return plan
 
 
@@ -262,7 +309,7 @@ def _following(scheduled: dt.datetime, every_days: int, zone: ZoneInfo, now: dt.
             return day, instant
 
 
-def due_checkins(session: Session, now: dt.datetime, *, default_timezone: str = "UTC") -> int:
+def due_checkins(session: Session, notices: Notices, now: dt.datetime, *, default_timezone: str = "UTC") -> int:
     """Ask each rep with an open plan whose check-in time has come how it is going; the number asked.
 
     A check-in missed while coachbot was down is asked once, not once per missed week.
@@ -291,17 +338,18 @@ def due_checkins(session: Session, now: dt.datetime, *, default_timezone: str = 
         session.add(checkin)
         session.flush()
         manager = session.get(Person, plan.manager_id) if plan.manager_id else None
-        message = checkin_message(
-            checkin_id=checkin.id, manager_name=manager.name if manager else "your manager", period_end=plan.period_end,
+        asking = PlanCheckinAsked(
+            key=key, checkin_id=checkin.id, manager_name=manager.name if manager else "your manager", period_end=plan.period_end,
             days_left=(plan.period_end - now.astimezone(zone).date()).days, gap=plan.gap_amount,
             pipeline_to_add=plan.pipeline_to_add, currency=plan.currency, commitments=_commitments(session, plan),
         )  # fmt: skip
-        asked += notify(session, rep, key=key, kind="plan_checkin", message=message, now=now)
+        asked += notices.tell(rep, asking)
     return asked
 
 
 def answer_checkin(
     session: Session,
+    notices: Notices,
     checkin_id: int,
     rep: Person,
     answer: str,
@@ -331,18 +379,17 @@ def answer_checkin(
     )
     if recorded.rowcount == 1:
         manager_id = plan.manager_id or rep.manager_id
-        message = checkin_answer_message(
-            rep_name=rep.name, answer=answer, note=cleaned, asked_on=local_now(rep, checkin.asked_at, default_timezone).date()
-        )
-        notify(
-            session, session.get(Person, manager_id) if manager_id else None, key=f"checkin_answer:{checkin.id}",
-            kind="checkin_answer", message=message, now=now,
+        answered = CheckinAnswered(
+            key=f"checkin_answer:{checkin.id}", rep_name=rep.name, answer=answer, note=cleaned,
+            asked_on=local_now(rep, checkin.asked_at, default_timezone).date(),
         )  # fmt: skip
+        notices.tell(session.get(Person, manager_id) if manager_id else None, answered)
     return checkin
 
 
 def close_finished_plans(
     session: Session,
+    notices: Notices,
     now: dt.datetime,
     *,
     playbook: Playbook,
@@ -379,10 +426,11 @@ def close_finished_plans(
         session.execute(update(Action).where(Action.plan_id == plan.id, Action.status == "open").values(status="closed"))
         manager = session.get(Person, plan.manager_id) if plan.manager_id else None
         for reader, role in ((rep, "rep"), (manager, "manager")):
-            message = plan_closed_message(
-                rep_name=rep.name, period_label=card.period.label, status=status, outcome=outcome, for_manager=role == "manager"
-            )
-            notify(session, reader, key=f"plan_closed:{plan.id}:{role}", kind="plan_closed", message=message, now=now)
+            closing = PlanClosed(
+                key=f"plan_closed:{plan.id}:{role}", rep_name=rep.name, period_label=card.period.label, status=status,
+                outcome=outcome, for_manager=role == "manager",
+            )  # fmt: skip
+            notices.tell(reader, closing)
     return closed
 
 

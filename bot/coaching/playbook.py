@@ -138,6 +138,14 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class AttentionSettings:
+    """When a rep is named as needing coaching attention (with recovery.projected_below for the projection)."""
+
+    pace_below: float = 0.8
+    process_below: float = 0.6
+
+
+@dataclass(frozen=True)
 class RecoverySettings:
     projected_below: float = 0.8
     min_period_left: float = 0.25
@@ -167,6 +175,7 @@ class Playbook:
     nudges: NudgeSettings = NudgeSettings()
     digest: DigestSettings = DigestSettings()
     recovery: RecoverySettings = RecoverySettings()
+    attention: AttentionSettings = AttentionSettings()
 
     def stage(self, name: str) -> StageRule | None:
         """The stage rule for a CRM stage name or alias, matched without regard to case."""
@@ -364,7 +373,7 @@ def _known_keys(reader: _Reader, mapping: dict[str, Any], path: _Path, known: It
             reader.error((*path, key), f"{what}`{key}` is unknown (known: {_listed(known)})")
 
 
-TOP_LEVEL = ("stages", "product_lines", "required_fields", "rules", "teams", "nudges", "digest", "recovery")
+TOP_LEVEL = ("stages", "product_lines", "required_fields", "rules", "teams", "nudges", "digest", "recovery", "attention")
 STAGE_KEYS = ("name", "probability", "max_days", "closed", "won", "aliases")
 
 
@@ -395,6 +404,7 @@ def _build(reader: _Reader, document: dict[str, Any]) -> Playbook:
         nudges=_nudges(reader, document.get("nudges")),
         digest=_digest(reader, document.get("digest")),
         recovery=_recovery(reader, document.get("recovery")),
+        attention=_attention(reader, document.get("attention")),
     )
 
 
@@ -637,3 +647,20 @@ def _recovery(reader: _Reader, value: Any) -> RecoverySettings:
         **shares,
         checkin_every_days=_whole(reader, settings, "checkin_every_days", path, "recovery: ", default.checkin_every_days, 1),
     )
+
+
+def _attention(reader: _Reader, value: Any) -> AttentionSettings:
+    path: _Path = ("attention",)
+    settings = _mapping(reader, value, path, "`attention`", "{pace_below: 0.8, process_below: 0.6}") or {}
+    _known_keys(reader, settings, path, ("pace_below", "process_below"), "attention: ")
+    default = AttentionSettings()
+    shares = {}
+    for key in ("pace_below", "process_below"):
+        share = settings.get(key, getattr(default, key))
+        # Pace can run far ahead of 100%: a threshold up to 2 (twice the expected pace) is allowed.
+        upper = 2 if key == "pace_below" else 1
+        if not _is_number(share) or not 0 < share <= upper:
+            reader.error((*path, key), f"attention: `{key}` must be a share above 0 and at most {upper}, like {getattr(default, key)}")
+            share = getattr(default, key)
+        shares[key] = float(share)
+    return AttentionSettings(**shares)

@@ -20,8 +20,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.access import audit
-from bot.blocks.format import clip, escape
 from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
+from bot.coaching.words import clip
 from bot.database import insert_ignoring_conflicts
 from bot.models import CoachAssignment, Person
 from bot.models.org import ROLES
@@ -46,7 +46,7 @@ def change_role(session: Session, admin: Person, person: Person, role: str, *, g
     """Give `person` the role, or take it away (see the module docstring for what goes with it)."""
     require_admin(admin)
     if role not in ROLES:
-        raise InvalidInput(f"There is no role “{escape(clip(role, 20))}”. The roles are {', '.join(ROLES)}.")
+        raise InvalidInput(f"There is no role “{clip(role, 20)}”. The roles are {', '.join(ROLES)}.")
     attribute = f"is_{role}"
     if getattr(person, attribute) == grant:
         return RoleChange(role, grant, changed=False)

@@ -1,14 +1,23 @@
-"""`/teamperf`: the number and the process of every rep someone may see, side by side.
+"""The team read model: every rep someone may see, the number and the process side by side.
 
-The team rows come from a few aggregate queries over the whole team (closed-won per owner, open
-pipeline per owner and stage, open deals and deals with open gaps per owner, overdue actions,
-plans, quotas), not from one scorecard per rep: a manager of 200 reps would otherwise read every
-open deal of the team into Python. Each figure is computed with the scorecard's own functions
-(bot/coaching/scorecard.py) in each rep's own period and currency, so a rep's row reads as their
-`/myperf` does, with one difference worth knowing: `/myperf` runs the playbook's rules on each
-open deal as it reads it, while the team view counts the gaps the gap scan stored
-(bot/coaching/gaps.py, after every CRM sync and hourly), so a gap that appeared since the last
-scan shows on `/myperf` first.
+`/teamperf`, the App Home's team summary and the weekly digest all read their team from here, so
+for the same people at the same moment they show the same figures. The rows come from a few
+aggregate queries over the whole team (closed-won per owner, open pipeline per owner and stage,
+open deals and deals with open gaps per owner, overdue actions, goals, plans, quotas), not from
+one scorecard per rep: a manager of 200 reps would otherwise read every open deal of the team
+into Python. Each figure is computed with the scorecard's own functions
+(bot/coaching/scorecard.py) in each rep's own period, time zone and currency, so a rep's row
+reads as their `/myperf` does. Process adherence counts the gaps the gap scan stored
+(bot/coaching/gaps.py, after every CRM sync and hourly), the same gaps the Home lists.
+
+One rule each, for every surface:
+- plan: a proposal waiting for the manager shows over an open plan (it asks them to act);
+- overdue: an action is overdue from midnight after its due date where the rep is;
+- currency: the team's sums are in the commonest quota currency (a tie goes to the team's default),
+  and reps with a quota in another currency are counted as left out, never converted;
+- attention: projected below the playbook's `recovery.projected_below`, pace below
+  `attention.pace_below`, process adherence below `attention.process_below`, an overdue action, or
+  a recovery plan waiting to be opened.
 
 Who may see whom is decided by bot.access; every look at someone else's figures is audited.
 """
@@ -25,18 +34,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from bot.access import audit, may_view, visible_rep_ids
-from bot.coaching.digest import attention_reasons
+from bot.access import audit, may_view, people_under, visible_rep_ids
 from bot.coaching.errors import NotAllowed
 from bot.coaching.playbook import Playbook
-from bot.coaching.scorecard import QuotaSpan, Scorecard, attainment, pace, prorated_quota, ratio
+from bot.coaching.scorecard import (
+    QuotaSpan,
+    Scorecard,
+    attainment,
+    pace,
+    prorated_quota,
+    ratio,
+)
 from bot.coaching.service import scorecard_for
-from bot.models import Action, Deal, Person, ProcessGap, Quota, RecoveryPlan
+from bot.models import Action, Deal, Goal, Person, ProcessGap, Quota, RecoveryPlan
 from bot.periods import Period, PeriodKind, period_containing
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
-_IN_CHUNK = 500  # owner ids per IN (...): well under SQLite's bound-parameter limit
+_IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 
 NO_TEAM = (
     "/teamperf shows the reps you manage or coach, and coachbot has none for you. "
@@ -65,6 +80,8 @@ class TeamRow:
     overdue_actions: int
     plan: str | None  # "open", "proposed" or None
     attention: tuple[str, ...]
+    goals_open: int = 0
+    goals_progress: float | None = None  # the mean progress of the open goals
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,15 @@ class TeamPerformance:
         return tuple(row for row in self.rows if row.attention)
 
     @property
+    def pace(self) -> float | None:
+        """The team's pace: its attainment against the share of the viewer's period gone."""
+        return None if self.totals is None else pace(self.totals.attainment, self.elapsed_share, self.period.days)
+
+    @property
+    def rep_ids(self) -> tuple[int, ...]:
+        return tuple(row.person_id for row in self.rows)
+
+    @property
     def open_deals(self) -> int:
         return sum(row.open_deals for row in self.rows)
 
@@ -120,18 +146,44 @@ def team_performance(
     """The team view of `viewer` (a manager, coach or admin), audited; NotAllowed for anyone else."""
     if not has_team_role(viewer):
         raise NotAllowed(NO_TEAM)
-    visible = sorted(visible_rep_ids(session, viewer))
-    reps = [
-        rep
-        for chunk in _chunks(visible)
-        for rep in session.scalars(select(Person).where(Person.id.in_(chunk), Person.is_rep, Person.active.is_(True)))
-    ]
-    rows = team_rows(
-        session, reps, kind, now=now, playbook=playbook, default_timezone=default_timezone,
+    reps = visible_reps(session, viewer)
+    team = team_view(
+        session, viewer, reps, kind, now=now, playbook=playbook, default_timezone=default_timezone,
         default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
     )  # fmt: skip
     for rep in reps:
         audit(session, viewer, "view_team", now, subject=rep, detail={"period": kind})
+    return team
+
+
+def visible_reps(session: Session, viewer: Person) -> list[Person]:
+    """The active reps `viewer` may see (bot.access: their manager chain's reps, coached reps, everyone for an admin)."""
+    return _active_reps(session, sorted(visible_rep_ids(session, viewer)))
+
+
+def reps_under(session: Session, manager: Person) -> list[Person]:
+    """The active reps under a manager, direct and indirect: the team their digest is about."""
+    return _active_reps(session, sorted(people_under(session, manager.id)))
+
+
+def _active_reps(session: Session, ids: list[int]) -> list[Person]:
+    reps = [
+        rep
+        for chunk in _chunks(ids)
+        for rep in session.scalars(select(Person).where(Person.id.in_(chunk), Person.is_rep, Person.active.is_(True)))
+    ]
+    return sorted(reps, key=lambda rep: (rep.name, rep.id))
+
+
+def team_view(
+    session: Session, viewer: Person, reps: Sequence[Person], kind: PeriodKind, *, now: dt.datetime, playbook: Playbook,
+    default_timezone: str, default_currency: str, fiscal_year_start_month: int = 1,
+) -> TeamPerformance:  # fmt: skip
+    """`reps` as `viewer` sees them (the period read in the viewer's zone), who needs attention first; not audited."""
+    rows = team_rows(
+        session, reps, kind, now=now, playbook=playbook, default_timezone=default_timezone,
+        default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
+    )  # fmt: skip
     period = period_containing(kind, now, viewer.timezone or default_timezone, fiscal_year_start_month)
     ordered = sorted(rows, key=attention_order)
     return TeamPerformance(viewer.name, period, period.elapsed_share(now), tuple(ordered), team_totals(ordered, default_currency))
@@ -195,6 +247,7 @@ class _Tally:
     overdue_actions: int = 0
     plan: str | None = None
     quotas: list[QuotaSpan] = field(default_factory=list)
+    goal_progress: list[float] = field(default_factory=list)
 
 
 def team_rows(
@@ -221,10 +274,30 @@ def team_rows(
         _read_overdue_actions(session, chunk, tallies)
         _read_plans(session, chunk, tallies)
         _read_quotas(session, chunk, tallies)
-    return [_row(rep, tallies[rep.id], now, default_currency) for rep in reps]
+        _read_goals(session, chunk, tallies)
+    return [_row(rep, tallies[rep.id], now, default_currency, playbook) for rep in reps]
 
 
-def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str) -> TeamRow:
+def attention_reasons(
+    playbook: Playbook, row_pace: float | None, projected: float | None, adherence: float | None, overdue: int, plan: str | None
+) -> tuple[str, ...]:
+    """Why a rep needs coaching attention, by the playbook's thresholds (empty: they do not)."""
+    thresholds = playbook.attention
+    reasons = []
+    if projected is not None and projected < playbook.recovery.projected_below:
+        reasons.append(f"projected {projected:.0%} of quota")
+    if row_pace is not None and row_pace < thresholds.pace_below:
+        reasons.append(f"pace {row_pace:.0%}")
+    if adherence is not None and adherence < thresholds.process_below:
+        reasons.append(f"only {adherence:.0%} of open deals follow the process")
+    if overdue:
+        reasons.append(f"{overdue} overdue action{'s' if overdue != 1 else ''}")
+    if plan == "proposed":
+        reasons.append("a recovery plan waits for you to open it")
+    return tuple(reasons)
+
+
+def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str, playbook: Playbook) -> TeamRow:
     quota_and_currency = prorated_quota(tally.quotas, tally.period)
     quota, currency = quota_and_currency or (None, default_currency)
     won = tally.won.get(currency, ZERO)
@@ -237,7 +310,9 @@ def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str) ->
         person_id=rep.id, name=rep.name, currency=currency, quota=quota, won_amount=won, attainment=attained,
         pace=row_pace, projected_amount=projected, projected_attainment=projected_share, open_deals=tally.open_deals,
         deals_with_gaps=tally.deals_with_gaps, adherence=adherence, overdue_actions=tally.overdue_actions, plan=tally.plan,
-        attention=attention_reasons(row_pace, projected_share, adherence, tally.overdue_actions, tally.plan),
+        attention=attention_reasons(playbook, row_pace, projected_share, adherence, tally.overdue_actions, tally.plan),
+        goals_open=len(tally.goal_progress),
+        goals_progress=sum(tally.goal_progress) / len(tally.goal_progress) if tally.goal_progress else None,
     )  # fmt: skip
 
 
@@ -341,3 +416,9 @@ def _read_quotas(session: Session, person_ids: list[int], tallies: dict[int, _Ta
     )
     for person_id, period_start, period_end, amount, currency in quotas:
         tallies[person_id].quotas.append(QuotaSpan(period_start, period_end, amount, currency))
+
+
+def _read_goals(session: Session, person_ids: list[int], tallies: dict[int, _Tally]) -> None:
+    goals = session.execute(select(Goal.person_id, Goal.progress).where(Goal.person_id.in_(person_ids), Goal.status == "open"))
+    for person_id, progress in goals:
+        tallies[person_id].goal_progress.append(progress)

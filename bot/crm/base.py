@@ -82,3 +82,19 @@ class CrmProvider(Protocol):
 
     def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
         """Deals changed since `cursor` (all of them when None), page by page."""
+
+
+class KnownStage(Protocol):
+    """What the sync needs to know of a stage it can name: whether it closes the deal, and as won."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def won(self) -> bool: ...
+
+
+class StageCatalogue(Protocol):
+    """The stages a sync can name (the playbook is one): the connectors know nothing of coaching."""
+
+    def stage(self, name: str) -> KnownStage | None: ...

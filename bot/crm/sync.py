@@ -19,9 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.coaching.playbook import Playbook
-from bot.crm.base import CrmDeal, CrmProvider, DealPage
-from bot.crm.base import CrmError
+from bot.crm.base import CrmDeal, CrmError, CrmProvider, DealPage, StageCatalogue
 from bot.database import Busy, exclusive, insert_ignoring_conflicts, session_scope
 from bot.models import CrmSyncState, Deal, DealStageHistory, Person, ProductLine
 from bot.org.importer import ImportSummary, store_org
@@ -103,7 +101,7 @@ class OwnerDirectory:
 def sync(
     session_factory: sessionmaker[Session],
     provider: CrmProvider,
-    playbook: Playbook,
+    playbook: StageCatalogue,
     now: dt.datetime,
     default_currency: str = "USD",
     on_progress: Callable[[int], None] | None = None,
@@ -123,7 +121,7 @@ def sync(
 def _sync(
     session_factory: sessionmaker[Session],
     provider: CrmProvider,
-    playbook: Playbook,
+    playbook: StageCatalogue,
     now: dt.datetime,
     default_currency: str,
     on_progress: Callable[[int], None] | None,
@@ -215,7 +213,7 @@ def _store_page(
     source: str,
     page: DealPage,
     owners: OwnerDirectory,
-    playbook: Playbook,
+    playbook: StageCatalogue,
     now: dt.datetime,
     default_currency: str,
     summary: SyncSummary,
@@ -296,7 +294,7 @@ def _mark_deleted(session: Session, source: str, crm_ids: list[str], now: dt.dat
 
 
 def _deal_values(
-    deal: CrmDeal, owners: OwnerDirectory, playbook: Playbook, default_currency: str, summary: SyncSummary
+    deal: CrmDeal, owners: OwnerDirectory, playbook: StageCatalogue, default_currency: str, summary: SyncSummary
 ) -> dict[str, Any]:
     rule = playbook.stage(deal.stage)
     if rule is None:

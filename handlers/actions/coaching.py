@@ -20,14 +20,19 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.app import guarded, unit_of_work
 from bot.blocks.coaching import plan_open_modal
 from bot.blocks.format import short_date
 from bot.blocks.updates import replace_buttons
 from bot.coaching import actions, gaps, plans
 from bot.coaching.errors import NotAllowed, NotFound, is_in_manager_chain
-from bot.identity import person_for_slack_user
+from bot.coaching.notices import Notices
+from bot.delivery.messages import deliver
 from bot.models import Deal, Person, ProcessGap, RecoveryPlan
+from bot.runtime.callers import required_caller
+from bot.runtime.guard import guarded
+from bot.runtime.home import publish_homes
+from bot.runtime.services import services_of
+from bot.runtime.work import unit_of_work
 from bot.slack_ids import (
     ACTION_DONE,
     CHECKIN_ANSWERS,
@@ -36,7 +41,6 @@ from bot.slack_ids import (
     PLAN_NOT_NOW,
     PLAN_OPEN,
 )
-from handlers.events.home import publish_home
 
 SNOOZE_DAYS = 7
 ANSWER_NOTES = {"on_track": ":large_green_circle: You said: on track.", "at_risk": ":large_yellow_circle: You said: at risk.",
@@ -48,13 +52,6 @@ def _click(body: dict[str, Any]) -> tuple[str, str]:
     return action["action_id"], action.get("value", "")
 
 
-def _caller(session, client: WebClient, body: dict[str, Any]) -> Person:  # type: ignore[no-untyped-def]
-    caller = person_for_slack_user(session, client, body["user"]["id"]).person
-    if caller is None:
-        raise NotAllowed("coachbot does not know you yet: ask your admin to add your Slack email to the org file.")
-    return caller
-
-
 def _update(respond: Respond | None, body: dict[str, Any], note: str) -> None:
     if respond is None or "message" not in body:
         return  # a click on the App Home: republishing it shows the change
@@ -63,30 +60,27 @@ def _update(respond: Respond | None, body: dict[str, Any], note: str) -> None:
     respond(replace_original=True, blocks=blocks, text=body.get("message", {}).get("text", note))
 
 
-def _republish_homes(client: WebClient, context: BoltContext, now: dt.datetime, *people: Person) -> None:
-    """Republish the Homes the click changed, each in its own unit of work, once the click's own is committed."""
-    services = context["services"]
-    for person in {person.id: person for person in people}.values():
-        publish_home(client, services.session_factory, person, now, playbook=services.playbook, settings=services.settings)
-
-
 def handle_action_done(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     ack()
-    now = context["services"].clock()
+    services = services_of(context)
+    now = services.clock()
+    caller_id = required_caller(context, client, body["user"]["id"])
     with unit_of_work(context) as session:
-        caller = _caller(session, client, body)
-        action = actions.complete_action(session, int(_click(body)[1]), caller, now)
-        text, rep = action.text, session.get(Person, action.person_id)
+        notices = Notices()
+        action = actions.complete_action(session, notices, int(_click(body)[1]), session.get_one(Person, caller_id), now)
+        deliver(session, notices, now)
+        text, rep_id = action.text, action.person_id
     _update(respond, body, f":white_check_mark: Done: {text[:200]}")
-    _republish_homes(client, context, now, caller, *([rep] if rep else []))
+    publish_homes(client, services, [caller_id, rep_id], now)
 
 
 def handle_gap_snooze(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     ack()
-    services = context["services"]
+    services = services_of(context)
     now = services.clock()
+    caller_id = required_caller(context, client, body["user"]["id"])
     with unit_of_work(context) as session:
-        caller = _caller(session, client, body)
+        caller = session.get_one(Person, caller_id)
         gap = session.get(ProcessGap, int(_click(body)[1]))
         owner = session.get(Person, session.scalar(select(Deal.owner_id).where(Deal.id == gap.deal_id))) if gap else None
         if gap is None or owner is None:
@@ -97,8 +91,9 @@ def handle_gap_snooze(ack: Ack, body: dict[str, Any], respond: Respond, client: 
         until = today + dt.timedelta(days=SNOOZE_DAYS)
         where = "the App Home" if body.get("container", {}).get("type") == "view" else "the morning nudge"
         gaps.snooze_gap(session, gap.id, until, f"snoozed from {where}", now, today=today)
+        owner_id = owner.id
     _update(respond, body, f":zzz: Snoozed until {short_date(until)}. Your manager sees snoozed items.")
-    _republish_homes(client, context, now, caller, owner)
+    publish_homes(client, services, [caller_id, owner_id], now)
 
 
 def handle_open_crm(ack: Ack) -> None:
@@ -108,9 +103,10 @@ def handle_open_crm(ack: Ack) -> None:
 
 def handle_plan_open(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     ack()
-    services = context["services"]
+    services = services_of(context)
+    caller_id = required_caller(context, client, body["user"]["id"])
     with unit_of_work(context) as session:
-        caller = _caller(session, client, body)
+        caller = session.get_one(Person, caller_id)
         plan = session.get(RecoveryPlan, int(_click(body)[1]))
         if plan is None or plan.status != "proposed":
             raise NotFound("That plan was already decided.")
@@ -123,21 +119,26 @@ def handle_plan_open(ack: Ack, body: dict[str, Any], client: WebClient, context:
 
 def handle_plan_not_now(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     ack()
-    services = context["services"]
+    services = services_of(context)
+    caller_id = required_caller(context, client, body["user"]["id"])
     with unit_of_work(context) as session:
-        plans.decline_plan(session, int(_click(body)[1]), _caller(session, client, body), services.clock(),
+        plans.decline_plan(session, int(_click(body)[1]), session.get_one(Person, caller_id), services.clock(),
                            default_timezone=services.settings.timezone)  # fmt: skip
     _update(respond, body, "Not now: no recovery plan this quarter. You can still coach with /coach.")
 
 
 def handle_checkin_answer(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     ack()
-    services = context["services"]
+    services = services_of(context)
     action_id, value = _click(body)
     answer = CHECKIN_ANSWERS[action_id]
+    caller_id = required_caller(context, client, body["user"]["id"])
+    now = services.clock()
     with unit_of_work(context) as session:
-        plans.answer_checkin(session, int(value), _caller(session, client, body), answer, None, services.clock(),
+        notices = Notices()
+        plans.answer_checkin(session, notices, int(value), session.get_one(Person, caller_id), answer, None, now,
                              default_timezone=services.settings.timezone)  # fmt: skip
+        deliver(session, notices, now)
     _update(respond, body, ANSWER_NOTES[answer])
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.app import guarded, unit_of_work
 from bot.blocks import to_dicts
 from bot.blocks.messages import (
     help_blocks,
@@ -17,9 +16,13 @@ from bot.blocks.messages import (
 )
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
 from bot.coaching.service import scorecard_for
+from bot.models import Person
 from bot.periods import PERIOD_KINDS
+from bot.runtime.callers import caller_or_explain
+from bot.runtime.guard import guarded
+from bot.runtime.services import services_of
+from bot.runtime.work import unit_of_work
 from bot.slack_ids import MYPERF_COMMAND
-from handlers.common import caller_or_explain
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -40,11 +43,12 @@ def handle_myperf(ack: Ack, command: dict[str, Any], respond: Respond, client: W
         respond(blocks=to_dicts(unknown_argument_blocks(argument)), text=unknown_argument_text(argument), response_type="ephemeral")
         return
 
-    services = context["services"]
+    services = services_of(context)
+    person_id = caller_or_explain(context, client, command["user_id"], respond)
+    if person_id is None:
+        return
     with unit_of_work(context) as session:
-        person = caller_or_explain(session, client, command["user_id"], respond)
-        if person is None:
-            return
+        person = session.get_one(Person, person_id)
         now = services.clock()
         card = scorecard_for(
             session,

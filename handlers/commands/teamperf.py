@@ -11,7 +11,6 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from bot.app import guarded, unit_of_work
 from bot.blocks import to_dicts
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
 from bot.blocks.team import (
@@ -22,11 +21,13 @@ from bot.blocks.team import (
     teamperf_unknown_text,
 )
 from bot.coaching.team import person_with_email, rep_scorecard, team_performance
-from bot.identity import person_for_slack_user
 from bot.models import Person
 from bot.periods import PERIOD_KINDS, PeriodKind
+from bot.runtime.callers import caller_of, caller_or_explain
+from bot.runtime.guard import guarded
+from bot.runtime.services import services_of
+from bot.runtime.work import unit_of_work
 from bot.slack_ids import TEAMPERF_COMMAND
-from handlers.common import caller_or_explain
 
 # With `should_escape: true` in the manifest Slack sends a mention as <@U123|name> (or <@U123>)
 # and an email as <mailto:a@b.example|a@b.example>.
@@ -98,16 +99,19 @@ def handle_teamperf(ack: Ack, command: dict[str, Any], respond: Respond, client:
         )  # fmt: skip
         return
 
-    services = context["services"]
+    services = services_of(context)
     settings = services.settings
     kind = request.period or "quarter"
+    person_id = caller_or_explain(context, client, command["user_id"], respond)
+    if person_id is None:
+        return
+    # Someone who never used coachbot is linked by their Slack email, as on their first command.
+    mentioned = caller_of(context, client, request.slack_user_id).person_id if request.slack_user_id else None
     with unit_of_work(context) as session:
-        person = caller_or_explain(session, client, command["user_id"], respond)
-        if person is None:
-            return
+        person = session.get_one(Person, person_id)
         now = services.clock()
         if request.names_a_rep:
-            rep = _named_rep(session, client, request)
+            rep = _named_rep(session, request, mentioned)
             # NotAllowed (not theirs to see, or nobody) goes to the app's error handler: a private sentence.
             card = rep_scorecard(
                 session, person, rep, kind, now=now, playbook=services.playbook, default_timezone=settings.timezone,
@@ -123,10 +127,9 @@ def handle_teamperf(ack: Ack, command: dict[str, Any], respond: Respond, client:
     respond(blocks=to_dicts(blocks), text=text, response_type="ephemeral")
 
 
-def _named_rep(session: Session, client: WebClient, request: TeamperfRequest) -> Person | None:
+def _named_rep(session: Session, request: TeamperfRequest, mentioned_id: int | None) -> Person | None:
     if request.slack_user_id is not None:
-        # Someone who never used coachbot is linked by their Slack email, as on their first command.
-        return person_for_slack_user(session, client, request.slack_user_id).person
+        return session.get(Person, mentioned_id) if mentioned_id is not None else None
     return person_with_email(session, request.email or "")
 
 

@@ -21,13 +21,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.access import may_coach
-from bot.app import Services, guarded, unit_of_work
-from bot.blocks.coach import confirmation_view
+from bot.blocks.coach import action_confirmation, confirmation_view, goal_confirmation
+from bot.blocks.coaching import Message
 from bot.blocks.messages import NOT_LINKED_TEXT
 from bot.coaching import actions, goals
+from bot.coaching.dates import past_due_error
 from bot.coaching.errors import CoachingError, InvalidInput
-from bot.identity import person_for_slack_user
+from bot.coaching.notices import Notices
+from bot.delivery.messages import deliver
 from bot.models import Deal, Goal, Person
+from bot.runtime.callers import caller_of
+from bot.runtime.guard import guarded
+from bot.runtime.home import publish_homes
+from bot.runtime.services import Services, services_of
+from bot.runtime.work import unit_of_work
 from bot.slack_ids import (
     COACH_DUE_BLOCK,
     COACH_DUE_INPUT,
@@ -41,14 +48,6 @@ from bot.slack_ids import (
     COACH_TEXT_INPUT,
     COACH_VIEW,
 )
-from handlers.commands.coach import (
-    caller_today,
-    goal_parts,
-    past_due_error,
-    record_action,
-    record_goal,
-)
-from handlers.events.home import publish_home
 
 _GOAL_REFERENCE = re.compile(r"goal\s*#?\s*(?P<id>\d{1,9})", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # keeps line breaks
@@ -96,25 +95,24 @@ def find_link(session: Session, rep: Person, words: str) -> tuple[Deal | None, G
 
 
 def _check(
-    session: Session, client: WebClient, caller: Person, form: CoachForm, now: dt.datetime, services: Services
-) -> tuple[dict[str, str], Person | None, Deal | None, Goal | None]:
-    """(field errors by block id, the rep, the linked deal, the linked goal)."""
+    session: Session, caller: Person, rep: Person | None, form: CoachForm, now: dt.datetime, services: Services
+) -> tuple[dict[str, str], Deal | None, Goal | None]:
+    """(field errors by block id, the linked deal, the linked goal)."""
     errors: dict[str, str] = {}
     try:
         if form.kind == "goal":
-            competency, description = goal_parts(form.text)
+            competency, description = goals.goal_parts(form.text)
             actions.clean_text(competency, "goal", goals.MAX_COMPETENCY)
             actions.clean_text(description, "goal", goals.MAX_DESCRIPTION)
         else:
             actions.clean_text(form.text, "action", actions.MAX_ACTION_TEXT)
     except InvalidInput as error:
         errors[COACH_TEXT_BLOCK] = str(error)
-    if form.due and (problem := past_due_error(form.due, caller_today(caller, now, services))):
+    if form.due and (problem := past_due_error(form.due, actions.local_now(caller, now, services.settings.timezone).date())):
         errors[COACH_DUE_BLOCK] = problem
-    rep = person_for_slack_user(session, client, form.slack_user_id).person if form.slack_user_id else None
     if rep is None:
         errors[COACH_PERSON_BLOCK] = "That person is not in coachbot's org yet; pick a rep you coach."
-        return errors, None, None, None
+        return errors, None, None
     if not may_coach(session, caller, rep):
         errors[COACH_PERSON_BLOCK] = f"{rep.name} is not a rep you coach: only their managers and assigned coaches can."
     elif not rep.is_rep or not rep.active:
@@ -131,37 +129,65 @@ def _check(
             deal, goal = find_link(session, rep, form.link)
         except InvalidInput as error:
             errors[COACH_LINK_BLOCK] = str(error)
-    return errors, rep, deal, goal
+    return errors, deal, goal
 
 
 def handle_coach_submission(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     form = read_coach_form(view)
-    services = context["services"]
+    services = services_of(context)
     now = services.clock()
+    caller_id = caller_of(context, client, body["user"]["id"]).person_id
+    if caller_id is None:
+        ack(response_action="errors", errors={COACH_PERSON_BLOCK: NOT_LINKED_TEXT})
+        return
+    rep_id = caller_of(context, client, form.slack_user_id).person_id if form.slack_user_id else None
     with unit_of_work(context) as session:
-        caller = person_for_slack_user(session, client, body["user"]["id"]).person
-        if caller is None:
-            ack(response_action="errors", errors={COACH_PERSON_BLOCK: NOT_LINKED_TEXT})
-            return
-        errors, rep, deal, goal = _check(session, client, caller, form, now, services)
+        caller = session.get_one(Person, caller_id)
+        rep = session.get(Person, rep_id) if rep_id is not None else None
+        errors, deal, goal = _check(session, caller, rep, form, now, services)
         if errors:
             ack(response_action="errors", errors=errors)
             return
         assert rep is not None  # _check reports a missing rep as an error
         try:
-            if form.kind == "goal":
-                message = record_goal(session, caller, rep, form.text, form.due, now, services)
-            else:
-                message = record_action(session, caller, rep, form.text, form.due, now, services, deal=deal, goal=goal)
-            publish_home(client, session, rep, now, playbook=services.playbook, settings=services.settings)
+            notices = Notices()
+            message = _record(session, notices, caller, rep, form, deal, goal, now, services)
+            deliver(session, notices, now)
         except CoachingError as error:
             # Checked above; this is a change between the check and the write (a goal closed meanwhile).
             session.rollback()
             ack(response_action="errors", errors={COACH_TEXT_BLOCK: str(error)})
             return
     ack(response_action="update", view=confirmation_view(message))
+    publish_homes(client, services, [rep_id], now)
+
+
+def _record(
+    session: Session, notices: Notices, caller: Person, rep: Person, form: CoachForm, deal: Deal | None, goal: Goal | None,
+    now: dt.datetime, services: Services,
+) -> Message:  # fmt: skip
+    """The action or goal the form asks for, recorded and told; the caller's confirmation."""
+    settings = services.settings
+    told = rep.slack_user_id is not None
+    if form.kind == "goal":
+        created = goals.give_goal(
+            session, notices, rep=rep, set_by=caller, text=form.text, due_date=form.due, now=now,
+            default_timezone=settings.timezone, default_currency=settings.currency,
+        )  # fmt: skip
+        return goal_confirmation(
+            goal_id=created.id, rep_name=rep.name, competency=created.competency, description=created.description,
+            due_date=form.due, rep_told=told,
+        )  # fmt: skip
+    action = actions.assign_action(
+        session, notices, rep=rep, assigned_by=caller, text=form.text, due_date=form.due, deal=deal, goal=goal, now=now,
+        default_timezone=settings.timezone,
+    )  # fmt: skip
+    return action_confirmation(
+        action_id=action.id, rep_name=rep.name, text=action.text, due_date=form.due, deal_name=deal.name if deal else None,
+        goal=goal.competency if goal else None, rep_told=told,
+    )  # fmt: skip
 
 
 def register(app: App) -> None:

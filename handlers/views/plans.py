@@ -7,11 +7,22 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.app import guarded, unit_of_work
 from bot.coaching import plans
-from bot.coaching.errors import CoachingError, NotAllowed
-from bot.identity import person_for_slack_user
-from bot.slack_ids import PLAN_CADENCE_BLOCK, PLAN_CADENCE_INPUT, PLAN_COMMITMENTS_BLOCK, PLAN_COMMITMENTS_INPUT, PLAN_OPEN_VIEW
+from bot.coaching.errors import CoachingError
+from bot.coaching.notices import Notices
+from bot.delivery.messages import deliver
+from bot.models import Person
+from bot.runtime.callers import required_caller
+from bot.runtime.guard import guarded
+from bot.runtime.services import services_of
+from bot.runtime.work import unit_of_work
+from bot.slack_ids import (
+    PLAN_CADENCE_BLOCK,
+    PLAN_CADENCE_INPUT,
+    PLAN_COMMITMENTS_BLOCK,
+    PLAN_COMMITMENTS_INPUT,
+    PLAN_OPEN_VIEW,
+)
 
 
 def read_plan_form(view: dict[str, Any]) -> tuple[int, list[str], int]:
@@ -29,17 +40,21 @@ def handle_plan_open_submission(ack: Ack, body: dict[str, Any], view: dict[str, 
     except CoachingError as error:
         ack(response_action="errors", errors={PLAN_COMMITMENTS_BLOCK: str(error)})
         return
-    services = context["services"]
+    services = services_of(context)
+    manager_id = required_caller(context, client, body["user"]["id"])
+    now = services.clock()
     with unit_of_work(context) as session:
-        manager = person_for_slack_user(session, client, body["user"]["id"]).person
-        if manager is None:
-            raise NotAllowed("coachbot does not know you yet.")
+        notices = Notices()
         try:
-            plans.open_plan(session, plan_id, manager, commitments, cadence, services.clock(), default_timezone=services.settings.timezone)
+            plans.open_plan(
+                session, notices, plan_id, session.get_one(Person, manager_id), commitments, cadence, now,
+                default_timezone=services.settings.timezone,
+            )  # fmt: skip
         except CoachingError as error:
             session.rollback()
             ack(response_action="errors", errors={PLAN_COMMITMENTS_BLOCK: str(error)})
             return
+        deliver(session, notices, now)
     ack()
 
 

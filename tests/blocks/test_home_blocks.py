@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from bot.blocks.home import MAX_GAPS_SHOWN, home_view, not_linked_home_view
-from bot.coaching.digest import TeamRow
-from bot.coaching.home import HomeAction, HomeData, HomeGap, TeamSummary
+from bot.coaching.home import HomeAction, HomeData, HomeGap
 from bot.coaching.scorecard import GoalFacts, PlanFacts
+from bot.coaching.team import TeamPerformance, TeamRow, TeamTotals, attention_order
+from bot.periods import Period
 from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE
 from tests.coaching.test_scorecard import NOW, card
 
@@ -30,13 +31,20 @@ def home(**fields: object) -> HomeData:
     return HomeData(**values)  # type: ignore[arg-type]
 
 
-def row(name: str, attention: tuple[str, ...] = ()) -> TeamRow:
-    return TeamRow(name, 0.4, 0.66, 0.86, 0.5, 1, 0.4, 0, None, attention)
+Q4 = Period("quarter", dt.date(2026, 10, 1), dt.date(2027, 1, 1), "Q4 2026", "UTC")
 
 
-def team(rows: tuple[TeamRow, ...], quota: Decimal | None = Decimal("100000")) -> TeamSummary:
-    attention = tuple((r.name, r.attention) for r in sorted(rows, key=lambda r: (-len(r.attention), r.name)) if r.attention)
-    return TeamSummary("Q4 2026", 0.49, 92, "USD", Decimal("40000"), quota, Decimal("86000"), rows, attention)
+def row(name: str, attention: tuple[str, ...] = (), person_id: int = 0) -> TeamRow:
+    return TeamRow(
+        person_id=person_id, name=name, currency="USD", quota=Decimal(100000), won_amount=Decimal(40000), attainment=0.4, pace=0.66,
+        projected_amount=Decimal(86000), projected_attainment=0.86, open_deals=2, deals_with_gaps=1, adherence=0.5,
+        overdue_actions=0, plan=None, attention=attention, goals_open=1, goals_progress=0.4,
+    )  # fmt: skip
+
+
+def team(rows: tuple[TeamRow, ...], quota: Decimal | None = Decimal("100000")) -> TeamPerformance:
+    totals = None if quota is None else TeamTotals("USD", len(rows), quota, Decimal("40000"), Decimal("86000"), left_out=0)
+    return TeamPerformance("Mia Manager", Q4, 0.49, tuple(sorted(rows, key=attention_order)), totals)
 
 
 def section_texts(view: dict) -> list[str]:  # type: ignore[type-arg]

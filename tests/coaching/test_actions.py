@@ -12,11 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import to_dicts
 from bot.blocks.coaching import action_assigned_message, action_done_message, action_reminder_message, escalation_message
-from bot.coaching.actions import action_reminders, assign_action, complete_action, escalate_overdue, overdue_actions
+from bot.coaching import actions
+from bot.coaching.actions import overdue_actions
 from bot.coaching.errors import InvalidInput, NotAllowed, NotFound
 from bot.database import session_scope
 from bot.models import Action, Goal
 from tests.coaching.test_goals import Team, deal, outbox, person, seed_people
+from tests.support.delivered import delivered
+
+action_reminders = delivered(actions.action_reminders)
+assign_action = delivered(actions.assign_action)
+complete_action = delivered(actions.complete_action)
+escalate_overdue = delivered(actions.escalate_overdue)
 
 
 @pytest.fixture

@@ -127,10 +127,11 @@ def test_anything_else_is_refused_with_what_is_understood(words) -> None:  # typ
     assert isinstance(refused.value, InvalidInput)  # shown to the user by the app's error handler
 
 
-def test_refused_words_are_quoted_short_and_without_markup() -> None:
+def test_refused_words_are_quoted_short_on_one_line_as_plain_text() -> None:
+    # Plain text: a modal shows it as typed; a reply escapes it for mrkdwn (tests/handlers/test_coach.py).
     with pytest.raises(DateNotUnderstood) as refused:
         parse_date_on("<!channel> & friends\x00" + "x" * 100, WEDNESDAY)
-    assert str(refused.value).startswith("I couldn't read “&lt;!channel&gt; &amp; friends xxxxxxxxxxxxxxxxxx…” as a date.")
+    assert str(refused.value).startswith("I couldn't read “<!channel> & friends xxxxxxxxxxxxxxxxxx…” as a date.")
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import to_dicts
 from bot.blocks.coaching import goal_reminder_message
 from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
-from bot.coaching.goals import goal_reminders, measure_value, refresh_progress, set_goal, update_progress
+from bot.coaching import goals
+from bot.coaching.goals import measure_value, refresh_progress, set_goal, update_progress
 from bot.database import session_scope
 from bot.models import CoachAssignment, Deal, Goal, OutboxMessage, Person, ProcessGap, Quota
 from tests.support.personas import MIA, OUTSIDER, RILEY
+from tests.support.delivered import delivered
+
+goal_reminders = delivered(goals.goal_reminders)
 
 
 @dataclass(frozen=True)

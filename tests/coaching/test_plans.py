@@ -15,17 +15,18 @@ from bot.blocks import to_dicts
 from bot.blocks.coaching import checkin_answer_message, checkin_message, plan_closed_message, plan_opened_message
 from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
 from bot.coaching.playbook import load_playbook
-from bot.coaching.plans import (
-    answer_checkin,
-    close_finished_plans,
-    decline_plan,
-    due_checkins,
-    open_plan,
-    plans_to_propose,
-)
+from bot.coaching import plans
+from bot.coaching.plans import decline_plan
 from bot.database import session_scope
 from bot.models import Action, PlanCheckin, Quota, RecoveryPlan
 from tests.coaching.test_goals import Team, deal, outbox, person, seed_people
+from tests.support.delivered import delivered
+
+answer_checkin = delivered(plans.answer_checkin)
+close_finished_plans = delivered(plans.close_finished_plans)
+due_checkins = delivered(plans.due_checkins)
+open_plan = delivered(plans.open_plan)
+plans_to_propose = delivered(plans.plans_to_propose)
 
 PLAYBOOK = load_playbook()
 SETTINGS = {"playbook": PLAYBOOK, "default_timezone": "UTC", "default_currency": "USD"}

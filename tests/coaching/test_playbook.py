@@ -154,7 +154,7 @@ def test_invalid_yaml_names_the_line() -> None:
         ("rules:\n  no_activity: {days: 2.5}", "team.yml line 6: rule `no_activity`: `days` must be a whole number, 1 or more"),
         ("rules:\n  stale_stage: {days: 3}", "team.yml line 6: rule `stale_stage`: `days` is unknown (known: severity, enabled)"),
         ("rules: [no_activity]", "team.yml line 5: `rules` must be a mapping, like {no_activity: {days: 14}}"),
-        ("rule:\n  no_activity: {}", "team.yml line 5: `rule` is unknown (known: stages, product_lines, required_fields, rules, teams, nudges, digest, recovery)"),
+        ("rule:\n  no_activity: {}", "team.yml line 5: `rule` is unknown (known: stages, product_lines, required_fields, rules, teams, nudges, digest, recovery, attention)"),
         ("rules: {}\nrules: {}", "team.yml line 6: `rules` appears twice (first on line 5)"),
         ("required_fields:\n  amonut: Discovery",
          "team.yml line 6: required field `amonut` is unknown (known: next_step, next_step_date, amount, close_date, product_line, "

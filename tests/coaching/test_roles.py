@@ -99,7 +99,7 @@ def test_the_last_admin_keeps_the_role(session_factory, team, ada, now) -> None:
 def test_an_unknown_role_is_refused_naming_the_roles(session_factory, team, ada, now) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session, pytest.raises(InvalidInput) as refused:
         change_role(session, person(session, ada), person(session, team.riley), "<!boss>", grant=True, now=now)
-    assert str(refused.value) == "There is no role “&lt;!boss&gt;”. The roles are rep, manager, coach, admin."
+    assert str(refused.value) == "There is no role “<!boss>”. The roles are rep, manager, coach, admin."
 
 
 def test_only_admins_change_roles_and_coach_assignments(session_factory, team, now) -> None:  # type: ignore[no-untyped-def]

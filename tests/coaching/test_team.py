@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.errors import NotAllowed
 from bot.coaching.gaps import scan_gaps
-from bot.coaching.playbook import load_playbook
+from bot.coaching.playbook import PlaybookError, load_playbook, parse_playbook
 from bot.coaching.service import scorecard_for
 from bot.coaching.team import (
     NO_TEAM,
     NOT_YOUR_REP,
     TeamRow,
     attention_order,
+    attention_reasons,
     rep_scorecard,
     team_performance,
     team_rows,
@@ -286,3 +287,28 @@ def test_who_needs_attention_comes_first_then_the_lowest_projection_then_the_nam
         row("Al", 0.9, ("1 overdue action",)),
     ]
     assert [r.name for r in sorted(rows, key=attention_order)] == ["Di", "Cy", "Al", "Bea", "Ed", "Abe"]
+
+
+def test_attention_thresholds_come_from_the_playbook() -> None:
+    strict = parse_playbook(
+        "stages:\n  - {name: Proposal, probability: 0.6}\n"
+        "recovery: {projected_below: 0.5}\nattention: {pace_below: 1.1, process_below: 0.9}\n",
+        "strict.yml",
+    )
+    assert (strict.recovery.projected_below, strict.attention.pace_below, strict.attention.process_below) == (0.5, 1.1, 0.9)
+    # Projected 60%, pace 100%, 80% of open deals follow the process: by the defaults only the
+    # projection needs attention; by the strict playbook the pace and the process do, the projection not.
+    assert attention_reasons(PLAYBOOK, 1.0, 0.6, 0.8, 0, None) == ("projected 60% of quota",)
+    assert attention_reasons(strict, 1.0, 0.6, 0.8, 0, None) == ("pace 100%", "only 80% of open deals follow the process")
+    assert attention_reasons(strict, 1.2, 0.4, 0.95, 2, "proposed") == (
+        "projected 40% of quota", "2 overdue actions", "a recovery plan waits for you to open it",
+    )
+
+
+def test_attention_thresholds_that_are_not_shares_are_named_with_their_line() -> None:
+    with pytest.raises(PlaybookError) as raised:
+        parse_playbook("stages:\n  - {name: Proposal, probability: 0.6}\nattention:\n  pace_below: 3\n  process_below: yes\n", "team.yml")
+    assert raised.value.errors == (
+        "team.yml line 4: attention: `pace_below` must be a share above 0 and at most 2, like 0.8",
+        "team.yml line 5: attention: `process_below` must be a share above 0 and at most 1, like 0.6",
+    )

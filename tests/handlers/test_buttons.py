@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.coaching import actions
+from tests.support.delivered import delivered
 from bot.database import session_scope
 from bot.models import Action, Deal, OutboxMessage, Person, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.settings import Settings
@@ -64,7 +65,7 @@ def buttons(action_id: str, value: str) -> list[dict[str, Any]]:
 def assign(session_factory, team, now) -> int:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
         rep, manager = session.get(Person, team["riley"]), session.get(Person, team["mia"])
-        return actions.assign_action(session, rep=rep, assigned_by=manager, text="Book a QBR with Globex", due_date=dt.date(2026, 11, 27), now=now).id  # type: ignore[arg-type]
+        return delivered(actions.assign_action)(session, rep=rep, assigned_by=manager, text="Book a QBR with Globex", due_date=dt.date(2026, 11, 27), now=now).id  # type: ignore[arg-type]
 
 
 def test_a_done_click_marks_the_action_done_and_updates_the_message_in_place(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]

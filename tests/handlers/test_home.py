@@ -19,13 +19,15 @@ from sqlalchemy import insert, select
 from bot.app import create_app
 from bot.blocks.format import percent
 from bot.coaching import actions
+from tests.support.delivered import delivered
 from bot.coaching.playbook import load_playbook
 from bot.coaching.service import scorecard_for
 from bot.database import session_scope
 from bot.models import Action, AuditEntry, Deal, Goal, Person, ProcessGap, Quota
 from bot.settings import Settings
 from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE
-from handlers.events.home import publish_home
+from bot.runtime.home import publish_homes
+from bot.runtime.services import Services
 from tests.support.personas import MIA, OUTSIDER, RILEY, seed_team
 from tests.support.signing import SIGNING_SECRET, sign
 
@@ -51,7 +53,7 @@ def team(session_factory, slack, now):  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
         riley, mia = session.get(Person, ids["riley"]), session.get(Person, ids["mia"])
         mia.slack_user_id = "UMIA"  # type: ignore[union-attr]
-        ids["action"] = actions.assign_action(
+        ids["action"] = delivered(actions.assign_action)(
             session, rep=riley, assigned_by=mia, text="Book a QBR with Globex", due_date=dt.date(2026, 11, 27), now=now  # type: ignore[arg-type]
         ).id
         session.add(Goal(person_id=ids["riley"], set_by_id=ids["mia"], competency="Discovery", description="Ask three open questions",
@@ -201,7 +203,8 @@ def test_a_managers_home_includes_the_team_summary_and_a_reps_does_not(app, slac
     [_, (_, rep_blocks)] = published(slack, 2)
     assert not any("team" in text for text in texts(rep_blocks))
     with session_factory() as session:
-        [entry] = session.scalars(select(AuditEntry)).all()
+        # The fixture's assign_action is audited too; this is the look at the team.
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "view_team")).all()
     assert (entry.actor_id, entry.action, entry.detail) == (team["mia"], "view_team", {"surface": "app_home", "rep_ids": [team["riley"]]})
 
 
@@ -285,19 +288,19 @@ def test_a_failed_publish_is_logged_and_the_click_still_updates_the_message(app,
         assert session.get(Action, team["action"]).status == "done"  # type: ignore[union-attr]
 
 
-def test_publish_home_in_the_callers_unit_of_work_shows_its_changes(slack, settings, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
+def test_homes_are_published_after_the_change_is_committed_and_people_without_slack_are_skipped(slack, settings, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
     client = WebClient(token="xoxb-test", base_url=slack.api_url)
+    services = Services(settings=settings, session_factory=session_factory, playbook=load_playbook(), clock=lambda: now)
     with session_scope(session_factory) as session:
-        riley = session.get(Person, team["riley"])
-        riley.slack_user_id = "URILEY"  # type: ignore[union-attr]
+        session.get(Person, team["riley"]).slack_user_id = "URILEY"  # type: ignore[union-attr]
         session.get(Action, team["action"]).status = "done"  # type: ignore[union-attr]
+        unlinked = Person(email="new@example.com", name="New Rep", is_rep=True)
+        session.add(unlinked)
         session.flush()
-        assert publish_home(client, session, riley, now, playbook=load_playbook(), settings=settings) is True  # type: ignore[arg-type]
+        unlinked_id = unlinked.id
+    assert publish_homes(client, services, [team["riley"], unlinked_id, None], now) == 1
     [(_, blocks)] = published(slack)
     assert actions_section(blocks)[0] == "*Your open actions*\nNothing open: nobody has asked anything of you."
-    with session_factory() as session:
-        unlinked = Person(email="new@example.com", name="New Rep", is_rep=True)
-        assert publish_home(client, session_factory, unlinked, now, playbook=load_playbook(), settings=settings) is False
 
 
 def assert_within_slack_limits(blocks: list[dict[str, Any]]) -> None:
@@ -398,4 +401,5 @@ def test_the_team_rows_carry_each_reps_scorecard_figures(app, slack, session_fac
                                  default_currency=settings.currency)  # fmt: skip
             assert shown[person.name] == [percent(card.attainment), percent(card.pace), percent(card.projected_attainment)], person.name
     assert shown["Eve Euro"] == ["38%", "62%", "68%"]  # EUR only: the USD deal is left out, never converted
-    assert texts(blocks)[1].endswith("_1 rep(s) with quotas in another currency left out of these sums._")
+    # One currency rule for every team surface (bot/coaching/team.py): Eve's EUR quota is left out, never converted.
+    assert texts(blocks)[1].endswith("_1 rep(s) without a quota in USD left out of these sums._")

@@ -17,6 +17,7 @@ from bot.coaching.playbook import load_playbook
 from bot.database import session_scope
 from bot.models import Deal, JobRun, OutboxMessage, Person, ProcessGap, Quota
 from bot.settings import Settings
+from jobs import morning_nudge, weekly_digest
 from jobs.schedule import Schedule, local_instants
 
 PLAYBOOK = load_playbook()
@@ -57,7 +58,9 @@ def seed(session_factory) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 def schedule(session_factory, **settings) -> Schedule:  # type: ignore[no-untyped-def]
-    return Schedule(Settings(_env_file=None, missed_run_grace_minutes=180, tick_seconds=60, **settings), session_factory, PLAYBOOK)  # type: ignore[call-arg]
+    """The per-person jobs of the schedule (no CRM sync, no hourly round): what reaches people when."""
+    settings = Settings(_env_file=None, missed_run_grace_minutes=180, tick_seconds=60, **settings)  # type: ignore[call-arg]
+    return Schedule(settings, session_factory, PLAYBOOK, jobs=(morning_nudge.JOB, weekly_digest.JOB))
 
 
 def run(sched: Schedule, start: dt.datetime, end: dt.datetime, skip: tuple[dt.datetime, dt.datetime] | None = None) -> None:

@@ -1,0 +1,62 @@
+"""Notices to outbox rows: each kind of notice has one message builder in bot/blocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.blocks import to_dicts
+from bot.blocks.coach import goal_set_message
+from bot.blocks.coaching import (
+    Message,
+    action_assigned_message,
+    action_done_message,
+    action_reminder_message,
+    checkin_answer_message,
+    checkin_message,
+    escalation_message,
+    goal_reminder_message,
+    plan_closed_message,
+    plan_opened_message,
+    plan_proposal_message,
+)
+from bot.coaching import notices
+from bot.coaching.notices import Addressed, Notice
+from bot.messaging.outbox import enqueue
+
+# A builder takes the notice's content (every field but its key) as keyword arguments.
+BUILDERS: dict[type[Notice], Callable[..., Message]] = {
+    notices.ActionAssigned: action_assigned_message,
+    notices.ActionDone: action_done_message,
+    notices.ActionEscalated: escalation_message,
+    notices.ActionReminder: action_reminder_message,
+    notices.GoalSet: goal_set_message,
+    notices.GoalReminder: goal_reminder_message,
+    notices.PlanProposal: plan_proposal_message,
+    notices.PlanOpened: plan_opened_message,
+    notices.PlanCheckinAsked: checkin_message,
+    notices.CheckinAnswered: checkin_answer_message,
+    notices.PlanClosed: plan_closed_message,
+}
+
+
+def compose(notice: Notice) -> Message:
+    """The blocks and fallback text of a notice."""
+    return BUILDERS[type(notice)](**notice.content())
+
+
+def queue(session: Session, recipient: str, notice: Notice, now: dt.datetime, *, extra: dict[str, Any] | None = None) -> bool:
+    """Queue one composed notice under its key; False when that key was queued before."""
+    message = compose(notice)
+    return enqueue(
+        session, key=notice.key, recipient=recipient, kind=notice.kind, text=message.text, blocks=to_dicts(message.blocks),
+        now=now, extra=extra,
+    )  # fmt: skip
+
+
+def deliver(session: Session, addressed: Iterable[Addressed], now: dt.datetime) -> int:
+    """Queue every addressed notice in the caller's transaction; the number newly queued."""
+    return sum(queue(session, item.recipient, item.notice, now) for item in addressed)

@@ -1,0 +1,42 @@
+"""The morning nudge job: each rep's few most important items, at their nudge time on working days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from bot.coaching.playbook import Playbook, clock
+from bot.database import session_scope
+from bot.delivery.nudges import queue_morning_nudge
+from bot.models import Person
+from jobs.job import Job, JobContext, LocalTime
+from jobs.people import active_people
+
+
+def run_for(session: Session, rep: Person, context: JobContext, now: dt.datetime) -> bool:
+    return queue_morning_nudge(session, rep, context.playbook, now, context.settings.timezone)
+
+
+def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
+    """Queue today's nudge for every rep (or the one with `email`), under the schedule's keys."""
+    with session_scope(context.session_factory) as session:
+        reps = active_people(session, "reps", email)
+        queued = sum(run_for(session, rep, context, now) for rep in reps)
+    return f"{queued} nudge(s) queued for {len(reps)} rep(s) (reps with nothing worth saying, or not in Slack, get none)"
+
+
+def _nudge_time(rep: Person, playbook: Playbook) -> dt.time:
+    return clock(rep.nudge_time or playbook.nudges.local_time)
+
+
+JOB = Job(
+    id="morning_nudge",
+    description="queue each rep's few most important items",
+    trigger=LocalTime(
+        audience="reps", ledger_prefix="nudge", at=_nudge_time, on_day=lambda day, playbook: playbook.nudges.is_working_day(day),
+        text="each rep's nudge time, working days, their time zone", skip_in_quiet_hours=True,
+    ),
+    run=run,
+    run_for=run_for,
+)
