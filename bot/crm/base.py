@@ -57,6 +57,10 @@ class DealPage:
     cursor: str | None = None
 
 
+class SkipRecord(Exception):
+    """One CRM record cannot be used; the message is the reason the sync summary lists it under."""
+
+
 class CrmError(Exception):
     """A CRM problem the user must fix; `setting` names the setting to look at, if any."""
 

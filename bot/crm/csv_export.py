@@ -62,7 +62,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, TypeVar
 
-from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.values import MAX_AMOUNT
 from bot.org.records import OrgPerson
 
@@ -105,10 +105,6 @@ _IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
 
 Row = dict[str | None, str | list[str] | None]  # csv.DictReader puts surplus fields under None
 T = TypeVar("T")
-
-
-class SkipRow(Exception):
-    """The row cannot be used; the message is the reason shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -180,14 +176,14 @@ class CsvProvider:
                     row_id = _value(row, columns, "id").encode("utf-8", "replace").decode("utf-8")
                     deal = self._deal(row, columns, catalogue, owner_emails)
                     if deal.crm_id in seen_ids:
-                        raise SkipRow("duplicate id")
+                        raise SkipRecord("duplicate id")
                     seen_ids.add(deal.crm_id)
                     page.deals.append(deal)
                     if deal.product_name and self.products_file and _normalise(deal.product_name) not in catalogue:
                         page.unknown_products[deal.product_name] += 1
                 except StopIteration:
                     break
-                except SkipRow as exc:
+                except SkipRecord as exc:
                     where = f"line {reader.line_num}" + (f" (id {row_id})" if row_id else "")
                     page.skipped.setdefault(str(exc), []).append(where)
                 except csv.Error:
@@ -211,17 +207,17 @@ class CsvProvider:
         try:
             values.encode("utf-8")
         except UnicodeEncodeError:
-            raise SkipRow("not valid UTF-8") from None
+            raise SkipRecord("not valid UTF-8") from None
         if "\x00" in values:
-            raise SkipRow("NUL character")  # PostgreSQL refuses it in text columns
+            raise SkipRecord("NUL character")  # PostgreSQL refuses it in text columns
         if any(value.strip() for value in row.get(None) or ()):
-            raise SkipRow("too many columns")
+            raise SkipRecord("too many columns")
 
         def text(name: str) -> str | None:
             value = _value(row, columns, name)
             limit = _MAX_LENGTH.get(name)
             if limit is not None and len(value) > limit:
-                raise SkipRow(f"{columns[name]} longer than {limit} characters")
+                raise SkipRecord(f"{columns[name]} longer than {limit} characters")
             return value or None
 
         def parsed(name: str, parse: Callable[[str], T], what: str) -> T | None:
@@ -231,24 +227,24 @@ class CsvProvider:
             try:
                 return parse(value)
             except (ValueError, OverflowError):
-                raise SkipRow(what.format(column=columns[name])) from None
+                raise SkipRecord(what.format(column=columns[name])) from None
 
         crm_id = text("id")
         if crm_id is None:
-            raise SkipRow("missing id")
+            raise SkipRecord("missing id")
         owner = text("owner")
         if owner is None:
-            raise SkipRow("missing owner")
+            raise SkipRecord("missing owner")
         stage = text("stage")
         if stage is None:
-            raise SkipRow("missing stage")
+            raise SkipRecord("missing stage")
         created_at = parsed("created", self._moment, "unreadable date in {column}")
         if created_at is None:
-            raise SkipRow(f"no created date ({columns['created']})")
+            raise SkipRecord(f"no created date ({columns['created']})")
 
         amount = parsed("amount", _decimal, "unreadable amount")
         if amount is not None and not 0 <= amount <= MAX_AMOUNT:
-            raise SkipRow("amount out of range")
+            raise SkipRecord("amount out of range")
         currency = parsed("currency", _currency, "unreadable currency") or self.default_currency
         close_date = parsed("close_date", self._date, "unreadable date in {column}")
         next_step_date = parsed("next_step_date", self._date, "unreadable date in {column}")

@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 
 from bot.crm import values
-from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
+from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmAuthError, CrmGarbageError, CrmHttpClient, CrmUnavailableError, RateLimiter
 from bot.crm.values import BadValue
 from bot.settings import Settings
@@ -61,11 +62,7 @@ class SalesforceApiError(CrmError):
         self.error_code = error_code
 
 
-class _SkipRecord(Exception):
-    """The record cannot be used; the message is the reason the sync summary shows."""
-
-
-class SalesforceProvider:
+class SalesforceProvider(HttpConnector):
     """Opportunities from one Salesforce org."""
 
     source = "salesforce"
@@ -86,7 +83,8 @@ class SalesforceProvider:
         sleep: Callable[[float], None] = time.sleep,
         page_size: int = 2000,
         calls_per_second: int = 20,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Callable[[], float] = time.monotonic,
+        utc_now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.instance_url = instance_url.rstrip("/")
         self.api = f"/services/data/v{api_version.removeprefix('v')}"
@@ -103,8 +101,7 @@ class SalesforceProvider:
             auth_setting=auth_setting,
             headers={"Accept": "application/json"},
             # Salesforce counts calls per day, not per second: this only keeps a big first sync polite.
-            # It paces in real time; `sleep` is the retry policy's (tests make it instant).
-            limiter=RateLimiter(calls_per_second, 1.0),
+            limiter=RateLimiter(calls_per_second, 1.0, clock=clock, sleep=sleep),
             transport=transport,
             sleep=sleep,
             # A given access token is used as it is, even when client credentials are set too.
@@ -115,48 +112,28 @@ class SalesforceProvider:
             ),
             response_hooks=[_raise_for_salesforce_error],
         )
-        self._clock = clock
+        self._utc_now = utc_now
         self._history_available = True
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        page_size: int = 2000,
-        **options: Any,
-    ) -> SalesforceProvider:
-        """The provider the SALESFORCE_* settings and CRM_FIELD_MAP describe."""
+    def settings_options(cls, settings: Settings) -> dict[str, Any]:
         token, secret = settings.salesforce_access_token, settings.salesforce_client_secret
-        if not settings.salesforce_instance_url:
-            raise CrmError("SALESFORCE_INSTANCE_URL is not set", setting="SALESFORCE_INSTANCE_URL")
+        required(settings.salesforce_instance_url, "SALESFORCE_INSTANCE_URL")
         if token is None and not (settings.salesforce_client_id and secret):
             message = "set SALESFORCE_ACCESS_TOKEN, or SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET"
             raise CrmError(message, setting="SALESFORCE_ACCESS_TOKEN")
-        field_map = values.parse_field_map(settings.crm_field_map)
-        return cls(
-            instance_url=settings.salesforce_instance_url,
-            api_version=settings.salesforce_api_version,
-            access_token=token.get_secret_value() if token else None,
-            client_id=settings.salesforce_client_id,
-            client_secret=secret.get_secret_value() if secret else None,
-            token_url=settings.salesforce_token_url,
-            field_map=field_map,
-            default_currency=settings.currency,
-            overlap_seconds=settings.crm_sync_overlap_seconds,
-            transport=transport,
-            sleep=sleep,
-            page_size=page_size,
-            **{"calls_per_second": settings.salesforce_requests_per_second, **options},
-        )
+        return {
+            "instance_url": settings.salesforce_instance_url,
+            "api_version": settings.salesforce_api_version,
+            "access_token": token.get_secret_value() if token else None,
+            "client_id": settings.salesforce_client_id,
+            "client_secret": secret.get_secret_value() if secret else None,
+            "token_url": settings.salesforce_token_url,
+            "default_currency": settings.currency,
+            "calls_per_second": settings.salesforce_requests_per_second,
+        }
 
     # -- the provider protocol ----------------------------------------------------------------
-
-    def fetch_org(self) -> None:
-        """None: the org comes from `coachbot org import`; owners are matched by OwnerId or email."""
-        return None
 
     def product_lines(self) -> list[str]:
         """The distinct values of the mapped product-line field; [] when none is mapped."""
@@ -172,10 +149,6 @@ class SalesforceProvider:
                 if line:
                     lines.add(line)
         return sorted(lines)
-
-    def expected_total(self) -> None:
-        """None: the count depends on the cursor, which only fetch_deals is given."""
-        return None
 
     def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
         """Opportunities changed since `cursor` (all when None), one page per query batch."""
@@ -261,7 +234,7 @@ class SalesforceProvider:
         return stages
 
     def _deleted_since(self, since: dt.datetime) -> list[str]:
-        end = self._clock()
+        end = self._utc_now()
         start = min(max(since, end - _DELETED_LOOKBACK), end - _DELETED_MIN_WINDOW)
         if since < end - _DELETED_LOOKBACK:
             log.warning("salesforce: last sync is over %s ago; deletions before %s may be missed", _DELETED_LOOKBACK, start)
@@ -281,7 +254,7 @@ class SalesforceProvider:
         for record in records:
             try:
                 page.deals.append(self._deal(record, emails, stages, history))
-            except _SkipRecord as skip:
+            except SkipRecord as skip:
                 crm_id = record.get("Id") if isinstance(record, dict) else None
                 page.skipped.setdefault(str(skip), []).append(crm_id if isinstance(crm_id, str) else "(no Id)")
         latest = max([*stamps, *([latest] if latest else [])], default=None)
@@ -317,7 +290,7 @@ class SalesforceProvider:
 
     def _deal(self, record: Any, emails: dict[str, str], stages: dict[str, Any], history: dict[str, list[Any]]) -> CrmDeal:
         if not isinstance(record, dict):
-            raise _SkipRecord("not a record")
+            raise SkipRecord("not a record")
 
         def read(field: str, reader: Callable[[Any, str], Any]) -> Any:
             prop = self.fields.get(field)
@@ -329,27 +302,27 @@ class SalesforceProvider:
                     value = value.get(part) if isinstance(value, dict) else None
                 return reader(value, prop)
             except BadValue:
-                raise _SkipRecord(f"unreadable {prop}") from None
+                raise SkipRecord(f"unreadable {prop}") from None
 
         crm_id = record.get("Id")
         if not isinstance(crm_id, str) or not _RECORD_ID.fullmatch(crm_id):
-            raise _SkipRecord("unreadable Id")
+            raise SkipRecord("unreadable Id")
         stage = read("stage", values.text)
         if stage is None:
-            raise _SkipRecord(f"no {self.fields['stage']}")
+            raise SkipRecord(f"no {self.fields['stage']}")
         if len(stage) > _MAX_STAGE:
-            raise _SkipRecord(f"{self.fields['stage']} longer than {_MAX_STAGE} characters")
+            raise SkipRecord(f"{self.fields['stage']} longer than {_MAX_STAGE} characters")
         created_at = read("created_at", values.timestamp)
         if created_at is None:
-            raise _SkipRecord(f"no {self.fields['created_at']}")
+            raise SkipRecord(f"no {self.fields['created_at']}")
         currency = read("currency", values.text)
         if currency is not None and not (len(currency) == 3 and currency.isalpha()):
-            raise _SkipRecord(f"unreadable {self.fields['currency']}")
+            raise SkipRecord(f"unreadable {self.fields['currency']}")
         percent = read("probability", values.amount)
         try:
             probability = values.probability(percent / 100, "Probability") if percent is not None else None
         except BadValue:
-            raise _SkipRecord(f"unreadable {self.fields['probability']}") from None
+            raise SkipRecord(f"unreadable {self.fields['probability']}") from None
         stage_probability, stage_closed, stage_won = stages.get(stage, (None, None, None))
         is_closed = read("is_closed", values.boolean)
         is_closed = stage_closed if is_closed is None else is_closed
@@ -404,9 +377,9 @@ def _entries(rows: Iterable[Any]) -> list[tuple[str, dt.datetime]]:
             stage = values.text(row.get("StageName"), "StageName")
             entered_at = values.timestamp(row.get("CreatedDate"), "CreatedDate")
         except (BadValue, AttributeError):
-            raise _SkipRecord("unreadable OpportunityHistory") from None
+            raise SkipRecord("unreadable OpportunityHistory") from None
         if stage is None or entered_at is None or len(stage) > _MAX_STAGE:
-            raise _SkipRecord("unreadable OpportunityHistory")
+            raise SkipRecord("unreadable OpportunityHistory")
         changes.append((stage, entered_at))
     entries: list[tuple[str, dt.datetime]] = []
     for stage, entered_at in sorted(changes, key=lambda change: change[1]):

@@ -51,7 +51,7 @@ def provider_for(
         sleep=(delays if delays is not None else []).append,
         page_size=page_size,
         calls_per_second=10_000,  # the politeness limiter paces in real time; tests need no pacing
-        clock=clock,
+        utc_now=clock,
     )
 
 

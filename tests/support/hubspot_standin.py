@@ -5,7 +5,7 @@ tests.support.loopback.LoopbackServer. Its deals are generated from their number
 them cost a few lists of integers; properties are rendered, as HubSpot sends them (strings, ISO
 times), only when a response needs them. Every request is recorded with the stand-in's clock, so a
 test can check the rate a client kept. Search behaves as documented: filterGroups (OR of AND-ed
-filters), one sort, `limit` up to 100, `after` as an offset, and a 400 past 10,000 results.
+filters), one sort, `limit` up to 200, `after` as an offset, and a 400 past 10,000 results.
 """
 
 from __future__ import annotations
@@ -234,8 +234,8 @@ class HubSpotStandIn:
 
     def _search(self, body: dict[str, Any]) -> httpx.Response:
         limit, after = int(body.get("limit", 10)), int(body.get("after") or 0)
-        if not 0 < limit <= 100:
-            return _error(400, "limit must be between 1 and 100", "VALIDATION_ERROR")
+        if not 0 < limit <= 200:
+            return _error(400, "limit must be between 1 and 200", "VALIDATION_ERROR")
         if after >= self.search_cap:
             return _error(400, f"Paging past {self.search_cap} results is not allowed", "VALIDATION_ERROR")
         sorts = body.get("sorts") or [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]

@@ -36,11 +36,12 @@ PRODUCT_LINES = {1: "Core Platform", 2: "Analytics", 3: "Services"}
 # Deal times end here; changes made by tests come after it, one second apart.
 LAST_UPDATE = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
+# Riley, whose token the stand-in accepts, keeps the company's calendar in New York.
 USERS = (
-    {"id": 101, "name": "Riley Rep", "email": "riley.rep@example.com", "active_flag": True},
-    {"id": 102, "name": "Sam Seller", "email": "sam.seller@example.com", "active_flag": True},
-    {"id": 103, "name": "Casey Closer", "email": "casey.closer@example.com", "active_flag": True},
-    {"id": 104, "name": "Olly Outsider", "email": "olly.outsider@example.com", "active_flag": False},
+    {"id": 101, "name": "Riley Rep", "email": "riley.rep@example.com", "active_flag": True, "timezone_name": "America/New_York"},
+    {"id": 102, "name": "Sam Seller", "email": "sam.seller@example.com", "active_flag": True, "timezone_name": "America/Chicago"},
+    {"id": 103, "name": "Casey Closer", "email": "casey.closer@example.com", "active_flag": True, "timezone_name": "Europe/London"},
+    {"id": 104, "name": "Olly Outsider", "email": "olly.outsider@example.com", "active_flag": False, "timezone_name": "UTC"},
 )
 PIPELINES = ({"id": 1, "name": "New business"}, {"id": 2, "name": "Renewals"})
 # (id, name, pipeline, deal_probability): names the default playbook knows, one by its alias.
@@ -83,8 +84,11 @@ class PipedriveStandIn:
         every_nth_500: int | None = None,
         retry_after: int = 1,
         malformed_deals_request: int | None = None,
+        token_user_timezone: str | None = "America/New_York",
     ) -> None:
         self.token = token
+        # None: the token's user has no time zone in Pipedrive (GET /v1/users/me leaves it out).
+        self.token_user_timezone = token_user_timezone
         self.clock = clock
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -260,7 +264,11 @@ class PipedriveStandIn:
         return route(params) if route else _error(404, f"Unknown method {path}")
 
     def _me(self) -> dict[str, Any]:
-        return {**USERS[0], "company_id": 9001, "company_name": "Acme Robotics", "company_domain": COMPANY_DOMAIN}
+        me = {**USERS[0], "company_id": 9001, "company_name": "Acme Robotics", "company_domain": COMPANY_DOMAIN}
+        del me["timezone_name"]
+        if self.token_user_timezone is not None:
+            me["timezone_name"] = self.token_user_timezone
+        return me
 
     def _deal_fields(self) -> list[dict[str, Any]]:
         options = [{"id": option_id, "label": label} for option_id, label in PRODUCT_LINES.items()]
