@@ -9,19 +9,30 @@ currency, product_name, product_line and next_step_date are read only when mappe
 fields behind them (CurrencyIsoCode, custom fields) exist only in some orgs.
 
 Each sync reads the users (owner emails) and stages (default probability, closed, won), then, when
-incremental, the Opportunities deleted since the cursor, then the Opportunities ordered by
-SystemModstamp, Id, one page per query batch, each page with its stage history. A page's cursor is
-the latest SystemModstamp stored so far; the next sync starts CRM_SYNC_OVERLAP_SECONDS before it.
+incremental, the Opportunities deleted since the last sync, then the Opportunities ordered by
+SystemModstamp, Id, one page per query batch, each page with its stage history.
+
+The cursor holds two times: the latest SystemModstamp stored so far (the next sync reads from
+CRM_SYNC_OVERLAP_SECONDS before it), and how far getDeleted has looked (`latestDateCovered` of its
+last answer, or the start of the first full read). Each getDeleted window starts where the last
+one's coverage ended, as Salesforce asks, so deletions in flight at a window's end are found by
+the next one, and an org with nothing modified for weeks still has every deletion seen; only a
+sync more than 14 days after the last (getDeleted keeps 15) warns that some may be missed.
+
+Salesforce answers no 429: a 403 REQUEST_LIMIT_EXCEEDED is either the org's daily allowance spent
+(the sync stops, saying so) or too many long-running requests at once (retried with backoff).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -111,6 +122,7 @@ class SalesforceProvider(HttpConnector):
                 credentials=None if access_token else {"client_id": client_id or "", "client_secret": client_secret or ""},
             ),
             response_hooks=[_raise_for_salesforce_error],
+            transient=_concurrency_limit,
         )
         self._utc_now = utc_now
         self._history_available = True
@@ -152,18 +164,24 @@ class SalesforceProvider(HttpConnector):
 
     def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
         """Opportunities changed since `cursor` (all when None), one page per query batch."""
-        since = self._since(cursor)
+        position = _Cursor.read(cursor)
+        started = self._utc_now()
+        since = position.modified - self.overlap if position.modified else None
         emails = self._owner_emails()
         stages = self._stages()
-        if since is not None:
-            # First, before any page moves the cursor past the moment of a deletion.
-            deleted = self._deleted_since(since)
-            if deleted:
-                yield DealPage(deals=[], deleted_ids=deleted)
+        if since is None:
+            # A full read finds every opportunity live when it began: later deletions are the next sync's.
+            covered = started
+        else:
+            # First, before any page moves the cursor past the moment of a deletion. A cursor of an
+            # earlier coachbot version knows no coverage: its modstamp is the best start there is.
+            deleted, covered = self._deleted_since(position.deletions_covered or since, started)
+            yield DealPage(deals=[], deleted_ids=deleted, cursor=_Cursor(position.modified, covered).text())
         where = f" WHERE SystemModstamp >= {_soql_datetime(since)}" if since is not None else ""
-        latest = values.timestamp(cursor, "cursor") if since is not None else None
+        latest = position.modified
         for records in self._query(f"SELECT {self._select} FROM Opportunity{where} ORDER BY SystemModstamp, Id", self.batch_header):
             page, latest = self._page(records, emails, stages, latest)
+            page.cursor = _Cursor(latest, covered).text()
             yield page
 
     def doctor(self) -> str:
@@ -196,16 +214,6 @@ class SalesforceProvider(HttpConnector):
             if not isinstance(url, str) or not url.startswith(f"{self.api}/query/"):
                 raise CrmGarbageError(f"Salesforce answered a query with done=false and no usable nextRecordsUrl ({url!r})")
 
-    def _since(self, cursor: str | None) -> dt.datetime | None:
-        if cursor is None:
-            return None
-        try:
-            moment = values.timestamp(cursor, "cursor")
-        except BadValue:
-            log.warning("salesforce: stored cursor %r is not a time; syncing everything", cursor)
-            return None
-        return moment - self.overlap if moment else None
-
     def _owner_emails(self) -> dict[str, str]:
         emails = {}
         for records in self._query("SELECT Id, Email FROM User"):
@@ -233,17 +241,28 @@ class SalesforceProvider(HttpConnector):
                 stages.update(dict.fromkeys(filter(None, names), rule))
         return stages
 
-    def _deleted_since(self, since: dt.datetime) -> list[str]:
-        end = self._utc_now()
-        start = min(max(since, end - _DELETED_LOOKBACK), end - _DELETED_MIN_WINDOW)
-        if since < end - _DELETED_LOOKBACK:
-            log.warning("salesforce: last sync is over %s ago; deletions before %s may be missed", _DELETED_LOOKBACK, start)
+    def _deleted_since(self, start: dt.datetime, end: dt.datetime) -> tuple[list[str], dt.datetime]:
+        """Opportunity ids deleted from `start` to `end`, and the latestDateCovered the next window starts from.
+
+        `start` is where the last window's coverage ended, so syncs chain their windows however
+        quiet the org: only a sync after more than the look-back can miss deletions, and says so.
+        """
+        if start < end - _DELETED_LOOKBACK:
+            log.warning("salesforce: the last sync is over %s ago; deletions before %s may be missed", _DELETED_LOOKBACK, end - _DELETED_LOOKBACK)
+        start = min(max(start, end - _DELETED_LOOKBACK), end - _DELETED_MIN_WINDOW)
         params = {"start": start.isoformat(timespec="seconds"), "end": end.isoformat(timespec="seconds")}
         body = self.client.json("GET", f"{self.api}/sobjects/Opportunity/deleted/", params=params)
         deleted = body.get("deletedRecords") if isinstance(body, dict) else None
         if not isinstance(deleted, list) or not all(isinstance(row, dict) and isinstance(row.get("id"), str) for row in deleted):
             raise CrmGarbageError("Salesforce answered the deleted-records request without a list of deletedRecords ids")
-        return [row["id"] for row in deleted]
+        try:
+            covered = values.timestamp(body.get("latestDateCovered"), "latestDateCovered")
+        except BadValue:
+            covered = None
+        if covered is None:
+            raise CrmGarbageError("Salesforce answered the deleted-records request without a latestDateCovered")
+        # Deletions still in flight at `end` are reported by a window that starts at latestDateCovered.
+        return [row["id"] for row in deleted], covered
 
     def _page(
         self, records: list[Any], emails: dict[str, str], stages: dict[str, Any], latest: dt.datetime | None
@@ -258,7 +277,6 @@ class SalesforceProvider(HttpConnector):
                 crm_id = record.get("Id") if isinstance(record, dict) else None
                 page.skipped.setdefault(str(skip), []).append(crm_id if isinstance(crm_id, str) else "(no Id)")
         latest = max([*stamps, *([latest] if latest else [])], default=None)
-        page.cursor = latest.strftime("%Y-%m-%dT%H:%M:%SZ") if latest else None
         return page, latest
 
     def _stage_history(self, first: dt.datetime, last: dt.datetime) -> dict[str, list[Any]]:
@@ -358,6 +376,36 @@ class SalesforceProvider(HttpConnector):
         )
 
 
+@dataclass(frozen=True)
+class _Cursor:
+    """Where the next sync starts: the newest SystemModstamp stored, and how far getDeleted has looked."""
+
+    modified: dt.datetime | None
+    deletions_covered: dt.datetime | None = None
+
+    @classmethod
+    def read(cls, text: str | None) -> _Cursor:
+        """The stored cursor; a bare time is an earlier version's (the modstamp alone); garbage starts afresh."""
+        if text is None:
+            return cls(None)
+        try:
+            stored = json.loads(text) if text.lstrip().startswith("{") else {"modified": text}
+            return cls(values.timestamp(stored.get("modified"), "modified"), values.timestamp(stored.get("deletions_covered"), "deletions_covered"))
+        except (ValueError, AttributeError):  # BadValue and JSONDecodeError are ValueErrors
+            log.warning("salesforce: stored cursor %r is unreadable; syncing everything", text[:80])
+            return cls(None)
+
+    def text(self) -> str:
+        return json.dumps(
+            {"modified": _cursor_time(self.modified), "deletions_covered": _cursor_time(self.deletions_covered)},
+            separators=(",", ":"),
+        )
+
+
+def _cursor_time(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
 def _checked_fields(fields: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(fields) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
@@ -422,31 +470,45 @@ def _soql_datetime(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _raise_for_salesforce_error(response: httpx.Response) -> None:
-    """Turn Salesforce's error codes into errors that say what to do, before the generic policy sees the status.
-
-    A 403 is both "this token may not" and "the org has spent its daily API calls": only the
-    first is about credentials.
-    """
-    if response.status_code not in (400, 403, 404):
-        return
+def _salesforce_error(response: httpx.Response) -> tuple[str, str] | None:
+    """(errorCode, message) of Salesforce's error body, an array of {message, errorCode}; None for another shape."""
     response.read()
     try:
         errors = response.json()
-        code, message = str(errors[0]["errorCode"]), str(errors[0].get("message", ""))
+        return str(errors[0]["errorCode"]), str(errors[0].get("message", ""))
     except (ValueError, LookupError, TypeError, AttributeError):
+        return None
+
+
+def _concurrency_limit(response: httpx.Response) -> str | None:
+    """Why to retry a 403 that only says too many long-running requests run in the org right now."""
+    if response.status_code != 403 or (error := _salesforce_error(response)) is None:
+        return None
+    code, message = error
+    # "ConcurrentRequests (Concurrent API Requests) Limit exceeded", "ConcurrentPerOrgLongTxn Limit exceeded."
+    return f"{code}: {message}" if code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in message else None
+
+
+def _raise_for_salesforce_error(response: httpx.Response) -> None:
+    """Turn Salesforce's error codes into errors that say what to do, before the generic policy sees the status.
+
+    A 403 is "this token may not", "the org has spent its daily API calls" or "too many
+    long-running requests at once": only the first is about credentials, only the last passes
+    by itself (the retry policy waits it out, see _concurrency_limit).
+    """
+    if response.status_code not in (400, 403, 404):
+        return
+    if (error := _salesforce_error(response)) is None:
         return  # not Salesforce's error shape (the token endpoint's, a proxy's): the generic policy decides
+    code, message = error
+    if _concurrency_limit(response):
+        return
     if code == "REQUEST_LIMIT_EXCEEDED":
         usage = response.headers.get("Sforce-Limit-Info", "")
-        if "ConcurrentRequests" in message:
-            what = "too many long-running requests are running in the org at once; try again in a few minutes"
-        else:
-            what = (
-                "the org's daily API request limit is spent (it counts every integration over a rolling 24 hours, "
-                "so calls free up gradually): the next scheduled sync tries again, or run `coachbot sync` in a few hours"
-            )
         raise CrmUnavailableError(
-            f"Salesforce refused the request ({code}: {message}{'; ' + usage if usage else ''}): {what}. "
+            f"Salesforce refused the request ({code}: {message}{'; ' + usage if usage else ''}): "
+            "the org's daily API request limit is spent (it counts every integration over a rolling 24 hours, "
+            "so calls free up gradually): the next scheduled sync tries again, or run `coachbot sync` in a few hours. "
             "Nothing was lost; the sync resumes from the last stored page."
         )
     if response.status_code == 403:
