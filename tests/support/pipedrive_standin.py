@@ -52,6 +52,8 @@ STAGES = (
 ACCOUNTS = ("Northwind", "Contoso", "Fabrikam", "Globex", "Initech", "Hooli", "Soylent", "Tyrell", "Wonka", "Oscorp")
 NEXT_STEPS = ("Send pricing", "Security review", "Demo for ops", "Mutual close plan", "Legal redlines")
 SORTABLE = ("id", "update_time", "add_time")
+# The v2 Deal fields whose type admits null; the others are left out when they have no value.
+NULLABLE_DEAL_FIELDS = frozenset({"probability", "lost_reason", "close_time", "origin_id", "channel", "channel_id", "source_lead_id", "arr", "mrr", "acv"})
 DEFAULT_STATUSES = frozenset({"open", "won", "lost"})
 
 
@@ -121,7 +123,6 @@ class PipedriveStandIn:
             self.deals[deal_id] = {
                 "id": deal_id,
                 "title": f"{ACCOUNTS[deal_id % len(ACCOUNTS)]} deal {deal_id}",
-                "creator_user_id": USERS[0]["id"],
                 "owner_id": USERS[deal_id % len(USERS)]["id"],
                 "person_id": None,
                 "org_id": None,
@@ -167,11 +168,9 @@ class PipedriveStandIn:
             "owner_id": deal["owner_id"],
             "deal_id": deal_id,
             "due_date": (LAST_UPDATE.date() + dt.timedelta(days=deal_id % 21 - 5)).isoformat(),
-            "due_time": None,
             "done": done,
-            "marked_as_done_time": iso(LAST_UPDATE - dt.timedelta(days=deal_id % 10 + 1)) if done else None,
             "is_deleted": False,
-        }
+        } | ({"marked_as_done_time": iso(LAST_UPDATE - dt.timedelta(days=deal_id % 10 + 1))} if done else {})
 
     def _touch(self, deal: dict[str, Any]) -> None:
         self._next_update += dt.timedelta(seconds=1)
@@ -273,8 +272,10 @@ class PipedriveStandIn:
     def _deal_fields(self) -> list[dict[str, Any]]:
         options = [{"id": option_id, "label": label} for option_id, label in PRODUCT_LINES.items()]
         return [
-            {"field_code": "title", "field_name": "Title", "field_type": "varchar", "is_custom_field": False, "options": None},
-            {"field_code": PRODUCT_LINE_FIELD, "field_name": "Product line", "field_type": "enum", "is_custom_field": True, "options": options},
+            {"field_code": "title", "field_name": "Title", "field_type": "varchar", "description": "The deal's title",
+             "is_custom_field": False, "is_optional_response_field": False, "options": None},
+            {"field_code": PRODUCT_LINE_FIELD, "field_name": "Product line", "field_type": "enum", "description": "",
+             "is_custom_field": True, "is_optional_response_field": False, "options": options},
         ]  # fmt: skip
 
     def _activities(self, query: dict[str, str]) -> httpx.Response:
@@ -331,7 +332,11 @@ class PipedriveStandIn:
         return _ok(page, {"next_cursor": next_cursor})
 
     def _served(self, deal: dict[str, Any], wanted: set[str], custom: set[str] | None) -> dict[str, Any]:
-        served = {key: value for key, value in deal.items() if key != "custom_fields"}
+        served = {
+            key: value
+            for key, value in deal.items()
+            if key != "custom_fields" and (value is not None or key in NULLABLE_DEAL_FIELDS)
+        }
         served["custom_fields"] = {
             key: value for key, value in deal["custom_fields"].items() if custom is None or key in custom
         }

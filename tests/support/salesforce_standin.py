@@ -249,9 +249,10 @@ class SalesforceStandIn:
             rows = [dict(row) for row in self.user_rows]
         elif obj == "OpportunityStage":
             rows = [
-                {"MasterLabel": label, "ApiName": label, "DefaultProbability": float(percent), "IsClosed": closed, "IsWon": won}
-                for label, percent, closed, won in STAGES
-            ]
+                {"Id": f"01J{position:015d}", "MasterLabel": label, "ApiName": label, "DefaultProbability": float(percent),
+                 "IsClosed": closed, "IsWon": won}
+                for position, (label, percent, closed, won) in enumerate(STAGES)
+            ]  # fmt: skip
         elif obj == "OpportunityHistory":
             if self.history_unavailable:
                 return self._error(400, "INVALID_TYPE", "sObject type 'OpportunityHistory' is not supported.")
@@ -338,7 +339,7 @@ def _history_id(opportunity: str, step: int) -> str:
 
 def _project(obj: str, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {"attributes": {"type": obj}}
-    if "Id" in row:
+    if obj != "AggregateResult":  # an aggregate row is no stored record, so it has no url
         record["attributes"]["url"] = f"/services/data/{API_VERSION}/sobjects/{obj}/{row['Id']}"
     for name in fields:
         top = name.split(".", 1)[0]
