@@ -74,6 +74,12 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
     sections = [
         ("Skipped rows", {reason: len(rows) for reason, rows in summary.skipped.items()}, summary.skipped, None),
         (
+            "Kept with an estimated value",
+            {how: len(rows) for how, rows in summary.estimated.items()},
+            summary.estimated,
+            "Put the value in the export to replace the estimate on the next sync.",
+        ),
+        (
             "Owners with no matching person",
             dict(summary.unmatched_owners),
             None,

@@ -27,6 +27,7 @@ POSTGRES_URL = os.environ.get("COACHBOT_TEST_POSTGRES_URL", "postgresql+psycopg:
 REQUIRE_POSTGRES = os.environ.get("COACHBOT_TEST_REQUIRE_POSTGRES") == "1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "maven-crm"
+VENDOR_SPECS = REPO_ROOT.parent / "shared" / "data" / "vendor-specs"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -121,11 +122,21 @@ def now() -> dt.datetime:
     return dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
 
 
-def require_shared_data() -> Path:
-    """The Maven CRM export beside the repo, or a skip (a failure under COACHBOT_TEST_REQUIRE_SHARED=1)."""
-    if (SHARED_DATA / "sales_pipeline.csv").exists():
-        return SHARED_DATA
-    reason = f"{SHARED_DATA} not found: the Maven CRM export comes with ../shared, which .ci/run provides"
+def require_shared(folder: Path, marker: str, what: str) -> Path:
+    """`folder` beside the repo, if it holds `marker`; else a skip (a failure under COACHBOT_TEST_REQUIRE_SHARED=1)."""
+    if (folder / marker).exists():
+        return folder
+    reason = f"{folder} not found: {what} comes with ../shared, which .ci/run provides"
     if os.environ.get("COACHBOT_TEST_REQUIRE_SHARED") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def require_shared_data() -> Path:
+    """The Maven CRM export beside the repo, or a skip (a failure under COACHBOT_TEST_REQUIRE_SHARED=1)."""
+    return require_shared(SHARED_DATA, "sales_pipeline.csv", "the Maven CRM export")
+
+
+def require_vendor_specs() -> Path:
+    """The vendors' API specs beside the repo (SOURCES.md there says where each came from), or a skip."""
+    return require_shared(VENDOR_SPECS, "SOURCES.md", "the vendors' API specs")

@@ -85,19 +85,24 @@ def test_org_import_links_people_to_slack_by_email(cli_env, slack, monkeypatch, 
     assert "4 people: 0 new, 0 changed, 4 unchanged; 0 quota(s) and 0 coach link(s) changed." in again.output
 
 
-def test_sync_of_the_maven_export_reports_what_it_skipped(cli_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_sync_of_the_maven_export_reports_the_created_dates_it_estimated(cli_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     data = require_shared_data()
     monkeypatch.setenv("CRM_PROVIDER", "csv")
     monkeypatch.setenv("CSV_DEALS_FILE", str(data / "sales_pipeline.csv"))
     monkeypatch.setenv("CSV_PRODUCTS_FILE", str(data / "products.csv"))
     result = runner.invoke(app, ["sync"])
     assert result.exit_code == 0, result.output
-    assert "Fetched 8,300 deals: 8,300 created, 0 updated, 0 unchanged, 500 skipped." in result.output
-    assert re.search(r"500\s+no created date \(engage_date\)\s+e\.g\. line \d+ \(id \w+\)", result.output)
+    assert "Fetched 8,800 deals: 8,800 created, 0 updated, 0 unchanged, 0 skipped." in result.output
+    assert "Kept with an estimated value" in result.output
+    assert re.search(
+        r"500\s+no created date \(engage_date\): dated 2017-12-27, the newest date in the export\s+e\.g\. line \d+ \(id \w+\)",
+        result.output,
+    )
+    assert "Put the value in the export to replace the estimate on the next sync." in result.output
     assert "Add these people with `coachbot org import`" in result.output
     assert "Owners with no matching person" in result.output
     second = runner.invoke(app, ["sync"])
-    assert "Fetched 8,300 deals: 0 created, 0 updated, 8,300 unchanged, 500 skipped." in second.output
+    assert "Fetched 8,800 deals: 0 created, 0 updated, 8,800 unchanged, 0 skipped." in second.output
 
 
 def test_a_bad_org_file_exits_with_every_problem_and_stores_nothing(cli_env, tmp_path, engine) -> None:  # type: ignore[no-untyped-def]

@@ -51,10 +51,16 @@ class DealPage:
     deals: list[CrmDeal]
     # Rows the provider could not use, by reason: {"no created date (engage_date)": ["row 12", ...]}
     skipped: dict[str, list[str]] = field(default_factory=dict)
+    # Deals kept with a value the provider had to estimate, by how: {"no created date (engage_date): ...": ["row 12", ...]}
+    estimated: dict[str, list[str]] = field(default_factory=dict)
     unknown_products: Counter[str] = field(default_factory=Counter)
     # CRM ids the CRM reports deleted or archived: they leave the open pipeline (kept, marked deleted_at).
     deleted_ids: list[str] = field(default_factory=list)
     cursor: str | None = None
+
+
+class SkipRecord(Exception):
+    """One CRM record cannot be used; the message is the reason the sync summary lists it under."""
 
 
 class CrmError(Exception):

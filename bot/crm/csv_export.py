@@ -10,8 +10,8 @@ Other columns are ignored.
 - `id` (or opportunity_id, deal_id, crm_id): required; unique, a repeated id keeps the first row.
 - `owner` (or owner_email, sales_agent, owner_name): required; an email or a name.
 - `stage` (or deal_stage, dealstage): required; matched to the playbook's stages and aliases.
-- `created` (or created_at, create_date, engage_date, createdate): required; a row without it is
-  skipped.
+- `created` (or created_at, create_date, engage_date, createdate): the column is required; a row
+  with it empty is kept, dated as "Deals without a created date" says.
 - `name` (or deal_name, opportunity_name): default "<account> – <product>", else the id.
 - `amount` (or close_value, value, deal_value): when empty, the product's list price if known.
 - `currency`: three letters; default `COACHBOT_CURRENCY`.
@@ -29,9 +29,22 @@ Other columns are ignored.
 Dates are ISO: `2024-03-31` or `2024-03-31T14:05:00` (an offset such as `+02:00` or `Z` is
 honoured). A date without a time, or a time without an offset, is read in `COACHBOT_TIMEZONE`.
 
+Deals without a created date
+----------------------------
+A row with an empty created date (Maven's 500 Prospecting deals have no engage_date) is kept, not
+dropped, and dated by the best evidence of when the deal existed by:
+1. the earliest of its own stage_entered, last_activity and close_date (each proves the deal existed
+   by then), leaving out a close date later than the export's date (that is an expected one);
+2. else the export's date: the newest created, stage_entered or last_activity date anywhere in the
+   file (the export was taken no earlier, and the deal existed when it was taken); a file without
+   a single such date is dated by its modification time.
+The second choice is the latest date the evidence allows, on purpose: an earlier guess would make
+the deal look older than it may be and set off stale-deal nudges no one can act on. The sync
+summary lists these deals under "Kept with an estimated value", by how each was dated.
+
 A row that cannot be used is skipped, never the whole file; the sync summary lists each reason
 with the rows it applies to ("line 12 (id 1C1I7A6R)"): missing id, missing owner, missing stage,
-no created date (<column>), duplicate id, unreadable amount, amount out of range, unreadable
+duplicate id, unreadable amount, amount out of range, unreadable
 currency, unreadable probability, unreadable date in <column>, unreadable yes/no in <column>,
 <column> longer than N characters, too many columns, not valid UTF-8, NUL character, unreadable
 CSV row.
@@ -62,7 +75,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, TypeVar
 
-from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.values import MAX_AMOUNT
 from bot.org.records import OrgPerson
 
@@ -107,8 +120,17 @@ Row = dict[str | None, str | list[str] | None]  # csv.DictReader puts surplus fi
 T = TypeVar("T")
 
 
-class SkipRow(Exception):
-    """The row cannot be used; the message is the reason shown to the user."""
+class _ExportDating:
+    """The export's date, worked out on first need: most files have no undated row."""
+
+    def __init__(self, work_out: Callable[[], tuple[dt.datetime, str]]) -> None:
+        self._work_out = work_out
+        self._found: tuple[dt.datetime, str] | None = None
+
+    def get(self) -> tuple[dt.datetime, str]:
+        if self._found is None:
+            self._found = self._work_out()
+        return self._found
 
 
 @dataclass(frozen=True)
@@ -171,6 +193,7 @@ class CsvProvider:
                 )
             # The ids seen so far are the one thing kept across pages: duplicates can be anywhere.
             seen_ids: set[str] = set()
+            dating = _ExportDating(lambda: self._export_date(columns))
             page, rows_in_page = DealPage(deals=[]), 0
             while True:
                 row_id, previous_line = "", reader.line_num
@@ -178,16 +201,18 @@ class CsvProvider:
                     row = next(reader)
                     # "replace": the reference must stay storable even when the id holds bad bytes.
                     row_id = _value(row, columns, "id").encode("utf-8", "replace").decode("utf-8")
-                    deal = self._deal(row, columns, catalogue, owner_emails)
+                    deal, estimate = self._deal(row, columns, catalogue, owner_emails, dating)
                     if deal.crm_id in seen_ids:
-                        raise SkipRow("duplicate id")
+                        raise SkipRecord("duplicate id")
                     seen_ids.add(deal.crm_id)
                     page.deals.append(deal)
+                    if estimate:
+                        page.estimated.setdefault(estimate, []).append(f"line {reader.line_num} (id {row_id})")
                     if deal.product_name and self.products_file and _normalise(deal.product_name) not in catalogue:
                         page.unknown_products[deal.product_name] += 1
                 except StopIteration:
                     break
-                except SkipRow as exc:
+                except SkipRecord as exc:
                     where = f"line {reader.line_num}" + (f" (id {row_id})" if row_id else "")
                     page.skipped.setdefault(str(exc), []).append(where)
                 except csv.Error:
@@ -206,22 +231,24 @@ class CsvProvider:
         columns: dict[str, str],
         catalogue: dict[str, Product],
         owner_emails: dict[str, str],
-    ) -> CrmDeal:
+        dating: _ExportDating,
+    ) -> tuple[CrmDeal, str | None]:
+        """The row's deal, and how its created date was estimated when the row has none (else None)."""
         values = "".join(value for value in row.values() if isinstance(value, str))
         try:
             values.encode("utf-8")
         except UnicodeEncodeError:
-            raise SkipRow("not valid UTF-8") from None
+            raise SkipRecord("not valid UTF-8") from None
         if "\x00" in values:
-            raise SkipRow("NUL character")  # PostgreSQL refuses it in text columns
+            raise SkipRecord("NUL character")  # PostgreSQL refuses it in text columns
         if any(value.strip() for value in row.get(None) or ()):
-            raise SkipRow("too many columns")
+            raise SkipRecord("too many columns")
 
         def text(name: str) -> str | None:
             value = _value(row, columns, name)
             limit = _MAX_LENGTH.get(name)
             if limit is not None and len(value) > limit:
-                raise SkipRow(f"{columns[name]} longer than {limit} characters")
+                raise SkipRecord(f"{columns[name]} longer than {limit} characters")
             return value or None
 
         def parsed(name: str, parse: Callable[[str], T], what: str) -> T | None:
@@ -231,24 +258,22 @@ class CsvProvider:
             try:
                 return parse(value)
             except (ValueError, OverflowError):
-                raise SkipRow(what.format(column=columns[name])) from None
+                raise SkipRecord(what.format(column=columns[name])) from None
 
         crm_id = text("id")
         if crm_id is None:
-            raise SkipRow("missing id")
+            raise SkipRecord("missing id")
         owner = text("owner")
         if owner is None:
-            raise SkipRow("missing owner")
+            raise SkipRecord("missing owner")
         stage = text("stage")
         if stage is None:
-            raise SkipRow("missing stage")
+            raise SkipRecord("missing stage")
         created_at = parsed("created", self._moment, "unreadable date in {column}")
-        if created_at is None:
-            raise SkipRow(f"no created date ({columns['created']})")
 
         amount = parsed("amount", _decimal, "unreadable amount")
         if amount is not None and not 0 <= amount <= MAX_AMOUNT:
-            raise SkipRow("amount out of range")
+            raise SkipRecord("amount out of range")
         currency = parsed("currency", _currency, "unreadable currency") or self.default_currency
         close_date = parsed("close_date", self._date, "unreadable date in {column}")
         next_step_date = parsed("next_step_date", self._date, "unreadable date in {column}")
@@ -264,6 +289,10 @@ class CsvProvider:
             product_line = product.line or product_line
             if amount is None:
                 amount = product.list_price
+
+        estimate = None
+        if created_at is None:
+            created_at, estimate = self._estimated_created(columns, dating, stage_entered_at, last_activity_at, close_date)
 
         if "@" in owner:
             owner_email: str | None = owner.lower()
@@ -291,7 +320,46 @@ class CsvProvider:
             account_name=account,
             crm_url=text("url"),
             stage_history=((stage, stage_entered_at),) if stage_entered_at else (),
-        )
+        ), estimate
+
+    def _estimated_created(
+        self,
+        columns: dict[str, str],
+        dating: _ExportDating,
+        stage_entered_at: dt.datetime | None,
+        last_activity_at: dt.datetime | None,
+        close_date: dt.date | None,
+    ) -> tuple[dt.datetime, str]:
+        """The best evidence of when an undated deal existed by: see "Deals without a created date" above."""
+        exported_at, how = dating.get()
+        closed = dt.datetime.combine(close_date, dt.time(), tzinfo=self.timezone).astimezone(dt.UTC) if close_date else None
+        # A close date after the export is an expected one: no evidence that the deal existed then.
+        evidence = [moment for moment in (stage_entered_at, last_activity_at, closed) if moment and moment <= exported_at]
+        missing = f"no created date ({columns['created']})"
+        if evidence:
+            return min(evidence), f"{missing}: dated by the row's earliest other date"
+        return exported_at, f"{missing}: dated {exported_at.astimezone(self.timezone):%Y-%m-%d}, {how}"
+
+    def _export_date(self, columns: dict[str, str]) -> tuple[dt.datetime, str]:
+        """When the export was taken, at the earliest: its newest recorded event, else the file's modification time."""
+        newest: dt.datetime | None = None
+        with _open(self.deals_file, "CSV_DEALS_FILE", errors="replace") as handle:
+            reader = csv.DictReader(handle)
+            try:
+                for row in reader:
+                    for name in ("created", "stage_entered", "last_activity"):
+                        try:
+                            moment = self._moment(_value(row, columns, name)) if _value(row, columns, name) else None
+                        except (ValueError, OverflowError):
+                            continue
+                        if moment and (newest is None or moment > newest):
+                            newest = moment
+            except csv.Error:
+                pass  # the rows read so far date the export; the main pass reports the bad record
+        if newest is not None:
+            return newest, "the newest date in the export"
+        modified = dt.datetime.fromtimestamp(self.deals_file.stat().st_mtime, dt.UTC)
+        return modified, "when the export file was last written"
 
     def _moment(self, value: str) -> dt.datetime:
         try:

@@ -1,7 +1,7 @@
 """The shared HTTP machinery of the CRM connectors: one retry policy, a client-side rate limiter.
 
 Each CRM module builds one `CrmHttpClient` with its base URL, auth, timeouts and limiter. The
-policy: 429, 5xx, timeouts and dropped connections are retried with exponential backoff (with
+policy: 429, 5xx, timeouts, dropped connections and what a CRM marks transient are retried with exponential backoff (with
 jitter) that honours Retry-After, at most `max_retries` times; 401 and 403 stop at once with a
 CrmAuthError naming the setting to fix; any other 4xx is a CrmError. Nothing here logs a token.
 """
@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -113,6 +113,7 @@ class CrmHttpClient:
         sleep: Callable[[float], None] = time.sleep,
         auth: httpx.Auth | None = None,
         response_hooks: list[Callable[[httpx.Response], None]] | None = None,
+        transient: Callable[[httpx.Response], str | None] | None = None,
     ) -> None:
         self.crm = crm
         self.auth_setting = auth_setting
@@ -121,6 +122,9 @@ class CrmHttpClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._sleep = sleep
+        # A CRM's own word that an error status will pass (Salesforce's concurrency limit is a
+        # 403): the reason to log and retry on, or None to let the status decide.
+        self._transient = transient
         self.http = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -152,13 +156,16 @@ class CrmHttpClient:
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code in (401, 403):
+                if self._transient is not None and (transient := self._transient(response)):
+                    reason = transient
+                elif response.status_code in (401, 403):
                     self._raise_for_auth(response)
-                if response.status_code not in RETRYABLE_STATUSES:
+                elif response.status_code not in RETRYABLE_STATUSES:
                     raise CrmError(
                         f"{self.crm} answered {response.status_code} to {method} {_path(url)}: {_snippet(response)}"
                     )
-                reason = f"HTTP {response.status_code}"
+                else:
+                    reason = f"HTTP {response.status_code}"
             attempt += 1
             if attempt > self.max_retries:
                 raise CrmUnavailableError(
@@ -185,7 +192,7 @@ class CrmHttpClient:
         exponential = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return exponential * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
 
-    def _raise_for_auth(self, response: httpx.Response) -> None:
+    def _raise_for_auth(self, response: httpx.Response) -> NoReturn:
         raise CrmAuthError(
             f"{self.crm} refused the request ({response.status_code}: {_snippet(response)}): "
             f"check {self.auth_setting} and the permissions it grants",

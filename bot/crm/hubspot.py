@@ -24,23 +24,25 @@ import datetime as dt
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bot.crm import values
-from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
+from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
-from bot.org.records import OrgPerson
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
 MODIFIED = "hs_lastmodifieddate"
-MAX_PAGE_SIZE = 100  # the v3 search's largest `limit`
+TOKEN_SETTING = "HUBSPOT_TOKEN"
+SEARCH_PAGE_SIZE = 200  # the v3 search's largest `limit` (PublicObjectSearchRequest: "up to 200 objects")
+LIST_PAGE_SIZE = 100  # GET list endpoints (owners, archived deals) serve at most 100 a page
 # HubSpot allows about 4 search requests a second per token and more for other endpoints, so one
 # limiter at the search rate (HUBSPOT_REQUESTS_PER_SECOND) keeps every call within bounds.
 
@@ -65,10 +67,6 @@ ENTERED_PREFIXES = ("hs_v2_date_entered_", "hs_date_entered_")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-class SkipDeal(Exception):
-    """The record cannot be used; the message is the reason shown in the sync summary."""
-
-
 @dataclass(frozen=True)
 class Stage:
     label: str
@@ -76,72 +74,58 @@ class Stage:
     is_closed: bool | None
 
 
-class HubSpotProvider:
+class HubSpotProvider(HttpConnector):
     """Deals, owners and stages from one HubSpot account."""
 
     source = "hubspot"
 
     def __init__(
         self,
-        http: CrmHttpClient,
-        properties: dict[str, str],
+        *,
+        token: str,
+        base_url: str = "https://api.hubapi.com",
+        field_map: Mapping[str, str] | None = None,
         overlap_seconds: int = 60,
         timezone: str = "UTC",
-        page_size: int = MAX_PAGE_SIZE,
-    ) -> None:
-        self.http = http
-        self.properties = properties
-        self.overlap_ms = overlap_seconds * 1000
-        self.timezone = zoneinfo.ZoneInfo(timezone)
-        self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
+        page_size: int = SEARCH_PAGE_SIZE,
+        requests_per_second: int = 4,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        page_size: int = MAX_PAGE_SIZE,
         clock: Callable[[], float] = time.monotonic,
-    ) -> HubSpotProvider:
-        """The provider for HUBSPOT_TOKEN; `sleep` and `clock` drive retries and the rate limiter."""
-        if settings.hubspot_token is None:
-            raise CrmError("HUBSPOT_TOKEN is not set: create a private app in HubSpot and copy its token", "HUBSPOT_TOKEN")
-        http = CrmHttpClient(
+    ) -> None:
+        self.properties = field_properties(field_map or {})
+        self.overlap_ms = overlap_seconds * 1000
+        self.timezone = zoneinfo.ZoneInfo(timezone)
+        self.page_size = max(1, min(page_size, SEARCH_PAGE_SIZE))
+        self.client = CrmHttpClient(
             crm="HubSpot",
-            base_url=settings.hubspot_api_url,
-            auth_setting="HUBSPOT_TOKEN",
-            headers={"Authorization": f"Bearer {settings.hubspot_token.get_secret_value()}"},
-            limiter=RateLimiter(settings.hubspot_requests_per_second, 1.0, clock=clock, sleep=sleep),
+            base_url=base_url,
+            auth_setting=TOKEN_SETTING,
+            headers={"Authorization": f"Bearer {token}"},
+            limiter=RateLimiter(requests_per_second, 1.0, clock=clock, sleep=sleep),
             transport=transport,
             sleep=sleep,
         )
-        return cls(
-            http,
-            field_properties(settings.crm_field_map),
-            overlap_seconds=settings.crm_sync_overlap_seconds,
-            timezone=settings.timezone,
-            page_size=page_size,
-        )
 
-    def fetch_org(self) -> list[OrgPerson] | None:
-        """None: the org comes from `coachbot org import`; owners only lend deals their email."""
-        return None
+    @classmethod
+    def settings_options(cls, settings: Settings) -> dict[str, Any]:
+        token = required(settings.hubspot_token, TOKEN_SETTING, "create a private app in HubSpot and copy its token")
+        return {
+            "token": token.get_secret_value(),
+            "base_url": settings.hubspot_api_url,
+            "timezone": settings.timezone,
+            "requests_per_second": settings.hubspot_requests_per_second,
+        }
 
     def product_lines(self) -> list[str]:
         """Empty: the lines are learnt from the deals' mapped product_line property as they sync."""
         return []
 
-    def expected_total(self) -> int | None:
-        """None: the count depends on the cursor, which only fetch_deals is given."""
-        return None
-
     def doctor(self) -> str:
         """Check the token with two cheap reads; raises CrmAuthError naming HUBSPOT_TOKEN if refused."""
         self._json("GET", "/crm/v3/owners", params={"limit": 1})
         # Deals are read through search, which a token without the deals scope is refused.
-        found = self._json("POST", SEARCH_PATH, json={"limit": 1, "properties": [MODIFIED]})
+        found = self._json("POST", SEARCH_PATH, json=_search_body([], MODIFIED, [MODIFIED], 1))
         total = found.get("total")
         deals = f"{total:,} deals" if isinstance(total, int) else "deals"
         return f"HubSpot: token accepted, owners and {deals} readable"
@@ -160,7 +144,7 @@ class HubSpotProvider:
             for position, record in enumerate(results, 1):
                 try:
                     page.deals.append(self._deal(record, owners, stages))
-                except SkipDeal as exc:
+                except SkipRecord as exc:
                     page.skipped.setdefault(str(exc), []).append(_reference(record, position))
             yield page
         if deleted_ids:
@@ -220,14 +204,7 @@ class HubSpotProvider:
             after_id = max(ids)
 
     def _search_page(self, filters: list[dict[str, str]], sort_by: str, properties: list[str]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
-            "properties": properties,
-            "limit": self.page_size,
-        }
-        if filters:
-            body["filterGroups"] = [{"filters": filters}]
-        return self._json("POST", SEARCH_PATH, json=body)
+        return self._json("POST", SEARCH_PATH, json=_search_body(filters, sort_by, properties, self.page_size))
 
     def _owner_emails(self) -> dict[str, str]:
         emails: dict[str, str] = {}
@@ -267,7 +244,7 @@ class HubSpotProvider:
 
     def _list(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         """Every result of a GET list endpoint, following `paging.next.after`."""
-        params = {**params, "limit": str(MAX_PAGE_SIZE)}
+        params = {**params, "limit": str(LIST_PAGE_SIZE)}
         while True:
             response = self._json("GET", path, params=params)
             yield from (record for record in response["results"] if isinstance(record, dict))
@@ -276,7 +253,7 @@ class HubSpotProvider:
             params = {**params, "after": after}
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        data = self.http.json(method, path, **kwargs)
+        data = self.client.json(method, path, **kwargs)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise CrmGarbageError(f"HubSpot answered {method} {path} without a list of results")
         return data
@@ -284,10 +261,10 @@ class HubSpotProvider:
     def _deal(self, record: Any, owners: dict[str, str], stages: dict[str, Stage]) -> CrmDeal:
         crm_id = _id(record)
         if not crm_id or len(crm_id) > 64:
-            raise SkipDeal("missing id")
+            raise SkipRecord("missing id")
         props = record.get("properties")
         if not isinstance(props, dict):
-            raise SkipDeal("no properties")
+            raise SkipRecord("no properties")
 
         def read(field: str, reader: Callable[..., Any], **options: Any) -> Any:
             if (prop := self.properties.get(field)) is None:
@@ -295,14 +272,14 @@ class HubSpotProvider:
             try:
                 return reader(props.get(prop), prop, **options)
             except values.BadValue:
-                raise SkipDeal(f"unreadable {prop}") from None
+                raise SkipRecord(f"unreadable {prop}") from None
 
         created_at = read("created_at", values.timestamp)
         if created_at is None:
-            raise SkipDeal(f"no created date ({self.properties['created_at']})")
+            raise SkipRecord(f"no created date ({self.properties['created_at']})")
         stage_id = read("stage", values.text, limit=100)
         if stage_id is None:
-            raise SkipDeal(f"missing stage ({self.properties['stage']})")
+            raise SkipRecord(f"missing stage ({self.properties['stage']})")
         stage = stages.get(stage_id) or Stage(stage_id, None, None)
         entered = _entered(props, stages)
         owner_key = read("owner", values.text, limit=320)
@@ -340,14 +317,29 @@ class HubSpotProvider:
         return moment.astimezone(self.timezone).date() if moment else None
 
 
-def field_properties(field_map: str) -> dict[str, str]:
+def field_properties(overrides: Mapping[str, str]) -> dict[str, str]:
     """DEFAULT_PROPERTIES with CRM_FIELD_MAP applied; a CrmError naming CRM_FIELD_MAP if it is wrong."""
-    overrides = values.parse_field_map(field_map)
     unknown = sorted(set(overrides) - set(DEFAULT_PROPERTIES) - set(OPTIONAL_FIELDS))
     if unknown:
         known = ", ".join([*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS])
         raise CrmError(f"CRM_FIELD_MAP: unknown field {', '.join(unknown)} (known: {known})", "CRM_FIELD_MAP")
     return {**DEFAULT_PROPERTIES, **overrides}
+
+
+def _search_body(filters: list[dict[str, str]], sort_by: str, properties: list[str], limit: int) -> dict[str, Any]:
+    """A PublicObjectSearchRequest with every field the spec requires.
+
+    `after` is always "0": paging is by key (see the module docstring), never by HubSpot's offset.
+    Sorts are objects, as HubSpot's search guide documents and the API honours; the OpenAPI file
+    types them as strings, a known error of its generator (HubSpot/hubspot-api-python#236).
+    """
+    return {
+        "filterGroups": [{"filters": filters}] if filters else [],
+        "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
+        "properties": properties,
+        "limit": limit,
+        "after": "0",
+    }
 
 
 def _filter(prop: str, operator: str, value: int) -> dict[str, str]:
@@ -392,7 +384,7 @@ def _entered(props: dict[str, Any], stages: dict[str, Stage]) -> dict[str, dt.da
                     entered[stage_id] = moment
                     break
             except values.BadValue:
-                raise SkipDeal(f"unreadable {prop}") from None
+                raise SkipRecord(f"unreadable {prop}") from None
     return entered
 
 

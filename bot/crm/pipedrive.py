@@ -3,7 +3,9 @@
 What it reads, always with the API token in the `x-api-token` header (never in a URL, where
 proxies and logs would keep it):
 
-- GET /v1/users and /v1/users/me: owner emails, and the company domain for deal links;
+- GET /v1/users and /v1/users/me: owner emails, the company domain for deal links, and the token
+  user's time zone (`timezone_name`), in which a closed deal's close_time gives its close date
+  (COACHBOT_TIMEZONE when Pipedrive names none);
 - GET /api/v2/stages: stage names (what the playbook matches) and their default probabilities;
 - GET /api/v2/deals sorted by update_time and paged by cursor, every deal on the first sync and
   from the stored cursor minus CRM_SYNC_OVERLAP_SECONDS after that; deleted deals are listed too
@@ -15,7 +17,7 @@ proxies and logs would keep it):
 
 CRM_FIELD_MAP (`field=key,...`) points a coachbot field at another deal key or at a custom field's
 40-character hash: name (title), amount (value), currency (currency), created_at (add_time),
-closed_at (close_time), close_date (expected_close_date; once closed, the close date),
+closed_at (close_time), close_date (expected_close_date; once closed, close_time's local day),
 crm_modified_at (update_time), stage_entered_at (stage_change_time), next_step and next_step_date
 (the next activity's subject and due date), and last_activity_at, product_line, product_name and
 account_name (empty unless mapped). Stage and owner always come from stage_id and owner_id.
@@ -28,6 +30,7 @@ import datetime as dt
 import logging
 import re
 import time
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +38,11 @@ from typing import Any
 import httpx
 
 from bot.crm import values
-from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
+from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
 from bot.crm.values import BadValue
+from bot.periods import is_timezone
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,10 +70,6 @@ _CUSTOM_FIELD_KEY = re.compile(r"[0-9a-f]{40}")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
-class _Skip(Exception):
-    """The record cannot be used; the message is the reason shown in the sync summary."""
-
-
 @dataclass(frozen=True)
 class _Directory:
     """What turns deal ids into names, read once per sync."""
@@ -76,9 +77,11 @@ class _Directory:
     owner_emails: dict[int, str]
     stages: dict[int, tuple[str, Any]]  # stage id -> (name, deal_probability in percent)
     company_domain: str | None
+    # Whose day a close_time falls on: the token user's time zone, else COACHBOT_TIMEZONE.
+    timezone: zoneinfo.ZoneInfo
 
 
-class PipedriveProvider:
+class PipedriveProvider(HttpConnector):
     """Deals from one Pipedrive company, read with an API token."""
 
     source = "pipedrive"
@@ -92,6 +95,7 @@ class PipedriveProvider:
         overlap_seconds: int = 60,
         page_size: int = MAX_PAGE_SIZE,
         requests_per_window: int = DEFAULT_REQUESTS_PER_WINDOW,
+        timezone: str = "UTC",
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -110,6 +114,7 @@ class PipedriveProvider:
         self.fields = {**DEFAULT_FIELDS, **overrides}
         self.overlap = dt.timedelta(seconds=overlap_seconds)
         self.page_size = page_size
+        self.timezone = zoneinfo.ZoneInfo(timezone)
         self.client = CrmHttpClient(
             crm="Pipedrive",
             base_url=base_url,
@@ -124,48 +129,20 @@ class PipedriveProvider:
         self._options: dict[str, dict[int, str]] | None = None
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        page_size: int = MAX_PAGE_SIZE,
-        requests_per_window: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> PipedriveProvider:
-        """The provider the settings describe; a CrmError names the setting to fix."""
-        if settings.pipedrive_api_token is None:
-            raise CrmError(f"{TOKEN_SETTING} is not set", setting=TOKEN_SETTING)
-        field_map = values.parse_field_map(settings.crm_field_map)
-        return cls(
-            api_token=settings.pipedrive_api_token.get_secret_value(),
-            base_url=settings.pipedrive_api_url,
-            field_map=field_map,
-            overlap_seconds=settings.crm_sync_overlap_seconds,
-            page_size=page_size,
-            requests_per_window=requests_per_window or settings.pipedrive_requests_per_2s,
-            transport=transport,
-            sleep=sleep,
-            clock=clock,
-        )
-
-    def close(self) -> None:
-        self.client.close()
-
-    def fetch_org(self) -> None:
-        """None: the org comes from `coachbot org import`."""
-        return None
+    def settings_options(cls, settings: Settings) -> dict[str, Any]:
+        token = required(settings.pipedrive_api_token, TOKEN_SETTING)
+        return {
+            "api_token": token.get_secret_value(),
+            "base_url": settings.pipedrive_api_url,
+            "requests_per_window": settings.pipedrive_requests_per_2s,
+            "timezone": settings.timezone,
+        }
 
     def product_lines(self) -> list[str]:
         """The options of the custom field CRM_FIELD_MAP maps product_line to, if it has options."""
         key = self.fields.get("product_line")
         labels = self._field_options().get(key, {}) if key else {}
         return sorted(set(labels.values()))
-
-    def expected_total(self) -> None:
-        """None: API v2 lists deals by cursor and never says how many there are."""
-        return None
 
     def doctor(self) -> str:
         """One cheap call (GET /v1/users/me): whose token it is, in which company."""
@@ -228,7 +205,7 @@ class PipedriveProvider:
             except BadValue as exc:
                 # values.py's messages start with the field: "value: 'lots' is not a number".
                 page.skipped.setdefault(f"unreadable {str(exc).split(':', 1)[0]}", []).append(f"deal {record['id']}")
-            except _Skip as exc:
+            except SkipRecord as exc:
                 page.skipped.setdefault(str(exc), []).append(f"deal {record['id']}")
         return page, latest
 
@@ -236,7 +213,7 @@ class PipedriveProvider:
         deal_id = record["id"]
         status = record.get("status")
         if status not in ("open", "won", "lost"):
-            raise _Skip("status is not open, won or lost")
+            raise SkipRecord("status is not open, won or lost")
         closed = status != "open"
         next_activity = activities.get(record.get("next_activity_id")) or {}
         derived = {"next_step": next_activity.get("subject"), "next_step_date": next_activity.get("due_date")}
@@ -248,7 +225,7 @@ class PipedriveProvider:
 
         created_at = values.timestamp(raw("created_at"), self.fields["created_at"])
         if created_at is None:
-            raise _Skip(f"no creation time ({self.fields['created_at']})")
+            raise SkipRecord(f"no creation time ({self.fields['created_at']})")
         stage_id = record.get("stage_id")
         if not _is_id(stage_id):
             raise BadValue(f"stage_id: {stage_id!r} is not a stage id")
@@ -261,8 +238,10 @@ class PipedriveProvider:
         percent = values.amount(stage_percent if percent is None else percent, "probability")
         close_date = values.date(raw("close_date"), self.fields["close_date"])
         if closed and "close_date" not in self.overrides:
-            # local_close_date is the close day in the company's time zone; close_time is UTC.
-            close_date = values.date(record.get("local_close_date") or record.get("close_time"), "close_time") or close_date
+            # close_time is UTC; the close day is the one the company saw, in its time zone (v1's
+            # local_close_date, which API v2 no longer sends).
+            close_time = values.timestamp(record.get("close_time"), "close_time")
+            close_date = close_time.astimezone(directory.timezone).date() if close_time else close_date
         return CrmDeal(
             crm_id=str(deal_id),
             name=values.text(raw("name"), self.fields["name"], 500) or f"Deal {deal_id}",
@@ -348,8 +327,22 @@ class PipedriveProvider:
                 if isinstance(stage, dict) and _is_id(stage.get("id")) and isinstance(stage.get("name"), str):
                     stages[stage["id"]] = (stage["name"].strip()[:100], stage.get("deal_probability"))
         me = self._body("/v1/users/me")["data"]
-        domain = me.get("company_domain") if isinstance(me, dict) else None
-        return _Directory(owner_emails, stages, domain if isinstance(domain, str) and domain else None)
+        me = me if isinstance(me, dict) else {}
+        domain = me.get("company_domain")
+        return _Directory(owner_emails, stages, domain if isinstance(domain, str) and domain else None, self._zone(me))
+
+    def _zone(self, me: dict[str, Any]) -> zoneinfo.ZoneInfo:
+        """The time zone Pipedrive keeps for the token's user (`timezone_name`); COACHBOT_TIMEZONE without one.
+
+        Pipedrive has no company-wide zone: each user has one, and the token's user (an admin, as
+        a rule) is the company's view of its calendar.
+        """
+        name = me.get("timezone_name")
+        if isinstance(name, str) and is_timezone(name):
+            return zoneinfo.ZoneInfo(name)
+        if name:
+            log.warning("pipedrive: the token user's time zone %r is unknown; close dates use COACHBOT_TIMEZONE", str(name)[:60])
+        return self.timezone
 
     def _custom_keys(self) -> list[str]:
         return sorted({key for key in self.overrides.values() if _CUSTOM_FIELD_KEY.fullmatch(key)})

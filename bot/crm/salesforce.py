@@ -9,25 +9,37 @@ currency, product_name, product_line and next_step_date are read only when mappe
 fields behind them (CurrencyIsoCode, custom fields) exist only in some orgs.
 
 Each sync reads the users (owner emails) and stages (default probability, closed, won), then, when
-incremental, the Opportunities deleted since the cursor, then the Opportunities ordered by
-SystemModstamp, Id, one page per query batch, each page with its stage history. A page's cursor is
-the latest SystemModstamp stored so far; the next sync starts CRM_SYNC_OVERLAP_SECONDS before it.
+incremental, the Opportunities deleted since the last sync, then the Opportunities ordered by
+SystemModstamp, Id, one page per query batch, each page with its stage history.
+
+The cursor holds two times: the latest SystemModstamp stored so far (the next sync reads from
+CRM_SYNC_OVERLAP_SECONDS before it), and how far getDeleted has looked (`latestDateCovered` of its
+last answer, or the start of the first full read). Each getDeleted window starts where the last
+one's coverage ended, as Salesforce asks, so deletions in flight at a window's end are found by
+the next one, and an org with nothing modified for weeks still has every deletion seen; only a
+sync more than 14 days after the last (getDeleted keeps 15) warns that some may be missed.
+
+Salesforce answers no 429: a 403 REQUEST_LIMIT_EXCEEDED is either the org's daily allowance spent
+(the sync stops, saying so) or too many long-running requests at once (retried with backoff).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bot.crm import values
-from bot.crm.base import CrmDeal, CrmError, DealPage
+from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
+from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmAuthError, CrmGarbageError, CrmHttpClient, CrmUnavailableError, RateLimiter
 from bot.crm.values import BadValue
 from bot.settings import Settings
@@ -61,11 +73,7 @@ class SalesforceApiError(CrmError):
         self.error_code = error_code
 
 
-class _SkipRecord(Exception):
-    """The record cannot be used; the message is the reason the sync summary shows."""
-
-
-class SalesforceProvider:
+class SalesforceProvider(HttpConnector):
     """Opportunities from one Salesforce org."""
 
     source = "salesforce"
@@ -86,7 +94,8 @@ class SalesforceProvider:
         sleep: Callable[[float], None] = time.sleep,
         page_size: int = 2000,
         calls_per_second: int = 20,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Callable[[], float] = time.monotonic,
+        utc_now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.instance_url = instance_url.rstrip("/")
         self.api = f"/services/data/v{api_version.removeprefix('v')}"
@@ -103,8 +112,7 @@ class SalesforceProvider:
             auth_setting=auth_setting,
             headers={"Accept": "application/json"},
             # Salesforce counts calls per day, not per second: this only keeps a big first sync polite.
-            # It paces in real time; `sleep` is the retry policy's (tests make it instant).
-            limiter=RateLimiter(calls_per_second, 1.0),
+            limiter=RateLimiter(calls_per_second, 1.0, clock=clock, sleep=sleep),
             transport=transport,
             sleep=sleep,
             # A given access token is used as it is, even when client credentials are set too.
@@ -114,49 +122,30 @@ class SalesforceProvider:
                 credentials=None if access_token else {"client_id": client_id or "", "client_secret": client_secret or ""},
             ),
             response_hooks=[_raise_for_salesforce_error],
+            transient=_concurrency_limit,
         )
-        self._clock = clock
+        self._utc_now = utc_now
         self._history_available = True
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        page_size: int = 2000,
-        **options: Any,
-    ) -> SalesforceProvider:
-        """The provider the SALESFORCE_* settings and CRM_FIELD_MAP describe."""
+    def settings_options(cls, settings: Settings) -> dict[str, Any]:
         token, secret = settings.salesforce_access_token, settings.salesforce_client_secret
-        if not settings.salesforce_instance_url:
-            raise CrmError("SALESFORCE_INSTANCE_URL is not set", setting="SALESFORCE_INSTANCE_URL")
+        required(settings.salesforce_instance_url, "SALESFORCE_INSTANCE_URL")
         if token is None and not (settings.salesforce_client_id and secret):
             message = "set SALESFORCE_ACCESS_TOKEN, or SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET"
             raise CrmError(message, setting="SALESFORCE_ACCESS_TOKEN")
-        field_map = values.parse_field_map(settings.crm_field_map)
-        return cls(
-            instance_url=settings.salesforce_instance_url,
-            api_version=settings.salesforce_api_version,
-            access_token=token.get_secret_value() if token else None,
-            client_id=settings.salesforce_client_id,
-            client_secret=secret.get_secret_value() if secret else None,
-            token_url=settings.salesforce_token_url,
-            field_map=field_map,
-            default_currency=settings.currency,
-            overlap_seconds=settings.crm_sync_overlap_seconds,
-            transport=transport,
-            sleep=sleep,
-            page_size=page_size,
-            **{"calls_per_second": settings.salesforce_requests_per_second, **options},
-        )
+        return {
+            "instance_url": settings.salesforce_instance_url,
+            "api_version": settings.salesforce_api_version,
+            "access_token": token.get_secret_value() if token else None,
+            "client_id": settings.salesforce_client_id,
+            "client_secret": secret.get_secret_value() if secret else None,
+            "token_url": settings.salesforce_token_url,
+            "default_currency": settings.currency,
+            "calls_per_second": settings.salesforce_requests_per_second,
+        }
 
     # -- the provider protocol ----------------------------------------------------------------
-
-    def fetch_org(self) -> None:
-        """None: the org comes from `coachbot org import`; owners are matched by OwnerId or email."""
-        return None
 
     def product_lines(self) -> list[str]:
         """The distinct values of the mapped product-line field; [] when none is mapped."""
@@ -173,24 +162,26 @@ class SalesforceProvider:
                     lines.add(line)
         return sorted(lines)
 
-    def expected_total(self) -> None:
-        """None: the count depends on the cursor, which only fetch_deals is given."""
-        return None
-
     def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
         """Opportunities changed since `cursor` (all when None), one page per query batch."""
-        since = self._since(cursor)
+        position = _Cursor.read(cursor)
+        started = self._utc_now()
+        since = position.modified - self.overlap if position.modified else None
         emails = self._owner_emails()
         stages = self._stages()
-        if since is not None:
-            # First, before any page moves the cursor past the moment of a deletion.
-            deleted = self._deleted_since(since)
-            if deleted:
-                yield DealPage(deals=[], deleted_ids=deleted)
+        if since is None:
+            # A full read finds every opportunity live when it began: later deletions are the next sync's.
+            covered = started
+        else:
+            # First, before any page moves the cursor past the moment of a deletion. A cursor of an
+            # earlier coachbot version knows no coverage: its modstamp is the best start there is.
+            deleted, covered = self._deleted_since(position.deletions_covered or since, started)
+            yield DealPage(deals=[], deleted_ids=deleted, cursor=_Cursor(position.modified, covered).text())
         where = f" WHERE SystemModstamp >= {_soql_datetime(since)}" if since is not None else ""
-        latest = values.timestamp(cursor, "cursor") if since is not None else None
+        latest = position.modified
         for records in self._query(f"SELECT {self._select} FROM Opportunity{where} ORDER BY SystemModstamp, Id", self.batch_header):
             page, latest = self._page(records, emails, stages, latest)
+            page.cursor = _Cursor(latest, covered).text()
             yield page
 
     def doctor(self) -> str:
@@ -223,16 +214,6 @@ class SalesforceProvider:
             if not isinstance(url, str) or not url.startswith(f"{self.api}/query/"):
                 raise CrmGarbageError(f"Salesforce answered a query with done=false and no usable nextRecordsUrl ({url!r})")
 
-    def _since(self, cursor: str | None) -> dt.datetime | None:
-        if cursor is None:
-            return None
-        try:
-            moment = values.timestamp(cursor, "cursor")
-        except BadValue:
-            log.warning("salesforce: stored cursor %r is not a time; syncing everything", cursor)
-            return None
-        return moment - self.overlap if moment else None
-
     def _owner_emails(self) -> dict[str, str]:
         emails = {}
         for records in self._query("SELECT Id, Email FROM User"):
@@ -260,17 +241,28 @@ class SalesforceProvider:
                 stages.update(dict.fromkeys(filter(None, names), rule))
         return stages
 
-    def _deleted_since(self, since: dt.datetime) -> list[str]:
-        end = self._clock()
-        start = min(max(since, end - _DELETED_LOOKBACK), end - _DELETED_MIN_WINDOW)
-        if since < end - _DELETED_LOOKBACK:
-            log.warning("salesforce: last sync is over %s ago; deletions before %s may be missed", _DELETED_LOOKBACK, start)
+    def _deleted_since(self, start: dt.datetime, end: dt.datetime) -> tuple[list[str], dt.datetime]:
+        """Opportunity ids deleted from `start` to `end`, and the latestDateCovered the next window starts from.
+
+        `start` is where the last window's coverage ended, so syncs chain their windows however
+        quiet the org: only a sync after more than the look-back can miss deletions, and says so.
+        """
+        if start < end - _DELETED_LOOKBACK:
+            log.warning("salesforce: the last sync is over %s ago; deletions before %s may be missed", _DELETED_LOOKBACK, end - _DELETED_LOOKBACK)
+        start = min(max(start, end - _DELETED_LOOKBACK), end - _DELETED_MIN_WINDOW)
         params = {"start": start.isoformat(timespec="seconds"), "end": end.isoformat(timespec="seconds")}
         body = self.client.json("GET", f"{self.api}/sobjects/Opportunity/deleted/", params=params)
         deleted = body.get("deletedRecords") if isinstance(body, dict) else None
         if not isinstance(deleted, list) or not all(isinstance(row, dict) and isinstance(row.get("id"), str) for row in deleted):
             raise CrmGarbageError("Salesforce answered the deleted-records request without a list of deletedRecords ids")
-        return [row["id"] for row in deleted]
+        try:
+            covered = values.timestamp(body.get("latestDateCovered"), "latestDateCovered")
+        except BadValue:
+            covered = None
+        if covered is None:
+            raise CrmGarbageError("Salesforce answered the deleted-records request without a latestDateCovered")
+        # Deletions still in flight at `end` are reported by a window that starts at latestDateCovered.
+        return [row["id"] for row in deleted], covered
 
     def _page(
         self, records: list[Any], emails: dict[str, str], stages: dict[str, Any], latest: dt.datetime | None
@@ -281,11 +273,10 @@ class SalesforceProvider:
         for record in records:
             try:
                 page.deals.append(self._deal(record, emails, stages, history))
-            except _SkipRecord as skip:
+            except SkipRecord as skip:
                 crm_id = record.get("Id") if isinstance(record, dict) else None
                 page.skipped.setdefault(str(skip), []).append(crm_id if isinstance(crm_id, str) else "(no Id)")
         latest = max([*stamps, *([latest] if latest else [])], default=None)
-        page.cursor = latest.strftime("%Y-%m-%dT%H:%M:%SZ") if latest else None
         return page, latest
 
     def _stage_history(self, first: dt.datetime, last: dt.datetime) -> dict[str, list[Any]]:
@@ -317,7 +308,7 @@ class SalesforceProvider:
 
     def _deal(self, record: Any, emails: dict[str, str], stages: dict[str, Any], history: dict[str, list[Any]]) -> CrmDeal:
         if not isinstance(record, dict):
-            raise _SkipRecord("not a record")
+            raise SkipRecord("not a record")
 
         def read(field: str, reader: Callable[[Any, str], Any]) -> Any:
             prop = self.fields.get(field)
@@ -329,27 +320,27 @@ class SalesforceProvider:
                     value = value.get(part) if isinstance(value, dict) else None
                 return reader(value, prop)
             except BadValue:
-                raise _SkipRecord(f"unreadable {prop}") from None
+                raise SkipRecord(f"unreadable {prop}") from None
 
         crm_id = record.get("Id")
         if not isinstance(crm_id, str) or not _RECORD_ID.fullmatch(crm_id):
-            raise _SkipRecord("unreadable Id")
+            raise SkipRecord("unreadable Id")
         stage = read("stage", values.text)
         if stage is None:
-            raise _SkipRecord(f"no {self.fields['stage']}")
+            raise SkipRecord(f"no {self.fields['stage']}")
         if len(stage) > _MAX_STAGE:
-            raise _SkipRecord(f"{self.fields['stage']} longer than {_MAX_STAGE} characters")
+            raise SkipRecord(f"{self.fields['stage']} longer than {_MAX_STAGE} characters")
         created_at = read("created_at", values.timestamp)
         if created_at is None:
-            raise _SkipRecord(f"no {self.fields['created_at']}")
+            raise SkipRecord(f"no {self.fields['created_at']}")
         currency = read("currency", values.text)
         if currency is not None and not (len(currency) == 3 and currency.isalpha()):
-            raise _SkipRecord(f"unreadable {self.fields['currency']}")
+            raise SkipRecord(f"unreadable {self.fields['currency']}")
         percent = read("probability", values.amount)
         try:
             probability = values.probability(percent / 100, "Probability") if percent is not None else None
         except BadValue:
-            raise _SkipRecord(f"unreadable {self.fields['probability']}") from None
+            raise SkipRecord(f"unreadable {self.fields['probability']}") from None
         stage_probability, stage_closed, stage_won = stages.get(stage, (None, None, None))
         is_closed = read("is_closed", values.boolean)
         is_closed = stage_closed if is_closed is None else is_closed
@@ -385,6 +376,36 @@ class SalesforceProvider:
         )
 
 
+@dataclass(frozen=True)
+class _Cursor:
+    """Where the next sync starts: the newest SystemModstamp stored, and how far getDeleted has looked."""
+
+    modified: dt.datetime | None
+    deletions_covered: dt.datetime | None = None
+
+    @classmethod
+    def read(cls, text: str | None) -> _Cursor:
+        """The stored cursor; a bare time is an earlier version's (the modstamp alone); garbage starts afresh."""
+        if text is None:
+            return cls(None)
+        try:
+            stored = json.loads(text) if text.lstrip().startswith("{") else {"modified": text}
+            return cls(values.timestamp(stored.get("modified"), "modified"), values.timestamp(stored.get("deletions_covered"), "deletions_covered"))
+        except (ValueError, AttributeError):  # BadValue and JSONDecodeError are ValueErrors
+            log.warning("salesforce: stored cursor %r is unreadable; syncing everything", text[:80])
+            return cls(None)
+
+    def text(self) -> str:
+        return json.dumps(
+            {"modified": _cursor_time(self.modified), "deletions_covered": _cursor_time(self.deletions_covered)},
+            separators=(",", ":"),
+        )
+
+
+def _cursor_time(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
 def _checked_fields(fields: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(fields) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
@@ -404,9 +425,9 @@ def _entries(rows: Iterable[Any]) -> list[tuple[str, dt.datetime]]:
             stage = values.text(row.get("StageName"), "StageName")
             entered_at = values.timestamp(row.get("CreatedDate"), "CreatedDate")
         except (BadValue, AttributeError):
-            raise _SkipRecord("unreadable OpportunityHistory") from None
+            raise SkipRecord("unreadable OpportunityHistory") from None
         if stage is None or entered_at is None or len(stage) > _MAX_STAGE:
-            raise _SkipRecord("unreadable OpportunityHistory")
+            raise SkipRecord("unreadable OpportunityHistory")
         changes.append((stage, entered_at))
     entries: list[tuple[str, dt.datetime]] = []
     for stage, entered_at in sorted(changes, key=lambda change: change[1]):
@@ -449,31 +470,45 @@ def _soql_datetime(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _raise_for_salesforce_error(response: httpx.Response) -> None:
-    """Turn Salesforce's error codes into errors that say what to do, before the generic policy sees the status.
-
-    A 403 is both "this token may not" and "the org has spent its daily API calls": only the
-    first is about credentials.
-    """
-    if response.status_code not in (400, 403, 404):
-        return
+def _salesforce_error(response: httpx.Response) -> tuple[str, str] | None:
+    """(errorCode, message) of Salesforce's error body, an array of {message, errorCode}; None for another shape."""
     response.read()
     try:
         errors = response.json()
-        code, message = str(errors[0]["errorCode"]), str(errors[0].get("message", ""))
+        return str(errors[0]["errorCode"]), str(errors[0].get("message", ""))
     except (ValueError, LookupError, TypeError, AttributeError):
+        return None
+
+
+def _concurrency_limit(response: httpx.Response) -> str | None:
+    """Why to retry a 403 that only says too many long-running requests run in the org right now."""
+    if response.status_code != 403 or (error := _salesforce_error(response)) is None:
+        return None
+    code, message = error
+    # "ConcurrentRequests (Concurrent API Requests) Limit exceeded", "ConcurrentPerOrgLongTxn Limit exceeded."
+    return f"{code}: {message}" if code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in message else None
+
+
+def _raise_for_salesforce_error(response: httpx.Response) -> None:
+    """Turn Salesforce's error codes into errors that say what to do, before the generic policy sees the status.
+
+    A 403 is "this token may not", "the org has spent its daily API calls" or "too many
+    long-running requests at once": only the first is about credentials, only the last passes
+    by itself (the retry policy waits it out, see _concurrency_limit).
+    """
+    if response.status_code not in (400, 403, 404):
+        return
+    if (error := _salesforce_error(response)) is None:
         return  # not Salesforce's error shape (the token endpoint's, a proxy's): the generic policy decides
+    code, message = error
+    if _concurrency_limit(response):
+        return
     if code == "REQUEST_LIMIT_EXCEEDED":
         usage = response.headers.get("Sforce-Limit-Info", "")
-        if "ConcurrentRequests" in message:
-            what = "too many long-running requests are running in the org at once; try again in a few minutes"
-        else:
-            what = (
-                "the org's daily API request limit is spent (it counts every integration over a rolling 24 hours, "
-                "so calls free up gradually): the next scheduled sync tries again, or run `coachbot sync` in a few hours"
-            )
         raise CrmUnavailableError(
-            f"Salesforce refused the request ({code}: {message}{'; ' + usage if usage else ''}): {what}. "
+            f"Salesforce refused the request ({code}: {message}{'; ' + usage if usage else ''}): "
+            "the org's daily API request limit is spent (it counts every integration over a rolling 24 hours, "
+            "so calls free up gradually): the next scheduled sync tries again, or run `coachbot sync` in a few hours. "
             "Nothing was lost; the sync resumes from the last stored page."
         )
     if response.status_code == 403:

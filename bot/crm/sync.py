@@ -42,6 +42,7 @@ class SyncSummary:
     unchanged: int = 0
     deleted: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)
+    estimated: dict[str, list[str]] = field(default_factory=dict)
     unmatched_owners: Counter[str] = field(default_factory=Counter)
     owners_without_slack: Counter[str] = field(default_factory=Counter)
     unknown_stages: Counter[str] = field(default_factory=Counter)
@@ -60,6 +61,7 @@ class SyncSummary:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
             "skipped": {reason: len(rows) for reason, rows in self.skipped.items()},
+            "estimated": {how: len(rows) for how, rows in self.estimated.items()},
             "unmatched_owners": dict(self.unmatched_owners),
             "owners_without_slack": dict(self.owners_without_slack),
             "unknown_stages": dict(self.unknown_stages),
@@ -221,6 +223,8 @@ def _store_page(
     summary.fetched += len(page.deals)
     for reason, rows in page.skipped.items():
         summary.skipped.setdefault(reason, []).extend(rows)
+    for how, rows in page.estimated.items():
+        summary.estimated.setdefault(how, []).extend(rows)
     summary.unknown_products.update(page.unknown_products)
 
     incoming = {deal.crm_id: deal for deal in page.deals}

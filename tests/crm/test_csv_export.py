@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -258,7 +259,6 @@ SKIPS = [
     (",Ann,Won,2024-03-01,,,,,", "missing id"),
     ("D2,,Won,2024-03-01,,,,,", "missing owner"),
     ("D2,Ann,,2024-03-01,,,,,", "missing stage"),
-    ("D2,Ann,Won,,,,,,", "no created date (created)"),
     ("D2,Ann,Won,2024-13-01,,,,,", "unreadable date in created"),
     ("D2,Ann,Won,2024-03-01,lots,,,,", "unreadable amount"),
     ("D2,Ann,Won,2024-03-01,1.5.0,,,,", "unreadable amount"),
@@ -288,11 +288,68 @@ def test_a_bad_row_is_skipped_with_its_reason_and_the_rest_still_loads(tmp_path:
     assert [deal.crm_id for deal in deals] == ["D1", "D3"]
 
 
-def test_the_created_date_reason_names_the_files_own_column(tmp_path: Path) -> None:
-    deals, skipped, _ = load(tmp_path, "opportunity_id,sales_agent,deal_stage,engage_date\nP1,Ann,Prospecting,\n")
+def estimates(provider: CsvProvider) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for page in provider.fetch_deals(None):
+        for how, rows in page.estimated.items():
+            found.setdefault(how, []).extend(rows)
+    return found
 
-    assert deals == []
-    assert skipped == {"no created date (engage_date)": ["line 2 (id P1)"]}
+
+def test_a_row_without_a_created_date_is_kept_dated_by_the_newest_date_in_the_export(tmp_path: Path) -> None:
+    text = "opportunity_id,sales_agent,deal_stage,engage_date\nW1,Ann,Won,2024-03-01\nP1,Ann,Prospecting,\nW2,Bo,Won,2024-05-20\n"
+    provider = CsvProvider(write(tmp_path, text), timezone="America/New_York")
+
+    deals, skipped, _ = fetch_all(provider)
+
+    assert skipped == {}
+    assert [(deal.crm_id, deal.created_at) for deal in deals] == [
+        ("W1", dt.datetime(2024, 3, 1, 5, tzinfo=UTC)),
+        ("P1", dt.datetime(2024, 5, 20, 4, tzinfo=UTC)),  # midnight of 20 May in New York
+        ("W2", dt.datetime(2024, 5, 20, 4, tzinfo=UTC)),
+    ]
+    assert estimates(provider) == {
+        "no created date (engage_date): dated 2024-05-20, the newest date in the export": ["line 3 (id P1)"]
+    }
+
+
+def test_a_row_without_a_created_date_takes_its_own_earliest_date_that_is_not_after_the_export(tmp_path: Path) -> None:
+    text = (
+        "id,owner,stage,created,stage_entered,last_activity,close_date\n"
+        "D1,Ann,Demo,2024-06-30,,,\n"
+        "D2,Ann,Demo,,2024-04-10,2024-04-02T09:30:00Z,2024-09-30\n"  # its close date lies after the export: expected
+        "D3,Ann,Won,,,,2024-02-15\n"
+    )
+    provider = CsvProvider(write(tmp_path, text))
+
+    deals, skipped, _ = fetch_all(provider)
+
+    assert skipped == {}
+    assert {deal.crm_id: deal.created_at for deal in deals} == {
+        "D1": dt.datetime(2024, 6, 30, tzinfo=UTC),
+        "D2": dt.datetime(2024, 4, 2, 9, 30, tzinfo=UTC),
+        "D3": dt.datetime(2024, 2, 15, tzinfo=UTC),
+    }
+    assert estimates(provider) == {"no created date (created): dated by the row's earliest other date": ["line 3 (id D2)", "line 4 (id D3)"]}
+
+
+def test_an_export_with_no_date_at_all_dates_its_deals_by_when_the_file_was_written(tmp_path: Path) -> None:
+    deals_file = write(tmp_path, "id,owner,stage,created\nP1,Ann,Prospecting,\n")
+    written = dt.datetime(2025, 1, 31, 12, tzinfo=UTC)
+    os.utime(deals_file, (written.timestamp(), written.timestamp()))
+    provider = CsvProvider(deals_file)
+
+    deals, _, _ = fetch_all(provider)
+
+    assert [deal.created_at for deal in deals] == [written]
+    assert estimates(provider) == {"no created date (created): dated 2025-01-31, when the export file was last written": ["line 2 (id P1)"]}
+
+
+def test_a_created_date_that_cannot_be_read_still_skips_the_row(tmp_path: Path) -> None:
+    deals, skipped, _ = load(tmp_path, "id,owner,stage,created\nD1,Ann,Won,2024-03-01\nD2,Ann,Won,31/12/2024\n")
+
+    assert [deal.crm_id for deal in deals] == ["D1"]
+    assert skipped == {"unreadable date in created": ["line 3 (id D2)"]}
 
 
 def test_the_first_of_two_rows_with_the_same_id_wins(tmp_path: Path) -> None:
@@ -396,7 +453,7 @@ def test_deals_come_in_pages_of_at_most_a_thousand_without_a_cursor(tmp_path: Pa
 
 
 def test_skipped_rows_count_towards_a_page(tmp_path: Path) -> None:
-    rows = "".join(f"D{number},Ann,Won,{'2024-03-01' if number % 2 else ''}\n" for number in range(2002))
+    rows = "".join(f"D{number},{'Ann' if number % 2 else ''},Won,2024-03-01\n" for number in range(2002))
     pages = list(CsvProvider(write(tmp_path, "id,owner,stage,created\n" + rows)).fetch_deals(None))
 
     deals_and_skips = [(len(page.deals), sum(map(len, page.skipped.values()))) for page in pages]
@@ -539,18 +596,20 @@ def maven_rows(maven_dir: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.maven
-def test_maven_pipeline_yields_8300_deals_and_skips_the_500_prospecting_rows_without_engage_date(
+def test_maven_pipeline_yields_all_8800_deals_dating_the_500_prospecting_rows_without_engage_date_by_the_export(
     maven_provider: CsvProvider, maven_load: tuple[list[CrmDeal], dict[str, list[str]], Counter[str]],
     maven_rows: dict[str, dict[str, str]],
 ) -> None:
     deals, skipped, unknown = maven_load
 
     assert maven_provider.expected_total() == 8800
-    assert len(deals) == 8300
-    assert list(skipped) == ["no created date (engage_date)"]
-    skipped_ids = [reference.split("(id ")[1].rstrip(")") for reference in skipped["no created date (engage_date)"]]
-    assert len(skipped_ids) == 500
-    assert {maven_rows[crm_id]["deal_stage"] for crm_id in skipped_ids} == {"Prospecting"}
+    assert len(deals) == 8800 and skipped == {}
+    undated = [deal for deal in deals if not maven_rows[deal.crm_id]["engage_date"]]
+    assert len(undated) == 500 and {deal.stage for deal in undated} == {"Prospecting"}
+    # The newest engage_date in the file, 2017-12-27: the export was taken no earlier.
+    assert {deal.created_at for deal in undated} == {dt.datetime(2017, 12, 27, tzinfo=UTC)}
+    (how,) = estimates(maven_provider)
+    assert how == "no created date (engage_date): dated 2017-12-27, the newest date in the export"
     assert unknown == Counter()
 
 
@@ -560,7 +619,7 @@ def test_maven_stage_counts_match_the_published_figures(
 ) -> None:
     deals, _, _ = maven_load
 
-    assert Counter(deal.stage for deal in deals) == Counter({"Won": 4238, "Lost": 2473, "Engaging": 1589})
+    assert Counter(deal.stage for deal in deals) == Counter({"Won": 4238, "Lost": 2473, "Engaging": 1589, "Prospecting": 500})
 
 
 @pytest.mark.maven
@@ -569,10 +628,9 @@ def test_maven_open_deals_without_account_have_account_none(
 ) -> None:
     deals, _, _ = maven_load
 
-    # The published 1,425 open deals without an account include 337 Prospecting rows that are
-    # skipped for their missing engage_date; the other 1,088 are loaded.
+    # The published 1,425 open deals without an account: 1,088 Engaging and 337 Prospecting.
     without_account = [deal for deal in deals if deal.account_name is None]
-    assert Counter(deal.stage for deal in without_account) == Counter({"Engaging": 1088})
+    assert Counter(deal.stage for deal in without_account) == Counter({"Engaging": 1088, "Prospecting": 337})
     open_rows_without_account = [
         row for row in maven_rows.values() if row["deal_stage"] in ("Engaging", "Prospecting") and not row["account"]
     ]
@@ -629,8 +687,8 @@ def test_maven_pipeline_loads_without_products_or_owners_files(maven_dir: Path) 
     pages = list(provider.fetch_deals(None))
     deals = [deal for page in pages for deal in page.deals]
 
-    assert len(deals) == 8300
+    assert len(deals) == 8800
     assert max(len(page.deals) for page in pages) <= 1000
     assert provider.product_lines() == []
     assert {deal.product_line for deal in deals} == {None}
-    assert sum(1 for deal in deals if deal.amount is None) == 1589
+    assert sum(1 for deal in deals if deal.amount is None) == 2089  # every open deal: Engaging and Prospecting

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.coaching.playbook import load_playbook
 from bot.crm.base import CrmError
 from bot.crm.http import CrmAuthError, CrmGarbageError
-from bot.crm.hubspot import HubSpotProvider
+from bot.crm.hubspot import SEARCH_PAGE_SIZE, HubSpotProvider
 from bot.crm.providers import provider_from_settings
 from bot.crm.sync import SyncSummary, sync
 from bot.database import session_scope
@@ -42,7 +42,9 @@ class FakeTime:
         self.now += seconds
 
 
-def provider(standin: HubSpotStandIn, time: FakeTime, token: str = TOKEN, page_size: int = 100, **settings: object) -> HubSpotProvider:
+def provider(
+    standin: HubSpotStandIn, time: FakeTime, token: str = TOKEN, page_size: int = SEARCH_PAGE_SIZE, **settings: object
+) -> HubSpotProvider:
     values: dict[str, object] = {"crm_provider": "hubspot", "hubspot_token": token, "crm_field_map": "product_line=product_family"}
     values.update(settings)
     return HubSpotProvider.from_settings(
@@ -139,6 +141,20 @@ def test_a_first_sync_stores_every_deal_with_owner_email_stage_mapping_and_mappe
     assert rows["9000000005"][11] == created + dt.timedelta(days=10)  # stage_entered_at
 
 
+def test_the_deal_search_asks_for_200_deals_a_page_the_most_hubspot_serves() -> None:
+    standin, time = standin_and_time(450)
+    settings = Settings(crm_provider="hubspot", hubspot_token=TOKEN)  # type: ignore[call-arg]
+    hubspot = HubSpotProvider.from_settings(settings, transport=httpx.MockTransport(standin), sleep=time.sleep, clock=time.monotonic)
+
+    pages = list(hubspot.fetch_deals(None))
+
+    assert {request.body["limit"] for request in standin.searches} == {200}
+    # 200, then 199 and 51: each later page re-reads the last deal of the one before, at its millisecond, and skips it.
+    assert [len(page.deals) for page in pages] == [200, 199, 51]
+    lists = [request for request in standin.requests if request.method == "GET" and request.path != "/crm/v3/pipelines/deals"]
+    assert {request.params["limit"] for request in lists} == {"100"}  # the list endpoints' own largest page
+
+
 def test_a_second_sync_with_nothing_changed_reads_only_the_overlap_and_writes_nothing(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     standin, time = standin_and_time(300)
     hubspot = provider(standin, time)
@@ -186,7 +202,8 @@ def test_a_sync_passes_the_search_result_cap_by_moving_the_filter_forward(sessio
     assert deal_count(session_factory) == 2_500
     floors = [search_floor(request.body) for request in standin.searches]
     assert floors[0] is None and all(later > earlier for earlier, later in zip(floors[1:], floors[2:]))
-    assert floors[-1] > standin.modified_ms(1_001) and not any("after" in request.body for request in standin.searches)
+    # Paged by key, never by HubSpot's offset: `after` (which the spec requires) always asks for the start.
+    assert floors[-1] > standin.modified_ms(1_001) and {request.body["after"] for request in standin.searches} == {"0"}
     assert all(request.status == 200 for request in standin.requests)
     assert standin.max_requests_within(1.0) <= 4  # HubSpot's search rate, in the stand-in's clock
 
@@ -200,7 +217,7 @@ def test_25000_deals_come_through_the_10000_result_cap_each_exactly_once() -> No
     assert len(crm_ids) == len(set(crm_ids)) == 25_000
     assert pages[-1].cursor == "2026-11-25T12:00:00.000+00:00"
     floors = [search_floor(request.body) for request in standin.searches]
-    assert floors[-1] > standin.modified_ms(10_001) and 250 <= len(floors) <= 260  # 100 a page, some ties re-read
+    assert floors[-1] > standin.modified_ms(10_001) and 125 <= len(floors) <= 130  # 200 a page, some ties re-read
     assert standin.max_requests_within(1.0) <= 4
 
 
@@ -220,10 +237,10 @@ def test_a_deal_edited_during_a_sync_makes_no_other_deal_go_missing() -> None:
 
 
 def test_more_deals_changed_in_one_millisecond_than_fit_a_page_are_walked_by_object_id(session_factory, now) -> None:  # type: ignore[no-untyped-def]
-    # Deals 51 to 300 share a millisecond: the first page ends inside them, the next is all of them.
+    # Deals 51 to 300 share a millisecond: the first page (of 100) ends inside them, the next is all of them.
     standin, time = standin_and_time(400, same_instant=range(51, 301))
 
-    summary = run_sync(session_factory, provider(standin, time), now)
+    summary = run_sync(session_factory, provider(standin, time, page_size=100), now)
 
     assert (summary.fetched, summary.created) == (400, 400)  # none read twice
     by_id = [request.body["filterGroups"][0]["filters"] for request in standin.searches if request.body["sorts"][0]["propertyName"] == "hs_object_id"]
@@ -285,7 +302,7 @@ def test_a_deal_with_garbage_values_is_skipped_with_its_id_while_the_rest_store(
 def test_a_page_that_is_not_json_stops_the_sync_keeping_earlier_pages_and_a_rerun_completes_it(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     clean = clean_run_rows(session_factory, 500, now)
     standin, time = standin_and_time(500, malformed_searches={3})
-    hubspot = provider(standin, time)
+    hubspot = provider(standin, time, page_size=100)
 
     with pytest.raises(CrmGarbageError, match="not JSON"):
         run_sync(session_factory, hubspot, now)

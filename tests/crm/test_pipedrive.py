@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -26,7 +27,8 @@ DEALS = 1_200  # three pages of 500
 API_URL = "https://api.pipedrive.com"
 STAGE_NAMES = {stage_id: name for stage_id, name, _, _ in STAGES}
 STAGE_PERCENT = {stage_id: percent for stage_id, _, _, percent in STAGES}
-RILEY, SAM, CASEY, OLLY = USERS  # Riley and Sam are in coachbot; Casey and Olly only in Pipedrive
+RILEY, SAM, CASEY, OLLY = USERS
+NEW_YORK = ZoneInfo("America/New_York")  # Riley and Sam are in coachbot; Casey and Olly only in Pipedrive
 
 
 class FakeTime:
@@ -144,7 +146,9 @@ def test_a_first_sync_follows_the_cursor_through_every_page_with_owners_stages_a
     assert (row.owner_id, row.crm_owner_key, row.stage, row.is_closed, row.is_won) == (
         people[RILEY["id"]], str(RILEY["id"]), STAGE_NAMES[won["stage_id"]], True, True,
     )  # fmt: skip
-    assert (row.closed_at, row.close_date, row.next_step) == (moment(won["close_time"]), moment(won["close_time"]).date(), None)
+    # The close day is the company's (its token user's, in New York), not close_time's UTC date.
+    local_close = moment(won["close_time"]).astimezone(NEW_YORK).date()
+    assert (row.closed_at, row.close_date, row.next_step) == (moment(won["close_time"]), local_close, None)
 
     lost = next(deal for deal in standin.deals.values() if deal["status"] == "lost" and deal["owner_id"] == CASEY["id"])
     row = stored_row(session_factory, lost["id"])
@@ -172,6 +176,35 @@ def test_a_first_sync_follows_the_cursor_through_every_page_with_owners_stages_a
     )  # fmt: skip
     assert row.crm_url == f"https://acme-robotics.pipedrive.com/deal/{deal_id}"
     assert stored_row(session_factory, 9).crm_probability == 0.5  # the deal's own probability wins over its stage's
+
+
+def deal_closed_at(close_time: str, **standin_options: object) -> tuple[PipedriveStandIn, int]:
+    """A stand-in whose first won deal closed at `close_time` (UTC), and that deal's id."""
+    standin = PipedriveStandIn(20, **standin_options)  # type: ignore[arg-type]
+    won = next(deal for deal in standin.deals.values() if deal["status"] == "won")
+    standin.corrupt(won["id"], close_time=close_time, won_time=close_time)
+    return standin, won["id"]
+
+
+def test_a_deal_won_late_on_the_last_day_of_a_quarter_closes_that_day_in_the_companys_time_zone() -> None:
+    # 02:30 UTC on 1 October is 22:30 on 30 September in New York: the deal counts for Q3.
+    standin, won_id = deal_closed_at("2026-10-01T02:30:00Z")
+
+    deals = {deal.crm_id: deal for page in provider_for(standin, FakeTime()).fetch_deals(None) for deal in page.deals}
+
+    assert deals[str(won_id)].close_date == dt.date(2026, 9, 30)
+    assert deals[str(won_id)].closed_at == dt.datetime(2026, 10, 1, 2, 30, tzinfo=dt.UTC)
+
+
+def test_without_a_time_zone_for_the_token_user_the_close_day_is_read_in_coachbot_timezone() -> None:
+    # 16:30 UTC on 30 September is already 1 October in Tokyo.
+    standin, won_id = deal_closed_at("2026-09-30T16:30:00Z", token_user_timezone=None)
+
+    def close_date(timezone: str) -> dt.date | None:
+        provider = provider_for(standin, FakeTime(), timezone=timezone)
+        return {deal.crm_id: deal.close_date for page in provider.fetch_deals(None) for deal in page.deals}[str(won_id)]
+
+    assert (close_date("UTC"), close_date("Asia/Tokyo")) == (dt.date(2026, 9, 30), dt.date(2026, 10, 1))
 
 
 def test_the_api_token_travels_in_the_x_api_token_header_and_never_in_a_url() -> None:

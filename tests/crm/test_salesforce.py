@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +53,7 @@ def provider_for(
         sleep=(delays if delays is not None else []).append,
         page_size=page_size,
         calls_per_second=10_000,  # the politeness limiter paces in real time; tests need no pacing
-        clock=clock,
+        utc_now=clock,
     )
 
 
@@ -79,6 +81,18 @@ def stored(session_factory: sessionmaker[Session]) -> tuple[dict[str, tuple], li
             .order_by(Deal.crm_id, DealStageHistory.entered_at, DealStageHistory.stage)
         )
         return deals, [tuple(row) for row in history]
+
+
+def stored_cursor(session_factory: sessionmaker[Session]) -> dict[str, str | None]:
+    with session_factory() as session:
+        return json.loads(session.get(CrmSyncState, "salesforce").cursor)  # type: ignore[union-attr, arg-type]
+
+
+def deleted_windows(standin: SalesforceStandIn) -> list[tuple[str, str]]:
+    """(start, end) of every getDeleted request, as sent."""
+    return [
+        (request.url.params["start"], request.url.params["end"]) for request in standin.requests if request.url.path.endswith("/deleted/")
+    ]
 
 
 def forget_everything(session_factory: sessionmaker[Session]) -> None:
@@ -146,9 +160,10 @@ def test_a_first_sync_follows_next_records_url_and_stores_every_opportunity(sess
         (stage, three + step * 5 * HOUR) for step, stage in enumerate(stages)
     ]
     assert deal(session_factory, 3).stage_entered_at == three + 15 * HOUR
-    with session_factory() as session:
-        cursor = session.get(CrmSyncState, "salesforce").cursor  # type: ignore[union-attr]
-    assert cursor == standin.latest_modstamp().strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The newest change stored, and the moment from which getDeleted must look next: the full read's start.
+    assert stored_cursor(session_factory) == {
+        "modified": standin.latest_modstamp().strftime("%Y-%m-%dT%H:%M:%SZ"), "deletions_covered": "2026-11-25T15:00:00Z"
+    }  # fmt: skip
 
 
 def test_client_credentials_fetch_one_token_and_fetch_it_again_once_when_it_expires(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -216,9 +231,9 @@ def test_a_second_sync_with_nothing_changed_reads_from_the_cursor_less_the_overl
     assert (summary.created, summary.updated, summary.deleted) == (0, 0, 0)
     assert summary.unchanged == summary.fetched >= 1
     assert stored(session_factory) == before  # synced_at untouched too
-    later = standin.requests[sent:]
-    deleted = next(request for request in later if request.url.path.endswith("/deleted/"))
-    assert dict(deleted.url.params) == {"start": since.isoformat(), "end": (now + HOUR).isoformat()}
+    assert standin.requests[sent:][2].url.path.endswith("/deleted/")  # after users and stages, before any page
+    # Deletions are looked for from where the last sync's coverage ended (its start), not from the cursor's modstamp.
+    assert deleted_windows(standin) == [(now.isoformat(), (now + HOUR).isoformat())]
     assert standin.queries()[-2].endswith(f"FROM Opportunity WHERE SystemModstamp >= {since:%Y-%m-%dT%H:%M:%SZ} ORDER BY SystemModstamp, Id")
 
 
@@ -242,22 +257,34 @@ def test_forty_changed_opportunities_are_fetched_and_exactly_they_are_updated(se
     assert moved and all(crm_id in changed and at == now + HOUR for crm_id, _, at in moved)
 
 
-def test_rate_limits_and_server_errors_are_retried_to_the_same_rows_as_a_clean_run(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_concurrent_request_limit_and_server_errors_are_retried_to_the_same_rows_as_a_clean_run(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     add_reps(session_factory, 4)
     run(session_factory, provider_for(SalesforceStandIn(now=now, opportunities=2000), Clock(now), page_size=200), now)
     clean = stored(session_factory)
     forget_everything(session_factory)
 
-    standin = SalesforceStandIn(now=now, opportunities=2000, rate_limit_every=5, fail_every=20, retry_after="7")
+    standin = SalesforceStandIn(now=now, opportunities=2000, concurrency_limit_every=5, fail_every=20)
     delays: list[float] = []
     summary = run(session_factory, provider_for(standin, Clock(now), delays, page_size=200), now)
     assert summary.created == 2000
     assert stored(session_factory) == clean
-    rate_limited, failed = standin.statuses.count(429), standin.statuses.count(500)
-    assert rate_limited >= 4 and failed >= 1
-    # Retry-After is honoured to the second; a 500 backs off 0.25-0.5 s, with jitter.
-    assert sorted(delays)[-rate_limited:] == [7.0] * rate_limited
-    assert len(delays) == rate_limited + failed and all(0.25 <= delay <= 0.5 for delay in sorted(delays)[:failed])
+    limited, failed = standin.statuses.count(403), standin.statuses.count(500)
+    assert limited >= 4 and failed >= 1
+    # Salesforce sends no Retry-After: each first retry backs off 0.25-0.5 s, with jitter.
+    assert len(delays) == limited + failed and all(0.25 <= delay <= 0.5 for delay in delays)
+
+
+def test_a_concurrent_request_limit_that_never_lifts_stops_the_sync_saying_so(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin = SalesforceStandIn(now=now, opportunities=50, concurrency_limit_every=1)
+    delays: list[float] = []
+    with pytest.raises(CrmUnavailableError) as error:
+        run(session_factory, provider_for(standin, Clock(now), delays), now)
+    assert str(error.value) == (
+        "Salesforce kept failing (REQUEST_LIMIT_EXCEEDED: ConcurrentPerOrgLongTxn Limit exceeded.) on GET "
+        "/services/data/v60.0/query after 5 retries; nothing was lost, the next sync resumes from the last stored page"
+    )
+    assert (standin.statuses, len(delays)) == ([200] + [403] * 6, 5)
+    assert stored(session_factory) == ({}, [])
 
 
 def test_a_record_with_wrong_types_is_skipped_with_its_id(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -287,9 +314,7 @@ def test_a_page_that_is_not_json_stops_the_sync_keeping_earlier_pages_and_a_reru
     deals, _ = stored(session_factory)
     in_order = sorted(standin.records.values(), key=lambda record: (record["SystemModstamp"], record["Id"]))
     assert set(deals) == {record["Id"] for record in in_order[:600]}
-    with session_factory() as session:
-        cursor = session.get(CrmSyncState, "salesforce").cursor  # type: ignore[union-attr]
-    assert cursor == dt.datetime.fromisoformat(in_order[599]["SystemModstamp"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert stored_cursor(session_factory)["modified"] == dt.datetime.fromisoformat(in_order[599]["SystemModstamp"]).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     rerun = run(session_factory, provider, now)
     assert rerun.created == 400
@@ -313,6 +338,76 @@ def test_opportunities_deleted_in_salesforce_leave_the_pipeline_with_deleted_at(
     assert marked == dict.fromkeys(gone, now + 2 * HOUR)
     again = run(session_factory, provider, now + 3 * HOUR)
     assert (again.deleted, again.updated) == (0, 0)
+
+
+def test_a_quiet_fortnight_chains_each_deleted_window_from_the_last_latest_date_covered(session_factory, now, caplog) -> None:  # type: ignore[no-untyped-def]
+    standin = SalesforceStandIn(now=now, opportunities=100)
+    clock = Clock(now)
+    provider = provider_for(standin, clock)
+    run(session_factory, provider, now)
+    caplog.set_level(logging.WARNING, logger="bot.crm.salesforce")
+
+    # Nothing changes for sixteen days; the sync runs daily, and on day 15 an opportunity is deleted.
+    for day in range(1, 17):
+        standin.now = clock.now = now + dt.timedelta(days=day)
+        if day == 15:
+            standin.delete([opportunity_id(42)])
+        summary = run(session_factory, provider, clock.now)
+        assert summary.deleted == (1 if day == 15 else 0)
+
+    days = [now + dt.timedelta(days=day) for day in range(17)]
+    assert deleted_windows(standin) == [(days[day - 1].isoformat(), days[day].isoformat()) for day in range(1, 17)]
+    assert stored_cursor(session_factory)["deletions_covered"] == "2026-12-11T15:00:00Z"
+    assert [record.getMessage() for record in caplog.records] == []  # every window starts where the last one ended
+
+
+def test_a_deletion_still_in_flight_is_found_by_the_next_window_which_starts_at_latest_date_covered(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin = SalesforceStandIn(now=now, opportunities=100, deletions_in_flight=dt.timedelta(minutes=5))
+    clock = Clock(now)
+    provider = provider_for(standin, clock)
+    run(session_factory, provider, now)
+    standin.now = now + HOUR - dt.timedelta(minutes=2)
+    standin.delete([opportunity_id(7)])  # two minutes before the next sync: not yet covered when it asks
+    standin.now = clock.now = now + HOUR
+
+    assert run(session_factory, provider, now + HOUR).deleted == 0
+    assert stored_cursor(session_factory)["deletions_covered"] == "2026-11-25T15:55:00Z"
+    standin.now = clock.now = now + 2 * HOUR
+    assert run(session_factory, provider, now + 2 * HOUR).deleted == 1
+    assert deleted_windows(standin)[-1] == ("2026-11-25T15:55:00+00:00", (now + 2 * HOUR).isoformat())
+
+
+def test_a_sync_after_more_than_the_look_back_warns_that_deletions_may_be_missed(session_factory, now, caplog) -> None:  # type: ignore[no-untyped-def]
+    standin = SalesforceStandIn(now=now, opportunities=20)
+    clock = Clock(now)
+    provider = provider_for(standin, clock)
+    run(session_factory, provider, now)
+    caplog.set_level(logging.WARNING, logger="bot.crm.salesforce")
+    standin.now = clock.now = now + dt.timedelta(days=20)
+
+    run(session_factory, provider, clock.now)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "salesforce: the last sync is over 14 days, 0:00:00 ago; deletions before 2026-12-01 15:00:00+00:00 may be missed"
+    ]
+    assert deleted_windows(standin) == [((now + dt.timedelta(days=6)).isoformat(), clock.now.isoformat())]
+
+
+def test_a_cursor_stored_by_an_earlier_version_looks_for_deletions_from_its_modstamp(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin = SalesforceStandIn(now=now, opportunities=20)
+    clock = Clock(now)
+    provider = provider_for(standin, clock)
+    run(session_factory, provider, now)
+    newest = standin.latest_modstamp()
+    with session_scope(session_factory) as session:
+        session.get(CrmSyncState, "salesforce").cursor = newest.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
+    standin.now = clock.now = now + HOUR
+
+    summary = run(session_factory, provider, now + HOUR)
+
+    assert (summary.created, summary.updated) == (0, 0)
+    assert deleted_windows(standin) == [((newest - OVERLAP).isoformat(), (now + HOUR).isoformat())]
+    assert stored_cursor(session_factory) == {"modified": newest.strftime("%Y-%m-%dT%H:%M:%SZ"), "deletions_covered": "2026-11-25T16:00:00Z"}
 
 
 def test_an_org_without_opportunity_history_syncs_without_it(session_factory, now) -> None:  # type: ignore[no-untyped-def]

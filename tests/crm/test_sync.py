@@ -154,22 +154,25 @@ def test_the_demo_syncs_its_org_and_deals_and_a_second_sync_the_same_day_writes_
     assert deal_rows(session_factory) == before
 
 
-def test_the_maven_export_loads_with_every_unusable_row_reported_by_reason(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_maven_export_loads_every_deal_and_reports_the_created_dates_it_estimated(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     data = require_shared_data()
     provider = CsvProvider(data / "sales_pipeline.csv", owners_file=data / "sales_teams.csv", products_file=data / "products.csv")
     summary = sync(session_factory, provider, PLAYBOOK, now)
-    assert (summary.fetched, summary.created, summary.skipped_count) == (8300, 8300, 500)
-    assert list(summary.skipped) == ["no created date (engage_date)"]
-    assert sum(summary.unmatched_owners.values()) == 8300  # no org imported: every agent is unmatched
+    assert (summary.fetched, summary.created, summary.skipped_count) == (8800, 8800, 0)
+    estimate = "no created date (engage_date): dated 2017-12-27, the newest date in the export"
+    assert {how: len(rows) for how, rows in summary.estimated.items()} == {estimate: 500}
+    assert sum(summary.unmatched_owners.values()) == 8800  # no org imported: every agent is unmatched
     assert len(summary.unmatched_owners) == 30
-    assert dict(summary.unknown_stages) == {}  # Won, Lost, Engaging are playbook aliases
+    assert dict(summary.unknown_stages) == {}  # Won, Lost, Engaging, Prospecting are playbook stages or aliases
     with session_factory() as session:
         by_stage = dict(session.execute(select(Deal.stage, func.count()).group_by(Deal.stage)).all())
-        assert by_stage == {"Won": 4238, "Lost": 2473, "Engaging": 1589}
+        assert by_stage == {"Won": 4238, "Lost": 2473, "Engaging": 1589, "Prospecting": 500}
         assert session.scalar(select(func.count()).where(Deal.is_won)) == 4238
         assert session.scalars(select(ProductLine.name).order_by(ProductLine.name)).all() == ["GTK", "GTX", "MG"]
+        state = session.get(CrmSyncState, "csv")
+        assert state is not None and state.last_summary["estimated"] == {estimate: 500}  # type: ignore[index]
     again = sync(session_factory, provider, PLAYBOOK, now)
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 8300)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 8800)
 
 
 def test_a_deal_moved_back_to_a_stage_it_was_in_keeps_syncing(session_factory, now) -> None:  # type: ignore[no-untyped-def]

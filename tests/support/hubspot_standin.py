@@ -5,7 +5,7 @@ tests.support.loopback.LoopbackServer. Its deals are generated from their number
 them cost a few lists of integers; properties are rendered, as HubSpot sends them (strings, ISO
 times), only when a response needs them. Every request is recorded with the stand-in's clock, so a
 test can check the rate a client kept. Search behaves as documented: filterGroups (OR of AND-ed
-filters), one sort, `limit` up to 100, `after` as an offset, and a 400 past 10,000 results.
+filters), one sort, `limit` up to 200, `after` as an offset, and a 400 past 10,000 results.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ FIRST_ID = 9_000_000_000  # deal n has id FIRST_ID + n, shaped like HubSpot's nu
 DATA_NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 SPACING_MS = 61_003
 SEARCH_CAP = 10_000
+# When the account's owners and pipelines were set up (HubSpot's default pipeline says 0: the epoch).
+ACCOUNT_CREATED = "2024-01-15T09:00:00.000Z"
 
 # (id, email, first name, last name); 104 left the company (an archived owner).
 OWNERS = [
@@ -203,11 +206,10 @@ class HubSpotStandIn:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
         if self.throttle_every and number % self.throttle_every == 0:
-            return httpx.Response(
-                429,
-                headers={"Retry-After": self.retry_after},
-                json={"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"},
-            )
+            return _error(
+                429, "You have reached your secondly limit.", "RATE_LIMITS", headers={"Retry-After": self.retry_after},
+                errorType="RATE_LIMIT", policyName="SECONDLY",
+            )  # fmt: skip
         if self.fail_every and number % self.fail_every == self.fail_every - 1:
             return _error(500, "internal error", "INTERNAL_ERROR")
         route = (call.method, call.path)
@@ -220,13 +222,19 @@ class HubSpotStandIn:
             return self._search(call.body or {})
         if route == ("GET", "/crm/v3/owners"):
             owners = ARCHIVED_OWNERS if call.params.get("archived") == "true" else OWNERS
-            rows = [{"id": i, "email": e, "firstName": f, "lastName": la, "type": "PERSON"} for i, e, f, la in owners]
+            archived = owners is ARCHIVED_OWNERS
+            rows = [
+                {"id": i, "email": e, "firstName": f, "lastName": la, "type": "PERSON", "archived": archived,
+                 "createdAt": ACCOUNT_CREATED, "updatedAt": ACCOUNT_CREATED}
+                for i, e, f, la in owners
+            ]  # fmt: skip
             return _listing(rows, call.params)
         if route == ("GET", "/crm/v3/pipelines/deals"):
             return httpx.Response(200, json={"results": [_pipeline(*pipeline) for pipeline in PIPELINES]})
         if route == ("GET", "/crm/v3/objects/deals") and call.params.get("archived") == "true":
             rows = [
-                {"id": self.deal_id(n), "properties": {"hs_object_id": self.deal_id(n)}, "archived": True, "archivedAt": _iso(at)}
+                {"id": self.deal_id(n), "properties": {"hs_object_id": self.deal_id(n)}, "archived": True, "archivedAt": _iso(at),
+                 "createdAt": self.properties(n)["createdate"], "updatedAt": _iso(at)}
                 for n, at in sorted(self._archived.items())
             ]
             return _listing(rows, call.params)
@@ -234,8 +242,8 @@ class HubSpotStandIn:
 
     def _search(self, body: dict[str, Any]) -> httpx.Response:
         limit, after = int(body.get("limit", 10)), int(body.get("after") or 0)
-        if not 0 < limit <= 100:
-            return _error(400, "limit must be between 1 and 100", "VALIDATION_ERROR")
+        if not 0 < limit <= 200:
+            return _error(400, "limit must be between 1 and 200", "VALIDATION_ERROR")
         if after >= self.search_cap:
             return _error(400, f"Paging past {self.search_cap} results is not allowed", "VALIDATION_ERROR")
         sorts = body.get("sorts") or [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
@@ -257,9 +265,9 @@ class HubSpotStandIn:
 
     def _result(self, n: int, wanted: list[str]) -> dict[str, Any]:
         props = self.properties(n)
-        shown = {name: props.get(name) for name in wanted}
-        for always in ("hs_object_id", "createdate", "hs_lastmodifieddate"):
-            shown[always] = props.get(always)
+        # The spec types every property value as a string: a property without a value is left out.
+        names = dict.fromkeys([*wanted, "hs_object_id", "createdate", "hs_lastmodifieddate"])
+        shown = {name: props[name] for name in names if props.get(name) is not None}
         record: dict[str, Any] = {
             "id": self.deal_id(n),
             "properties": shown,
@@ -333,21 +341,27 @@ def _listing(rows: list[dict[str, Any]], params: dict[str, str]) -> httpx.Respon
 
 
 def _pipeline(pipeline_id: str, label: str, stages: list[tuple[str, str, str, str]]) -> dict[str, Any]:
+    created = "1970-01-01T00:00:00Z" if pipeline_id == "default" else ACCOUNT_CREATED
     return {
         "id": pipeline_id,
         "label": label,
         "displayOrder": 0,
         "archived": False,
+        "createdAt": created,
+        "updatedAt": ACCOUNT_CREATED,
         "stages": [
             {"id": stage_id, "label": stage_label, "displayOrder": order, "archived": False,
-             "metadata": {"probability": probability, "isClosed": closed}}
+             "metadata": {"probability": probability, "isClosed": closed}, "createdAt": created, "updatedAt": ACCOUNT_CREATED,
+             "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}
             for order, (stage_id, stage_label, probability, closed) in enumerate(stages)
         ],
     }  # fmt: skip
 
 
-def _error(status: int, message: str, category: str) -> httpx.Response:
-    return httpx.Response(status, json={"status": "error", "message": message, "category": category, "correlationId": "standin"})
+def _error(status: int, message: str, category: str, headers: dict[str, str] | None = None, **extra: str) -> httpx.Response:
+    """HubSpot's Error: message, category and a correlationId (a UUID) are required."""
+    body = {"status": "error", "message": message, "category": category, "correlationId": str(uuid.uuid4()), **extra}
+    return httpx.Response(status, json=body, headers=headers)
 
 
 def _ms(moment: dt.datetime) -> int:

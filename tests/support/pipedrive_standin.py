@@ -36,11 +36,12 @@ PRODUCT_LINES = {1: "Core Platform", 2: "Analytics", 3: "Services"}
 # Deal times end here; changes made by tests come after it, one second apart.
 LAST_UPDATE = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
+# Riley, whose token the stand-in accepts, keeps the company's calendar in New York.
 USERS = (
-    {"id": 101, "name": "Riley Rep", "email": "riley.rep@example.com", "active_flag": True},
-    {"id": 102, "name": "Sam Seller", "email": "sam.seller@example.com", "active_flag": True},
-    {"id": 103, "name": "Casey Closer", "email": "casey.closer@example.com", "active_flag": True},
-    {"id": 104, "name": "Olly Outsider", "email": "olly.outsider@example.com", "active_flag": False},
+    {"id": 101, "name": "Riley Rep", "email": "riley.rep@example.com", "active_flag": True, "timezone_name": "America/New_York"},
+    {"id": 102, "name": "Sam Seller", "email": "sam.seller@example.com", "active_flag": True, "timezone_name": "America/Chicago"},
+    {"id": 103, "name": "Casey Closer", "email": "casey.closer@example.com", "active_flag": True, "timezone_name": "Europe/London"},
+    {"id": 104, "name": "Olly Outsider", "email": "olly.outsider@example.com", "active_flag": False, "timezone_name": "UTC"},
 )
 PIPELINES = ({"id": 1, "name": "New business"}, {"id": 2, "name": "Renewals"})
 # (id, name, pipeline, deal_probability): names the default playbook knows, one by its alias.
@@ -51,6 +52,8 @@ STAGES = (
 ACCOUNTS = ("Northwind", "Contoso", "Fabrikam", "Globex", "Initech", "Hooli", "Soylent", "Tyrell", "Wonka", "Oscorp")
 NEXT_STEPS = ("Send pricing", "Security review", "Demo for ops", "Mutual close plan", "Legal redlines")
 SORTABLE = ("id", "update_time", "add_time")
+# The v2 Deal fields whose type admits null; the others are left out when they have no value.
+NULLABLE_DEAL_FIELDS = frozenset({"probability", "lost_reason", "close_time", "origin_id", "channel", "channel_id", "source_lead_id", "arr", "mrr", "acv"})
 DEFAULT_STATUSES = frozenset({"open", "won", "lost"})
 
 
@@ -83,8 +86,11 @@ class PipedriveStandIn:
         every_nth_500: int | None = None,
         retry_after: int = 1,
         malformed_deals_request: int | None = None,
+        token_user_timezone: str | None = "America/New_York",
     ) -> None:
         self.token = token
+        # None: the token's user has no time zone in Pipedrive (GET /v1/users/me leaves it out).
+        self.token_user_timezone = token_user_timezone
         self.clock = clock
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -117,7 +123,6 @@ class PipedriveStandIn:
             self.deals[deal_id] = {
                 "id": deal_id,
                 "title": f"{ACCOUNTS[deal_id % len(ACCOUNTS)]} deal {deal_id}",
-                "creator_user_id": USERS[0]["id"],
                 "owner_id": USERS[deal_id % len(USERS)]["id"],
                 "person_id": None,
                 "org_id": None,
@@ -163,11 +168,9 @@ class PipedriveStandIn:
             "owner_id": deal["owner_id"],
             "deal_id": deal_id,
             "due_date": (LAST_UPDATE.date() + dt.timedelta(days=deal_id % 21 - 5)).isoformat(),
-            "due_time": None,
             "done": done,
-            "marked_as_done_time": iso(LAST_UPDATE - dt.timedelta(days=deal_id % 10 + 1)) if done else None,
             "is_deleted": False,
-        }
+        } | ({"marked_as_done_time": iso(LAST_UPDATE - dt.timedelta(days=deal_id % 10 + 1))} if done else {})
 
     def _touch(self, deal: dict[str, Any]) -> None:
         self._next_update += dt.timedelta(seconds=1)
@@ -260,13 +263,19 @@ class PipedriveStandIn:
         return route(params) if route else _error(404, f"Unknown method {path}")
 
     def _me(self) -> dict[str, Any]:
-        return {**USERS[0], "company_id": 9001, "company_name": "Acme Robotics", "company_domain": COMPANY_DOMAIN}
+        me = {**USERS[0], "company_id": 9001, "company_name": "Acme Robotics", "company_domain": COMPANY_DOMAIN}
+        del me["timezone_name"]
+        if self.token_user_timezone is not None:
+            me["timezone_name"] = self.token_user_timezone
+        return me
 
     def _deal_fields(self) -> list[dict[str, Any]]:
         options = [{"id": option_id, "label": label} for option_id, label in PRODUCT_LINES.items()]
         return [
-            {"field_code": "title", "field_name": "Title", "field_type": "varchar", "is_custom_field": False, "options": None},
-            {"field_code": PRODUCT_LINE_FIELD, "field_name": "Product line", "field_type": "enum", "is_custom_field": True, "options": options},
+            {"field_code": "title", "field_name": "Title", "field_type": "varchar", "description": "The deal's title",
+             "is_custom_field": False, "is_optional_response_field": False, "options": None},
+            {"field_code": PRODUCT_LINE_FIELD, "field_name": "Product line", "field_type": "enum", "description": "",
+             "is_custom_field": True, "is_optional_response_field": False, "options": options},
         ]  # fmt: skip
 
     def _activities(self, query: dict[str, str]) -> httpx.Response:
@@ -323,7 +332,11 @@ class PipedriveStandIn:
         return _ok(page, {"next_cursor": next_cursor})
 
     def _served(self, deal: dict[str, Any], wanted: set[str], custom: set[str] | None) -> dict[str, Any]:
-        served = {key: value for key, value in deal.items() if key != "custom_fields"}
+        served = {
+            key: value
+            for key, value in deal.items()
+            if key != "custom_fields" and (value is not None or key in NULLABLE_DEAL_FIELDS)
+        }
         served["custom_fields"] = {
             key: value for key, value in deal["custom_fields"].items() if custom is None or key in custom
         }

@@ -74,14 +74,16 @@ class SalesforceStandIn:
     multi_currency: bool = False  # CurrencyIsoCode exists only in multi-currency orgs
     base_url: str = "https://acme.my.salesforce.com"
 
-    # Faults, all off by default.
-    rate_limit_every: int | None = None  # every n-th API request answers 429 with Retry-After
-    retry_after: str = "7"
+    # Faults, all off by default. Salesforce never answers 429: too many long-running requests at
+    # once is a 403 REQUEST_LIMIT_EXCEEDED like a spent daily allowance, told apart by its message.
+    concurrency_limit_every: int | None = None  # every n-th API request answers 403 ConcurrentPerOrgLongTxn
     fail_every: int | None = None  # every n-th API request answers 500
     api_limit_spent: bool = False  # 403 REQUEST_LIMIT_EXCEEDED
     history_unavailable: bool = False  # OpportunityHistory is INVALID_TYPE for this user
     refuse_tokens: bool = False  # every API request answers 401, even with a fresh token
     garbled_pages: set[int] = field(default_factory=set)  # offsets of Opportunity query pages answered once with HTML
+    # Deletions this recent are still in flight: getDeleted's latestDateCovered stops before them.
+    deletions_in_flight: dt.timedelta = dt.timedelta(0)
 
     requests: list[httpx.Request] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # the status answered to each request
@@ -206,8 +208,8 @@ class SalesforceStandIn:
         self._api_calls += 1
         if self.fail_every and self._api_calls % self.fail_every == 0:
             return self._error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred")
-        if self.rate_limit_every and self._api_calls % self.rate_limit_every == 0:
-            return self._error(429, "TOO_MANY_REQUESTS", "Too many requests", {"Retry-After": self.retry_after})
+        if self.concurrency_limit_every and self._api_calls % self.concurrency_limit_every == 0:
+            return self._error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.refuse_tokens or token not in self._valid_tokens:
             return self._error(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -231,7 +233,11 @@ class SalesforceStandIn:
         self.token_grants += 1
         token = f"00Dstandin!token{self.token_grants}"
         self._valid_tokens.add(token)
-        return httpx.Response(200, json={"access_token": token, "instance_url": self.base_url, "token_type": "Bearer"})
+        body = {
+            "access_token": token, "instance_url": self.base_url, "token_type": "Bearer",
+            "id": f"{self.base_url}/id/00Dstandin/{user_id(0)}", "issued_at": str(self.token_grants), "signature": "c3RhbmRpbg==",
+        }  # fmt: skip
+        return httpx.Response(200, json=body)
 
     def _query(self, soql: str, request: httpx.Request) -> httpx.Response:
         match = _SELECT.fullmatch(soql)
@@ -243,16 +249,21 @@ class SalesforceStandIn:
             rows = [dict(row) for row in self.user_rows]
         elif obj == "OpportunityStage":
             rows = [
-                {"MasterLabel": label, "ApiName": label, "DefaultProbability": float(percent), "IsClosed": closed, "IsWon": won}
-                for label, percent, closed, won in STAGES
-            ]
+                {"Id": f"01J{position:015d}", "MasterLabel": label, "ApiName": label, "DefaultProbability": float(percent),
+                 "IsClosed": closed, "IsWon": won}
+                for position, (label, percent, closed, won) in enumerate(STAGES)
+            ]  # fmt: skip
         elif obj == "OpportunityHistory":
             if self.history_unavailable:
                 return self._error(400, "INVALID_TYPE", "sObject type 'OpportunityHistory' is not supported.")
             low, high = map(_at, _HISTORY_RANGE.fullmatch(where).groups())  # type: ignore[union-attr]
             by_stamp = self._by_stamp()
             ids = sorted(i for _, i in by_stamp[bisect.bisect_left(by_stamp, (low,)) : bisect.bisect_left(by_stamp, (high,))])
-            rows = [{"OpportunityId": i, "StageName": s, "CreatedDate": c} for i in ids for s, c in self.history_of(i)]
+            rows = [
+                {"Id": _history_id(i, step), "OpportunityId": i, "StageName": s, "CreatedDate": c}
+                for i in ids
+                for step, (s, c) in enumerate(self.history_of(i))
+            ]
         elif obj == "Opportunity":
             known = STANDARD_FIELDS | ({"CurrencyIsoCode"} if self.multi_currency else set())
             if unknown := [name for name in fields if name not in known]:
@@ -262,6 +273,7 @@ class SalesforceStandIn:
                 bound = _at(since[1])
                 rows = [row for row in rows if row["SystemModstamp"] >= bound]
             if match["group"]:
+                obj = "AggregateResult"  # what Salesforce calls a GROUP BY query's records
                 rows = [{match["group"]: value} for value in sorted({row[match["group"]] for row in rows})]
             elif order.startswith("SystemModstamp"):
                 rows.sort(key=lambda row: (row["SystemModstamp"], row["Id"]), reverse=order == "SystemModstamp DESC")
@@ -297,9 +309,10 @@ class SalesforceStandIn:
         end = _parse_time(request.url.params["end"]).replace(second=0)
         if end - start <= dt.timedelta(minutes=1) or start < self.now - dt.timedelta(days=15):
             return self._error(400, "INVALID_REPLICATION_DATE", "start must be before end, and within 15 days")
-        found = [{"id": crm_id, "deletedDate": salesforce_time(at)} for crm_id, at in self.deleted if start <= at <= end]
+        covered = max(start, end - self.deletions_in_flight)
+        found = [{"id": crm_id, "deletedDate": salesforce_time(at)} for crm_id, at in self.deleted if start <= at <= covered]
         earliest = salesforce_time(self.now - dt.timedelta(days=15))
-        return self._json({"deletedRecords": found, "earliestDateAvailable": earliest, "latestDateCovered": salesforce_time(end)})
+        return self._json({"deletedRecords": found, "earliestDateAvailable": earliest, "latestDateCovered": salesforce_time(covered)})
 
     def _json(self, body: Any) -> httpx.Response:
         return httpx.Response(200, content=json.dumps(body).encode(), headers=self._limit_info("application/json"))
@@ -320,9 +333,13 @@ def _path(number: int) -> list[str]:
     return [*OPEN_PATH, "Closed Won"] if outcome == 6 else ["Prospecting", "Qualification", "Closed Lost"]
 
 
+def _history_id(opportunity: str, step: int) -> str:
+    return f"008{int(opportunity[3:]):012d}{step:03d}"
+
+
 def _project(obj: str, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {"attributes": {"type": obj}}
-    if "Id" in row:
+    if obj != "AggregateResult":  # an aggregate row is no stored record, so it has no url
         record["attributes"]["url"] = f"/services/data/{API_VERSION}/sobjects/{obj}/{row['Id']}"
     for name in fields:
         top = name.split(".", 1)[0]
