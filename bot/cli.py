@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bot.coaching.playbook import PlaybookError
 from bot.crm.base import CrmError
+from bot.cli_outbox import outbox_app
 from bot.cli_playbook import playbook_app
 from bot.demo import DemoError
 from bot.org.importer import OrgFileError
@@ -34,6 +35,7 @@ app.add_typer(org_app, name="org")
 jobs_app = typer.Typer(help="The scheduled jobs: list them, or run one once now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _settings() -> Settings:
