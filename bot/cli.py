@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,12 +37,10 @@ app.add_typer(outbox_app, name="outbox")
 
 
 def _settings() -> Settings:
+    from bot.logs import configure_logging
+
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Alembic narrates every step at INFO; the CLI prints its own one-line outcome instead.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings)
     return settings
 
 
