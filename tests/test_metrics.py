@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from sqlalchemy import update
 
@@ -53,3 +54,20 @@ def test_the_database_collector_counts_rows_runs_and_sync_age(engine, session_fa
         ("coachbot_job_runs_total", (("job", "nudge"), ("outcome", "succeeded"))): 2,
         ("coachbot_crm_seconds_since_last_sync", (("crm", "hubspot"),)): 420.0,
     }
+
+
+def test_a_named_multiprocess_directory_is_emptied_of_old_counts_at_start(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client import values
+
+    from bot.metrics import MULTIPROC_ENV, use_multiprocess_dir
+
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)  # put back after the test
+    monkeypatch.setenv(MULTIPROC_ENV, "recorded, so the test leaves the environment as it was")
+    (tmp_path / "counter_123.db").write_bytes(b"old run")
+    (tmp_path / "notes.txt").write_text("not ours")
+
+    assert use_multiprocess_dir(tmp_path) == tmp_path
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+    assert os.environ[MULTIPROC_ENV] == str(tmp_path)
+    assert values.ValueClass is not values.MutexValue
