@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from bot.cli_outbox import outbox_app
 from bot.cli_playbook import playbook_app
 from bot.coaching.playbook import PlaybookError
 from bot.crm.base import CrmError
@@ -34,15 +33,14 @@ app.add_typer(org_app, name="org")
 jobs_app = typer.Typer(help="The scheduled jobs: list them, or run one once now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _settings() -> Settings:
+    from bot.logs import configure_logging
+
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Alembic narrates every step at INFO; the CLI prints its own one-line outcome instead.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings)
     return settings
 
 

@@ -18,8 +18,9 @@ from bot.migrate import alembic_config, current_revision
 from bot.settings import Settings
 
 # The bot scopes the code needs (tests/test_manifest.py keeps manifest.yml equal to this);
-# a token missing one fails in front of users.
-REQUIRED_BOT_SCOPES = ("commands", "chat:write", "files:write", "users:read", "users:read.email")
+# a token missing one fails in front of users. im:write and im:history let the outbox open a
+# rep's DM and read it, to see whether a post whose answer was lost arrived before it sends again.
+REQUIRED_BOT_SCOPES = ("commands", "chat:write", "files:write", "users:read", "users:read.email", "im:write", "im:history")
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ The environment variable names are a public contract (see README, "Settings").
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.periods import is_timezone
 
@@ -18,6 +20,39 @@ CrmProviderName = Literal["demo", "csv", "hubspot", "salesforce", "pipedrive"]
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names it."""
+
+
+# Settings that may be read from a file instead, named by <NAME>_FILE (Docker and Kubernetes
+# secrets are files, e.g. SLACK_BOT_TOKEN_FILE=/run/secrets/slack_bot_token).
+SECRET_FILE_SETTINGS = (
+    "DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "HUBSPOT_TOKEN",
+    "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_CLIENT_SECRET", "PIPEDRIVE_API_TOKEN",
+)  # fmt: skip
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """NAME from the file NAME_FILE names: its content, less the trailing newline editors add."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads every file at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FILE_SETTINGS:
+            path = os.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if os.environ.get(name):
+                raise SettingsError(f"both {name} and {name}_FILE are set: keep one")
+            try:
+                value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                raise SettingsError(f"{name}_FILE: cannot read {path} ({reason})") from None
+            if not value.strip():
+                raise SettingsError(f"{name}_FILE: {path} is empty")
+            values[name] = value
+        return values
 
 
 class Settings(BaseSettings):
@@ -75,12 +110,37 @@ class Settings(BaseSettings):
     fiscal_year_start_month: int = Field(1, ge=1, le=12, alias="COACHBOT_FISCAL_YEAR_START_MONTH")
     playbook_path: Path | None = Field(None, alias="COACHBOT_PLAYBOOK")
     log_level: str = Field("INFO", alias="COACHBOT_LOG_LEVEL")
+    # "json": one JSON object a line (for log collectors); "text": for people.
+    log_format: Literal["text", "json"] = Field("text", alias="COACHBOT_LOG_FORMAT")
 
     # The schedule (see README, "Schedule").
     sync_every_minutes: int = Field(10, ge=0, alias="COACHBOT_SYNC_EVERY_MINUTES")
     tick_seconds: int = Field(60, ge=1, alias="COACHBOT_TICK_SECONDS")
     missed_run_grace_minutes: int = Field(180, ge=0, alias="COACHBOT_MISSED_RUN_GRACE_MINUTES")
     scheduler_enabled: bool = Field(True, alias="COACHBOT_SCHEDULER")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A *_FILE secret counts as set in the environment: above .env, below explicit values.
+        return init_settings, env_settings, _SecretFiles(settings_cls), dotenv_settings, file_secret_settings
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, for the log formatter to blank out."""
+        secrets = [value.get_secret_value() for value in self.__dict__.values() if isinstance(value, SecretStr) and value.get_secret_value()]
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(self.database_url).password
+        except Exception:  # noqa: BLE001 - an unparsable URL fails later, with its own message
+            password = None
+        return secrets + ([str(password)] if password else [])
 
     @field_validator("timezone")
     @classmethod

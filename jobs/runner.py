@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.playbook import load_playbook
+from bot.metrics import HEARTBEAT
 from bot.settings import Settings
 from jobs.job import EverySeconds, JobContext
 from jobs.registry import JOBS
@@ -37,7 +38,17 @@ def start_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.tick_seconds},
     )
     now = clock()
-    scheduler.add_job(lambda: schedule.tick(clock()), IntervalTrigger(seconds=settings.tick_seconds), id="tick", next_run_time=now)
+
+    def tick() -> None:
+        # /healthz reads the heartbeat: a failing tick still shows the scheduler is alive.
+        HEARTBEAT.tick_began(clock())
+        try:
+            schedule.tick(clock())
+        finally:
+            HEARTBEAT.tick_ended(clock())
+
+    HEARTBEAT.scheduler_started(now)
+    scheduler.add_job(tick, IntervalTrigger(seconds=settings.tick_seconds), id="tick", next_run_time=now)
     for job in JOBS:
         if isinstance(job.trigger, EverySeconds):
             scheduler.add_job(

@@ -40,7 +40,7 @@ def test_a_slack_token_with_every_scope_passes(slack) -> None:  # type: ignore[n
 
 
 def test_a_missing_scope_is_named(slack) -> None:  # type: ignore[no-untyped-def]
-    slack.scopes = "commands,chat:write,files:write,users:read"
+    slack.scopes = "commands,chat:write,files:write,users:read,im:write,im:history"
     settings = Settings(slack_bot_token="xoxb-doctor", slack_api_url=slack.api_url)
     check = check_slack(settings, WebClient(token="xoxb-doctor", base_url=slack.api_url))
     assert check == Check(

@@ -281,9 +281,8 @@ def test_three_instances_send_each_scheduled_message_once_and_survive_losing_one
 
         # The test holds the drain lock from just before the instant until the kill, so no
         # instance is in the middle of a send when it dies. (A sender killed mid-send leaves its
-        # row 'sending', parked as uncertain after the lease and never sent again: possibly lost
-        # by design, never doubled; tests/messaging/test_sender.py covers that. Here nothing may
-        # be lost.)
+        # row 'sending' until the lease runs out, 5 minutes, longer than this test waits; then it
+        # is looked for in Slack's history and sent once: tests/messaging/test_killed_drain.py.)
         by_worker = {instance.worker: instance for instance in instances}
         time.sleep(max((at - dt.datetime.now(dt.UTC)).total_seconds() - 2, 0))
         with drain_lock(session_factory):

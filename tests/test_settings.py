@@ -65,3 +65,60 @@ def test_secrets_never_appear_in_the_repr(monkeypatch) -> None:  # type: ignore[
     for secret in ("xoxb-not-a-real-token-1234", "shh-signing-secret", "hunter2"):
         assert secret not in shown
     assert settings.database_url == "postgresql+psycopg://coach:hunter2@db.internal/coachbot"
+
+
+@pytest.fixture
+def no_secret_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_BOT_TOKEN_FILE", "DATABASE_URL_FILE", "HUBSPOT_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_secret_is_read_from_the_file_its_file_setting_names(tmp_path, monkeypatch, no_secret_files) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "token").write_text("xoxb-from-file-1234\n")
+    (tmp_path / "db").write_text("postgres://coachbot:s3cret@db:5432/coachbot")
+    monkeypatch.setenv("SLACK_BOT_TOKEN_FILE", str(tmp_path / "token"))
+    monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "db"))
+
+    settings = load_settings()
+
+    assert settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value() == "xoxb-from-file-1234"
+    assert settings.database_url == "postgresql+psycopg://coachbot:s3cret@db:5432/coachbot"
+    assert "s3cret" not in repr(settings) and "xoxb-from-file" not in repr(settings)
+    assert sorted(settings.secret_values()) == ["s3cret", "xoxb-from-file-1234"]
+
+
+def test_a_secret_file_beats_the_dotenv_file(tmp_path, monkeypatch, no_secret_files) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\n")
+    (tmp_path / "token").write_text("xoxb-from-file")
+    monkeypatch.setenv("SLACK_BOT_TOKEN_FILE", str(tmp_path / "token"))
+    token = load_settings().slack_bot_token
+    assert token is not None and token.get_secret_value() == "xoxb-from-file"
+
+
+@pytest.mark.parametrize(
+    ("content", "also_set", "message"),
+    [
+        (None, False, "SLACK_BOT_TOKEN_FILE: cannot read {path} (No such file or directory)"),
+        ("\n", False, "SLACK_BOT_TOKEN_FILE: {path} is empty"),
+        ("xoxb-1", True, "both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are set: keep one"),
+    ],
+)
+def test_a_secret_file_that_cannot_be_used_stops_with_a_message(tmp_path, monkeypatch, no_secret_files, content, also_set, message) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("SLACK_BOT_TOKEN_FILE", str(path))
+    if also_set:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-2")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == message.format(path=path)
+
+
+def test_the_log_format_is_text_or_json(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert load_settings().log_format == "text"
+    monkeypatch.setenv("COACHBOT_LOG_FORMAT", "json")
+    assert load_settings().log_format == "json"
+    monkeypatch.setenv("COACHBOT_LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError, match="COACHBOT_LOG_FORMAT"):
+        load_settings()

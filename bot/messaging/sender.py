@@ -11,14 +11,16 @@ A row moves pending -> sending -> sent | parked. Each delivery is three steps:
    Retry-After; 5xx, network errors, timeouts: exponential backoff, parked after MAX_ATTEMPTS),
    or parked (a permanent error such as channel_not_found, with the error as the reason).
 
-**Never twice, at the price of rarely never.** chat.postMessage has no idempotency key: a process
-that dies between steps 2 and 3 leaves a row in 'sending' that may or may not have been posted.
-Such a row, once its claim is older than LEASE, is parked with the reason "uncertain: sender
-stopped mid-send" and never sent again; an operator can look at the DM and re-queue it. We prefer
-one message possibly lost (and visible as parked) to one possibly doubled. A live send can never
-outlast the lease: the client times out after seconds, the lease is minutes.
-The one place a message may still be doubled is a timeout or dropped connection *after* Slack
-received the request: that is retried, as Slack rarely posts a message it did not answer.
+**Exactly once, even when the answer is lost.** chat.postMessage has no idempotency key, so every
+post carries message metadata naming its outbox key (bot/messaging/history.py). An attempt whose
+answer never came (a timeout, a dropped connection or HTTP 5xx after the request went out, a
+malformed answer) marks the row `unconfirmed_since` the attempt's start; so does a sender that
+died between steps 2 and 3, once its claim is older than LEASE (the row goes back to pending).
+Before such a row is posted again, the conversation's history from then on is searched for the
+key: found, the row is sent with that ts and nothing is posted; not found, it is posted once.
+Only when Slack will not show the history (e.g. the token lacks `im:history`) is the row parked
+with a reason starting "uncertain:" that says what to fix; `coachbot outbox retry` checks again.
+A live send can never outlast the lease: the client times out after seconds, the lease is minutes.
 
 **A digest with a chart** (`payload["chart"]` = {filename, title, png_base64, channel?}) is the
 message, then the image through files_upload_v2 (files.getUploadURLExternal, the upload URL,
@@ -50,18 +52,22 @@ import base64
 import datetime as dt
 import http.client
 import logging
+import socket
 import threading
 import time
+import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.database import session_scope
+from bot.messaging.history import HistoryUnreadable, find_posted, message_metadata
 from bot.models import OutboxMessage
 from bot.settings import Settings
 from bot.slack_client import make_web_client
@@ -73,10 +79,14 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = dt.timedelta(seconds=10)
 BACKOFF_CAP = dt.timedelta(minutes=10)
 DEFAULT_RETRY_AFTER = 30.0  # seconds, should a 429 ever come without Retry-After
-UNCERTAIN = "uncertain: sender stopped mid-send"
+UNCERTAIN = "uncertain: "  # how last_error starts when nobody can tell whether Slack has the message
+ABANDONED = "sender stopped mid-send; Slack's history is checked before it is sent again"
 
 # Errors Slack answers with HTTP 200 that are worth trying again; any other error is permanent.
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
+# Errors after which a post may exist all the same (docs.slack.dev/reference/methods/chat.postMessage).
+MAYBE_POSTED_ERRORS = frozenset({"internal_error", "fatal_error"})
+NOT_POSTED_ERRORS = frozenset({"service_unavailable", "request_timeout", "ratelimited"})
 # Permanent errors about the bot's token rather than the message: every other row would fail the
 # same way, so the drain stops instead of parking the whole outbox; the rest waits for a fixed token.
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
@@ -84,10 +94,12 @@ TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_
 
 @dataclass
 class DrainSummary:
-    sent: int = 0
-    retried: int = 0  # back to pending: 429, 5xx, network errors
+    sent: int = 0  # of which `confirmed` were found already posted, and not posted again
+    retried: int = 0  # back to pending: 429, 5xx, network errors, answers that never came
     parked: int = 0  # a permanent error, or out of attempts
-    uncertain: int = 0  # parked because a sender stopped mid-send
+    uncertain: int = 0  # parked because Slack would not show the history that says whether it was posted
+    confirmed: int = 0  # an attempt whose answer was lost had posted it: found in the history
+    requeued: int = 0  # left 'sending' by a sender that stopped, back to pending to be checked
     halted: str | None = None  # why the drain stopped early, when Slack refused the token
 
     def add(self, other: DrainSummary) -> None:
@@ -95,6 +107,8 @@ class DrainSummary:
         self.retried += other.retried
         self.parked += other.parked
         self.uncertain += other.uncertain
+        self.confirmed += other.confirmed
+        self.requeued += other.requeued
         self.halted = self.halted or other.halted
 
 
@@ -195,20 +209,26 @@ class PostLimiter:
 @dataclass(frozen=True)
 class _Claim:
     id: int
+    key: str
     recipient: str
     kind: str
     payload: dict[str, Any]
     slack_ts: str | None
     attempts: int
     claimed_at: dt.datetime
+    unconfirmed_since: dt.datetime | None
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    kind: Literal["sent", "rate_limited", "failed", "rejected", "uncertain"]
+    kind: Literal["sent", "rate_limited", "failed", "rejected", "uncertain", "unconfirmed"]
     error: str | None = None
     retry_after: float | None = None
     slack_ts: str | None = None
+    # What the row's unconfirmed_since becomes: kept while an earlier attempt is still unaccounted for.
+    unconfirmed_since: dt.datetime | None = None
+    confirmed: bool = False  # sent because the history showed an earlier attempt had posted it
+    token_refused: bool = False
 
 
 def drain(
@@ -230,7 +250,7 @@ def drain(
     A `client` with slack_sdk retry handlers is used through a copy without them.
     """
     client = without_retries(client)
-    summary = DrainSummary(uncertain=park_abandoned(session_factory, now_fn(), lease))
+    summary = DrainSummary(requeued=requeue_abandoned(session_factory, now_fn(), lease))
     dispatcher = _Dispatcher(session_factory, now_fn, instance, limiter, max_messages, stop or threading.Event())
     lock = threading.Lock()
     failures: list[BaseException] = []
@@ -240,14 +260,14 @@ def drain(
             while (claim := dispatcher.next_claim()) is not None:
                 outcome = _deliver(session_factory, client, limiter, instance, claim)
                 counted = _record(session_factory, instance, claim, outcome, now_fn())
-                if outcome.kind == "rejected" and outcome.error in TOKEN_ERRORS:
+                if outcome.token_refused:
                     counted.halted = f"Slack refused the bot token ({outcome.error}): fix SLACK_BOT_TOKEN"
                     log.error("outbox drain stopped: %s; the other messages stay queued", counted.halted)
                     dispatcher.halt()
                 with lock:
                     summary.add(counted)
         except BaseException as error:  # noqa: BLE001 - re-raised by drain() once the others stop
-            # A row whose outcome could not be stored stays 'sending' and is parked after the lease.
+            # A row whose outcome could not be stored stays 'sending', and is checked after the lease.
             dispatcher.halt()
             failures.append(error)
 
@@ -261,18 +281,25 @@ def drain(
     return summary
 
 
-def park_abandoned(session_factory: sessionmaker[Session], now: dt.datetime, lease: dt.timedelta = LEASE) -> int:
-    """Park rows left in 'sending' past the lease by a sender that stopped; they are never re-sent."""
+def requeue_abandoned(session_factory: sessionmaker[Session], now: dt.datetime, lease: dt.timedelta = LEASE) -> int:
+    """Rows left 'sending' past the lease by a sender that stopped: pending again, to be looked for first.
+
+    The earliest unaccounted attempt bounds the search: one already unconfirmed, else this claim.
+    """
     with session_scope(session_factory) as session:
-        parked = session.scalars(
+        requeued = session.scalars(
             update(OutboxMessage)
             .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - lease)
-            .values(status="parked", last_error=UNCERTAIN)
+            .values(
+                status="pending", next_attempt_at=now, attempts=OutboxMessage.attempts + 1, last_error=ABANDONED,
+                unconfirmed_since=func.coalesce(OutboxMessage.unconfirmed_since, OutboxMessage.claimed_at),
+            )  # fmt: skip
             .returning(OutboxMessage.id)
         ).all()
-    if parked:
-        log.warning("outbox: parked %d message(s) a stopped sender left mid-send: ids %s", len(parked), parked[:20])
-    return len(parked)
+    if requeued:
+        log.warning("outbox: %d message(s) a stopped sender left mid-send are checked in Slack's history: ids %s",
+                    len(requeued), requeued[:20])  # fmt: skip
+    return len(requeued)
 
 
 class _Dispatcher:
@@ -354,7 +381,10 @@ def _claim_one(
 
 def _claim_of(row: OutboxMessage) -> _Claim:
     assert row.claimed_at is not None
-    return _Claim(row.id, row.recipient, row.kind, dict(row.payload), row.slack_ts, row.attempts, row.claimed_at)
+    return _Claim(
+        row.id, row.dedupe_key, row.recipient, row.kind, dict(row.payload), row.slack_ts, row.attempts, row.claimed_at,
+        row.unconfirmed_since,
+    )  # fmt: skip
 
 
 def _any_due(session_factory: sessionmaker[Session], now: dt.datetime) -> bool:
@@ -372,21 +402,37 @@ def _deliver(
     """Post the message (unless an earlier attempt did), then the chart if there is one."""
     chart = claim.payload.get("chart") if claim.kind == "digest" else None
     slack_ts, posted_channel = claim.slack_ts, claim.payload.get("posted_channel")
+    confirmed = False
+    if slack_ts is None and claim.unconfirmed_since is not None:
+        try:
+            found = find_posted(client, claim.recipient, posted_channel, claim.key, claim.unconfirmed_since)
+        except HistoryUnreadable as unreadable:
+            since = f"{claim.unconfirmed_since:%Y-%m-%d %H:%M} UTC"
+            return _Outcome("uncertain", error=f"{UNCERTAIN}the attempt at {since} may have posted it, and coachbot {unreadable}"[:2000],
+                            unconfirmed_since=claim.unconfirmed_since)  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - classified: the earlier attempt stays unaccounted for
+            return _failure(limiter, claim, error, "history: ", during="history")
+        if found is not None:
+            log.info("outbox: message %d was posted by an attempt whose answer was lost (ts %s): not posted again", claim.id, found.ts)
+            slack_ts, posted_channel, confirmed = found.ts, found.channel, True
+            if chart:
+                _record_posted(session_factory, instance, claim, slack_ts, posted_channel)
     if slack_ts is None:
         try:
             response = client.chat_postMessage(
-                channel=claim.recipient, text=claim.payload["text"], blocks=claim.payload.get("blocks") or None
-            )
+                channel=claim.recipient, text=claim.payload["text"], blocks=claim.payload.get("blocks") or None,
+                metadata=message_metadata(claim.key, claim.id),
+            )  # fmt: skip
             slack_ts, posted_channel = str(response["ts"]), response.get("channel")
-        except Exception as error:  # noqa: BLE001 - every failure is classified: retry, park or uncertain
-            return _failure(limiter, claim, error, "")
+        except Exception as error:  # noqa: BLE001 - every failure is classified: retry, park or look in the history
+            return _failure(limiter, claim, error, "", during="post")
         limiter.succeeded()
         if chart:
             _record_posted(session_factory, instance, claim, slack_ts, posted_channel)
             # Sharing the image posts in the channel too: it waits for the channel's next turn.
             limiter.acquire(claim.recipient)
     if not chart:
-        return _Outcome("sent", slack_ts=slack_ts)
+        return _Outcome("sent", slack_ts=slack_ts, confirmed=confirmed)
     try:
         image = base64.b64decode(chart["png_base64"], validate=True)
     except (KeyError, TypeError, ValueError):
@@ -400,21 +446,55 @@ def _deliver(
             initial_comment=chart.get("comment") or chart.get("title"),
         )
     except Exception as error:  # noqa: BLE001 - as above
-        return _failure(limiter, claim, error, "chart: ")
-    return _Outcome("sent", slack_ts=slack_ts)
+        return _failure(limiter, claim, error, "chart: ", during="chart")
+    return _Outcome("sent", slack_ts=slack_ts, confirmed=confirmed)
 
 
-def _failure(limiter: PostLimiter, claim: _Claim, error: Exception, prefix: str) -> _Outcome:
+def _failure(limiter: PostLimiter, claim: _Claim, error: Exception, prefix: str, during: Literal["post", "history", "chart"]) -> _Outcome:
+    # A failed history read leaves the earlier attempt unaccounted for; anything else answered it.
+    kept = claim.unconfirmed_since if during == "history" else None
+    if during == "post" and _may_have_posted(error):
+        log.warning("outbox: no verdict from Slack on message %d (%s): its history is checked before it is sent again",
+                    claim.id, type(error).__name__)  # fmt: skip
+        return _Outcome("unconfirmed", error=f"{prefix}{_describe(error)} (Slack may have it: its history is checked first)"[:500],
+                        unconfirmed_since=claim.claimed_at)  # fmt: skip
     if isinstance(error, SlackApiError):
-        return _api_failure(limiter, claim.recipient, error, prefix)
+        method = {"post": "chat.postMessage", "history": "conversations.history", "chart": "files_upload_v2"}[during]
+        return _api_failure(limiter if during != "history" else None, claim.recipient, error, prefix, method, kept)
     if isinstance(error, (OSError, http.client.HTTPException, SlackRequestError)):  # URLError, timeouts, resets
-        return _Outcome("failed", error=f"{prefix}{type(error).__name__}: {error}"[:500])
-    # Anything else (a malformed answer, a bug) may have come after Slack posted: never resend.
+        return _Outcome("failed", error=f"{prefix}{type(error).__name__}: {error}"[:500], unconfirmed_since=kept)
     log.exception("outbox: unexpected failure sending message %d", claim.id, exc_info=error)
-    return _Outcome("uncertain", error=f"uncertain: {prefix}{type(error).__name__}: {error}"[:500])
+    if during == "chart":
+        # A malformed answer may come after Slack shared the image: never upload it again.
+        return _Outcome("uncertain", error=f"{UNCERTAIN}{prefix}{type(error).__name__}: {error}"[:500])
+    return _Outcome("failed", error=f"{prefix}{type(error).__name__}: {error}"[:500], unconfirmed_since=kept)
 
 
-def _api_failure(limiter: PostLimiter, channel: str, error: SlackApiError, prefix: str) -> _Outcome:
+def _may_have_posted(error: Exception) -> bool:
+    """Whether chat.postMessage may have reached Slack although no verdict came back."""
+    if isinstance(error, SlackApiError):
+        data = error.response.data if isinstance(error.response.data, dict) else {}
+        code = data.get("error")
+        # Slack documents internal_error and fatal_error as "some aspect of the operation [may have]
+        # succeeded"; a 5xx without Slack's own verdict may come from a proxy after Slack took it.
+        return code in MAYBE_POSTED_ERRORS or (error.response.status_code >= 500 and code not in NOT_POSTED_ERRORS)
+    if isinstance(error, SlackRequestError):
+        return False  # refused by slack_sdk before sending
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    # Refused or unresolvable: nothing was sent. Timeouts, resets, half answers: it may have been.
+    return not isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        data = error.response.data if isinstance(error.response.data, dict) else {}
+        return f"HTTP {error.response.status_code}: {data.get('error') or 'no error code'}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _api_failure(
+    limiter: PostLimiter | None, channel: str, error: SlackApiError, prefix: str, method: str, kept: dt.datetime | None
+) -> _Outcome:
     response = error.response
     data = response.data if isinstance(response.data, dict) else {}
     code = str(data.get("error") or "no error code")
@@ -422,11 +502,14 @@ def _api_failure(limiter: PostLimiter, channel: str, error: SlackApiError, prefi
         code = f"HTTP {response.status_code}: {code}"
     if response.status_code == 429:
         retry_after = _retry_after(response.headers)
-        limiter.rate_limited(channel, retry_after)
-        return _Outcome("rate_limited", error=f"{prefix}ratelimited (Retry-After {retry_after:g} s)", retry_after=retry_after)
+        metrics.record_rate_limited(method)
+        if limiter is not None:
+            limiter.rate_limited(channel, retry_after)
+        return _Outcome("rate_limited", error=f"{prefix}ratelimited (Retry-After {retry_after:g} s)", retry_after=retry_after,
+                        unconfirmed_since=kept)  # fmt: skip
     if response.status_code >= 500 or code in TRANSIENT_ERRORS:
-        return _Outcome("failed", error=f"{prefix}{code}"[:500])
-    return _Outcome("rejected", error=f"{prefix}{code}"[:500])
+        return _Outcome("failed", error=f"{prefix}{code}"[:500], unconfirmed_since=kept)
+    return _Outcome("rejected", error=f"{prefix}{code}"[:500], unconfirmed_since=kept, token_refused=code in TOKEN_ERRORS)
 
 
 def _retry_after(headers: Any) -> float:
@@ -460,7 +543,7 @@ def _record_posted(
         session.execute(
             update(OutboxMessage)
             .where(*_ours(claim, instance))
-            .values(slack_ts=slack_ts, payload={**claim.payload, "posted_channel": channel})
+            .values(slack_ts=slack_ts, payload={**claim.payload, "posted_channel": channel}, unconfirmed_since=None)
         )
 
 
@@ -468,21 +551,22 @@ def _record(
     session_factory: sessionmaker[Session], instance: str, claim: _Claim, outcome: _Outcome, now: dt.datetime
 ) -> DrainSummary:
     attempts = claim.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "last_error": outcome.error}
+    values: dict[str, Any] = {"attempts": attempts, "last_error": outcome.error, "unconfirmed_since": outcome.unconfirmed_since}
     counted = DrainSummary()
     if outcome.kind == "sent":
         values |= {"status": "sent", "sent_at": now, "slack_ts": outcome.slack_ts, "last_error": None}
-        counted.sent = 1
+        counted.sent, counted.confirmed = 1, int(outcome.confirmed)
     elif outcome.kind == "rate_limited":
         assert outcome.retry_after is not None
         values |= {"status": "pending", "next_attempt_at": now + dt.timedelta(seconds=outcome.retry_after)}
         counted.retried = 1
-    elif outcome.kind == "failed" and attempts < MAX_ATTEMPTS:
+    elif outcome.kind in ("failed", "unconfirmed") and attempts < MAX_ATTEMPTS:
         values |= {"status": "pending", "next_attempt_at": now + backoff(attempts)}
         counted.retried = 1
-    elif outcome.kind == "failed":
-        values |= {"status": "parked", "last_error": f"gave up after {attempts} attempts: {outcome.error}"[:2000]}
-        counted.parked = 1
+    elif outcome.kind in ("failed", "unconfirmed"):
+        unsure = UNCERTAIN if outcome.unconfirmed_since is not None else ""
+        values |= {"status": "parked", "last_error": f"{unsure}gave up after {attempts} attempts: {outcome.error}"[:2000]}
+        counted.parked, counted.uncertain = (0, 1) if unsure else (1, 0)
     elif outcome.kind == "rejected":
         values |= {"status": "parked"}
         counted.parked = 1
@@ -491,6 +575,7 @@ def _record(
         counted.uncertain = 1
     if values["status"] == "parked":
         log.warning("outbox: parked message %d to %s: %s", claim.id, claim.recipient, values["last_error"])
+    metrics.record_send("confirmed" if outcome.confirmed else outcome.kind)
     with session_scope(session_factory) as session:
         session.execute(update(OutboxMessage).where(*_ours(claim, instance)).values(**values))
     return counted

@@ -23,8 +23,10 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending -> sending -> sent | parked. A row found "sending" after a crash is parked as
-    # uncertain, never sent again: Slack has no idempotency key for chat.postMessage.
+    # pending -> sending -> sent | parked, and pending | parked -> dropped by an operator.
+    # chat.postMessage has no idempotency key, so a send whose outcome is unknown (a timeout, a
+    # dropped connection, a sender killed mid-send) is settled by finding the message in the
+    # channel's history by its metadata before anything is posted again (bot/messaging/sender.py).
     status: Mapped[str] = mapped_column(String(16), default="pending")
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[dt.datetime | None]
@@ -32,6 +34,9 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # Set when an attempt that began at this time may have reached Slack without our hearing the
+    # answer: the channel's history from then on is searched for the message before any resend.
+    unconfirmed_since: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from bot.database import exclusive, make_engine, make_session_factory, session_scope
 from bot.messaging.outbox import enqueue
-from bot.messaging.sender import MAX_ATTEMPTS, UNCERTAIN, PostLimiter, backoff, drain, sender_client
+from bot.messaging.sender import ABANDONED, MAX_ATTEMPTS, PostLimiter, backoff, drain, sender_client
 from bot.models import OutboxMessage
 from bot.settings import Settings
 from bot.slack_client import make_web_client
@@ -33,6 +33,12 @@ def settings_for(slack) -> Settings:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(slack):  # type: ignore[no-untyped-def]
     return sender_client(settings_for(slack))
+
+
+@pytest.fixture(autouse=True)
+def slack_keeps_our_time(slack, now):  # type: ignore[no-untyped-def]
+    """Slack stamps messages on its clock; the tests run the outbox at a fixed `now`."""
+    slack.clock = lambda: now.timestamp()
 
 
 def fast_limiter() -> PostLimiter:
@@ -106,20 +112,24 @@ def test_a_rate_limited_message_waits_for_retry_after_and_is_then_sent_once(sess
     assert (row.status, row.attempts, row.sent_at) == ("sent", 2, now + dt.timedelta(seconds=30))
 
 
-def test_a_server_error_is_retried_after_a_backoff(session_factory, client, slack, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_server_error_is_retried_after_a_backoff_once_the_history_shows_it_was_not_posted(  # type: ignore[no-untyped-def]
+    session_factory, client, slack, now
+) -> None:
     slack.fail("chat.postMessage", "internal_error", status=500, times=1)
     queue(session_factory, "nudge:1", RILEY, now)
 
     first = run(session_factory, client, now)
     row = rows(session_factory)["nudge:1"]
     assert first.retried == 1
-    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "HTTP 500: internal_error")
+    assert (row.status, row.attempts, row.unconfirmed_since) == ("pending", 1, now)
+    assert row.last_error == "HTTP 500: internal_error (Slack may have it: its history is checked first)"
     assert row.next_attempt_at == now + dt.timedelta(seconds=10)
 
     second = run(session_factory, client, now + dt.timedelta(seconds=10))
     assert second.sent == 1
-    assert len(slack.calls_to("chat.postMessage")) == 2
+    assert [call.method for call in slack.calls] == ["chat.postMessage", "conversations.open", "conversations.history", "chat.postMessage"]
     assert len(slack.messages) == 1
+    assert rows(session_factory)["nudge:1"].unconfirmed_since is None
 
 
 def test_a_timeout_is_retried(session_factory, slack, now) -> None:  # type: ignore[no-untyped-def]
@@ -191,13 +201,23 @@ def test_a_revoked_token_parks_one_message_and_stops_the_drain(session_factory, 
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-def test_a_message_left_sending_past_its_lease_is_parked_as_uncertain_and_never_resent(  # type: ignore[no-untyped-def]
+def test_a_message_left_sending_past_its_lease_is_sent_once_whether_or_not_slack_had_it(  # type: ignore[no-untyped-def]
     session_factory, client, slack, now
 ) -> None:
-    queue(session_factory, "abandoned", RILEY, now - dt.timedelta(minutes=10))
-    queue(session_factory, "in-flight", MIA, now - dt.timedelta(minutes=10))
+    queue(session_factory, "arrived", RILEY, now - dt.timedelta(minutes=10), text="posted before the crash")
+    queue(session_factory, "lost", MIA, now - dt.timedelta(minutes=10), text="never reached Slack")
+    queue(session_factory, "in-flight", OLLY, now - dt.timedelta(minutes=10))
+    with session_factory() as session:
+        ids = {row.dedupe_key: row.id for row in session.scalars(select(OutboxMessage))}
+    # The crashed sender's post that Slack accepted, as it posted it (the same metadata).
+    slack.clock = lambda: (now - dt.timedelta(minutes=6)).timestamp()
+    crashed = make_web_client(settings_for(slack))
+    crashed.chat_postMessage(channel=RILEY, text="posted before the crash",
+                             metadata={"event_type": "coachbot_outbox", "event_payload": {"outbox_key": "arrived", "outbox_id": ids["arrived"]}})  # fmt: skip
+    slack.clock = lambda: now.timestamp()
     with session_scope(session_factory) as session:
-        for key, claimed_at in (("abandoned", now - dt.timedelta(minutes=6)), ("in-flight", now - dt.timedelta(minutes=1))):
+        for key, claimed_at in (("arrived", now - dt.timedelta(minutes=6)), ("lost", now - dt.timedelta(minutes=6)),
+                                ("in-flight", now - dt.timedelta(minutes=1))):  # fmt: skip
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.dedupe_key == key)
@@ -207,10 +227,17 @@ def test_a_message_left_sending_past_its_lease_is_parked_as_uncertain_and_never_
     summary = run(session_factory, client, now)
 
     stored = rows(session_factory)
-    assert summary.uncertain == 1
-    assert (stored["abandoned"].status, stored["abandoned"].last_error) == ("parked", UNCERTAIN)
+    assert (summary.requeued, summary.sent, summary.confirmed, summary.uncertain) == (2, 2, 1, 0)
+    assert [(m.channel, m.text) for m in slack.messages] == [(RILEY, "posted before the crash"), (MIA, "never reached Slack")]
+    arrived, lost = stored["arrived"], stored["lost"]
+    assert (arrived.status, arrived.slack_ts, arrived.attempts, arrived.unconfirmed_since) == ("sent", slack.messages[0].ts, 2, None)
+    assert (lost.status, lost.slack_ts, lost.attempts) == ("sent", slack.messages[1].ts, 2)
     assert (stored["in-flight"].status, stored["in-flight"].claimed_by) == ("sending", "crashed:1")
-    assert slack.calls_to("chat.postMessage") == []
+    history = [call.body for call in slack.calls_to("conversations.history")]
+    oldest = f"{(now - dt.timedelta(minutes=11)).timestamp():.6f}"  # the claim, less five minutes for clocks
+    assert sorted((body["channel"], body["oldest"], body["include_all_metadata"]) for body in history) == [
+        ("D0MIA", oldest, "1"), ("D0RILEY", oldest, "1"),
+    ]  # fmt: skip
 
 
 def test_two_drainers_at_once_send_each_message_exactly_once(database_url, slack, now) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,20 @@ For the outbox sender it also:
   the bytes to the upload URL it hands out (under /upload/), files.completeUploadExternal;
   completed uploads land in `files`;
 - fails on request (`fail(...)`): an error code or HTTP status per method, optionally for one
-  channel only and a number of times, or a slow answer.
+  channel only and a number of times, or a slow answer; or accepts the call (a post is stored)
+  and then drops the connection or holds the answer (`accept=True`), as when a network fails
+  after Slack has the request;
+- keeps each conversation's history as Slack does: a post to a user id lands in their DM with
+  the app ("D…", which conversations.open also gives), and conversations.history answers with
+  the messages newest first, `oldest`/`latest` exclusive, `limit` and cursor pages
+  (response_metadata.next_cursor while has_more), each message's `metadata` only with
+  include_all_metadata; reading a DM needs `im:history` and opening one `im:write` among
+  `scopes` (else missing_scope with `needed`, as Slack answers).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -88,6 +97,8 @@ class SlackFault:
     times: int | None = None  # None: every matching call
     retry_after: int | None = None
     delay: float = 0.0
+    accept: bool = False  # do the call, then drop the connection (or answer after `delay`)
+    drop: bool = False
     served: int = 0
 
 
@@ -97,6 +108,17 @@ class PostedMessage:
     ts: str
     text: str | None
     blocks: list[dict[str, Any]] | None
+    metadata: dict[str, Any] | None = None
+    conversation: str = ""  # where it landed: the channel, or the "D…" DM
+
+
+# What _respond returns for a call whose connection is dropped without an answer.
+DROP_CONNECTION = object()
+
+
+def dm_of(user_id: str) -> str:
+    """The app's DM with a user, as this stand-in numbers them."""
+    return "D" + user_id[1:]
 
 
 @dataclass
@@ -125,12 +147,17 @@ class SlackStandIn:
     faults: list[SlackFault] = field(default_factory=list)
     rate_limited: int = 0  # 429 answers given by `limits`
     latency: float = 0.0  # seconds every Web API answer takes, like a real network round trip
+    # Slack's clock, which stamps each message's ts: a test with a fixed `now` sets it to match.
+    clock: Callable[[], float] = time.time
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _channel_buckets: dict[str, _Bucket] = field(default_factory=dict)
     _global_bucket: _Bucket | None = None
     _pending_uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each conversation's messages as conversations.history returns them (oldest first here).
+    _history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _counter: int = 0
+    _last_micros: int = 0
 
     @property
     def api_url(self) -> str:
@@ -152,14 +179,18 @@ class SlackStandIn:
         times: int | None = None,
         retry_after: int | None = None,
         delay: float = 0.0,
+        accept: bool = False,
+        drop: bool = False,
     ) -> SlackFault:
         """Answer `method` (for `channel` only, if given) with `error` at HTTP `status`, `times` times.
 
         `method` is a Web API method or "upload" (the upload URL); `retry_after` adds the header
         (with status 429 this is a rate limit); `delay` holds the answer that many seconds, so a
-        client with a shorter timeout gives up. A faulted call never posts or stores anything.
+        client with a shorter timeout gives up. A faulted call never posts or stores anything,
+        unless `accept`: then the call is done as usual (a post is stored) and afterwards the
+        connection is closed without an answer (`drop`) or the normal answer waits `delay` seconds.
         """
-        fault = SlackFault(method, error, status, channel, times, retry_after, delay)
+        fault = SlackFault(method, error, status, channel, times, retry_after, delay, accept, drop)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -200,11 +231,18 @@ class SlackStandIn:
                         body = json.loads(raw or "{}")
                     else:
                         body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                    # GET methods (conversations.history) carry their arguments in the query string.
+                    query = urllib.parse.urlparse(self.path).query
+                    body.update({k: v[0] for k, v in urllib.parse.parse_qs(query).items() if k not in body})
                     method = "response" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
                 with standin._lock:
                     standin.calls.append(SlackCall(path, method, body, dict(self.headers.items())))
                     standin._lock.notify_all()
-                status, payload, headers = standin._respond(method, body, raw_bytes)
+                answer = standin._respond(method, body, raw_bytes)
+                if answer is DROP_CONNECTION:
+                    self.close_connection = True
+                    return
+                status, payload, headers = answer
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
@@ -214,7 +252,10 @@ class SlackStandIn:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a test of timeouts): as Slack, carry on
 
             do_GET = do_POST  # noqa: N815
 
@@ -241,11 +282,16 @@ class SlackStandIn:
             return 200, {"ok": True}
         return 200, handler(body)
 
-    def _respond(self, method: str, body: dict[str, Any], raw: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _respond(self, method: str, body: dict[str, Any], raw: bytes) -> Any:
         """Faults first, then limits, then the method's answer; with any extra headers."""
         if self.latency and method != "response":
             time.sleep(self.latency)
         fault = self._take_fault(method, body)
+        if fault is not None and fault.accept:
+            answer = self._respond_normally(method, body, raw)
+            if fault.delay:
+                time.sleep(fault.delay)
+            return DROP_CONNECTION if fault.drop else answer
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -256,6 +302,9 @@ class SlackStandIn:
             if wait is not None:
                 # Slack answers a rate limit with HTTP 429 and whole seconds in Retry-After.
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(max(1, math.ceil(wait)))}
+        return self._respond_normally(method, body, raw)
+
+    def _respond_normally(self, method: str, body: dict[str, Any], raw: bytes) -> tuple[int, Any, dict[str, str]]:
         if method == "upload":
             return 200, self._upload(body["file_id"], raw), {}
         status, payload = self.answer(method, body)
@@ -294,6 +343,12 @@ class SlackStandIn:
             self._global_bucket.tokens -= 1
             return None
 
+    def _next_ts(self) -> str:
+        """Slack's ts, "0123456789.012345": its clock in microseconds, unique and rising per workspace."""
+        with self._lock:
+            self._last_micros = max(self._last_micros + 1, int(self.clock() * 1_000_000))
+            return f"{self._last_micros // 1_000_000}.{self._last_micros % 1_000_000:06d}"
+
     def _next_number(self) -> int:
         with self._lock:
             self._counter += 1
@@ -305,14 +360,65 @@ class SlackStandIn:
             return {"ok": False, "error": "channel_not_found"}
         if not body.get("text") and not body.get("blocks"):
             return {"ok": False, "error": "no_text"}
-        number = self._next_number()
-        ts = f"{1764082800 + number}.{number:06d}"
-        with self._lock:
-            self.messages.append(PostedMessage(channel, ts, body.get("text"), body.get("blocks")))
+        metadata = body.get("metadata")
+        if isinstance(metadata, str):  # form-encoded posts carry it as a JSON string
+            metadata = json.loads(metadata)
+        blocks = body.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        ts = self._next_ts()
         # Posting to a user id posts in the app's DM with them, a "D…" conversation.
-        conversation = "D" + channel[1:] if channel[:1] in ("U", "W") else channel
-        return {"ok": True, "channel": conversation, "ts": ts,
-                "message": {"type": "message", "text": body.get("text"), "ts": ts}}  # fmt: skip
+        conversation = dm_of(channel) if channel[:1] in ("U", "W") else channel
+        message: dict[str, Any] = {"type": "message", "text": body.get("text") or "", "ts": ts, "user": "UBOT",
+                                   "bot_id": "BBOT", "team": "T0001"}  # fmt: skip
+        if blocks:
+            message["blocks"] = blocks
+        if _valid_metadata(metadata):
+            message["metadata"] = metadata
+        with self._lock:
+            self.messages.append(PostedMessage(channel, ts, body.get("text"), body.get("blocks"), metadata, conversation))
+            self._history.setdefault(conversation, []).append(message)
+        answer = {key: value for key, value in message.items() if key != "metadata"}
+        return {"ok": True, "channel": conversation, "ts": ts, "message": answer}
+
+    def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "im:write" not in self.scopes.split(","):
+            return {"ok": False, "error": "missing_scope", "needed": "im:write", "provided": self.scopes}
+        users = [user for user in str(body.get("users", "")).split(",") if user]
+        if not users:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        if len(users) > 1 or users[0][:1] not in ("U", "W"):
+            return {"ok": False, "error": "user_not_found"}
+        with self._lock:
+            already = dm_of(users[0]) in self._history
+        return {"ok": True, "no_op": already, "already_open": already, "channel": {"id": dm_of(users[0])}}
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel", ""))
+        needed = {"D": "im:history", "C": "channels:history", "G": "groups:history"}.get(channel[:1])
+        if needed is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if needed not in self.scopes.split(","):
+            return {"ok": False, "error": "missing_scope", "needed": needed, "provided": self.scopes}
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or math.inf)
+        inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = min(max(int(body.get("limit") or 100), 1), 999)
+        skip = int(base64.b64decode(body["cursor"]).decode().split(":")[1]) if body.get("cursor") else 0
+        with self._lock:
+            stored = list(self._history.get(channel, []))
+        in_range = [
+            message for message in reversed(stored)
+            if (oldest <= float(message["ts"]) <= latest if inclusive else oldest < float(message["ts"]) < latest)
+        ]  # fmt: skip
+        page = in_range[skip : skip + limit]
+        messages = [message if with_metadata else {k: v for k, v in message.items() if k != "metadata"} for message in page]
+        has_more = skip + limit < len(in_range)
+        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": has_more, "pin_count": 0,
+                                  "channel_actions_ts": None, "channel_actions_count": 0}  # fmt: skip
+        if has_more:
+            answer["response_metadata"] = {"next_cursor": base64.b64encode(f"next:{skip + limit}".encode()).decode()}
+        return answer
 
     def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Slack's name
         if not body.get("filename") or not str(body.get("length", "")).isdigit():
@@ -364,9 +470,22 @@ class SlackStandIn:
                 return {"ok": True, "user": self._user_json(user)}
         return {"ok": False, "error": "users_not_found"}
 
+    def history_of(self, conversation: str) -> list[dict[str, Any]]:
+        """A conversation's messages, oldest first, as stored (with metadata)."""
+        with self._lock:
+            return list(self._history.get(conversation, []))
+
     @staticmethod
     def _user_json(user: SlackUser) -> dict[str, Any]:
         profile = {"real_name": user.name}
         if user.email:
             profile["email"] = user.email
         return {"id": user.id, "team_id": "T0001", "name": user.name, "tz": user.tz, "profile": profile}
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    """Slack keeps metadata whose event_type is letters, digits, _ and - and whose payload is an object."""
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_payload"), dict):
+        return False
+    event_type = metadata.get("event_type")
+    return isinstance(event_type, str) and bool(event_type) and all(c.isalnum() or c in "_-" for c in event_type)
