@@ -70,6 +70,9 @@ def sync() -> None:
 def org_import(
     file: Annotated[Path, typer.Argument(help="Org file, CSV or YAML (see README, 'Org file').", exists=True, dir_okay=False)],
     link_slack: Annotated[bool, typer.Option(help="Link people to Slack users by email (needs SLACK_BOT_TOKEN).")] = True,
+    deactivate_missing: Annotated[
+        bool, typer.Option(help="Deactivate people the file leaves out (leavers): no messages, out of team views; history kept.")
+    ] = False,
 ) -> None:
     """Import people, roles, managers, coaches and quotas. Safe to run again: unchanged rows stay as they are."""
     from bot.database import make_engine, make_session_factory, session_scope
@@ -79,10 +82,11 @@ def org_import(
     people = read_org_file(file, settings.currency, settings.fiscal_year_start_month)
     session_factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(session_factory) as session:
-        summary = store_org(session, people)
+        summary = store_org(session, people, deactivate_missing=deactivate_missing)
     console.print(
         f"{file.name}: {len(people)} people: {summary.created} new, {summary.updated} changed, "
         f"{summary.unchanged} unchanged; {summary.quotas_written} quota(s) and {summary.coach_links_changed} coach link(s) changed."
+        + (f" {summary.deactivated} not in the file deactivated." if deactivate_missing else "")
     )
     if link_slack and settings.slack_bot_token:
         from bot.identity import link_people_by_email

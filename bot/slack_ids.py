@@ -6,6 +6,8 @@ COACH_COMMAND = "/coach"
 
 # Events.
 APP_HOME_OPENED = "app_home_opened"
+USER_CHANGE = "user_change"  # a profile changed: time zone, email, deactivation
+TEAM_JOIN = "team_join"  # someone joined the workspace: linked by email if in the org
 
 # The /coach modal (assign an action or set a goal).
 COACH_VIEW = "coach_view"
@@ -44,4 +46,4 @@ VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW)
 
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND, TEAMPERF_COMMAND, COACH_COMMAND)
-EVENTS = (APP_HOME_OPENED,)
+EVENTS = (APP_HOME_OPENED, USER_CHANGE, TEAM_JOIN)

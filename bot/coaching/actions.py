@@ -180,8 +180,10 @@ def escalate_overdue(
             continue
         rep = session.get(Person, action.person_id)
         assert rep is not None
-        reader_id = action.assigned_by_id or rep.manager_id
-        reader = session.get(Person, reader_id) if reader_id else None
+        reader = session.get(Person, action.assigned_by_id) if action.assigned_by_id else None
+        if reader is None or not reader.active:
+            # Whoever assigned it has left: the rep's manager hears of it instead.
+            reader = session.get(Person, rep.manager_id) if rep.manager_id else None
         key = f"escalation:{action.id}"
         if not reachable(reader, "action_escalation", key):
             continue

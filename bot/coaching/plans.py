@@ -321,6 +321,8 @@ def due_checkins(session: Session, notices: Notices, now: dt.datetime, *, defaul
     for plan in plans:
         rep = session.get(Person, plan.person_id)
         assert rep is not None and plan.next_checkin_at is not None
+        if not rep.active:
+            continue  # a leaver is asked nothing; the plan closes with its quarter
         zone = ZoneInfo(rep.timezone or default_timezone)
         scheduled = plan.next_checkin_at
         key = f"checkin:{plan.id}:{scheduled.astimezone(zone).date().isoformat()}"

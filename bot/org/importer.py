@@ -47,10 +47,11 @@ class ImportSummary:
     unchanged: int = 0
     quotas_written: int = 0
     coach_links_changed: int = 0
+    deactivated: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.quotas_written or self.coach_links_changed)
+        return bool(self.created or self.updated or self.quotas_written or self.coach_links_changed or self.deactivated)
 
 
 def read_org_file(path: Path, default_currency: str, fiscal_year_start_month: int = 1) -> list[OrgPerson]:
@@ -209,9 +210,12 @@ def _check_quotas(
     return tuple(quotas)
 
 
-def store_org(session: Session, people: Sequence[OrgPerson]) -> ImportSummary:
+def store_org(session: Session, people: Sequence[OrgPerson], *, deactivate_missing: bool = False) -> ImportSummary:
     """Upsert people by email, then managers, coaches and quotas; an unchanged file writes nothing.
 
+    Everyone in the file is active. With `deactivate_missing`, active people the file leaves out
+    are deactivated: they get no messages and leave team views and digests, and their history
+    (deals, gaps, goals, audit) is kept; a later file that names them again brings them back.
     The caller commits; on any error it rolls back, so a file is stored whole or not at all.
     """
     summary = ImportSummary()
@@ -238,6 +242,7 @@ def store_org(session: Session, people: Sequence[OrgPerson]) -> ImportSummary:
         values = {
             "name": record.name,
             "timezone": _timezone(record, person),
+            "active": True,
             **{f"is_{role}": role in record.roles for role in ROLES},
         }
         if record.crm_owner_id:
@@ -263,6 +268,11 @@ def store_org(session: Session, people: Sequence[OrgPerson]) -> ImportSummary:
                 summary.updated += 1
         summary.coach_links_changed += _store_coaches(session, person, [existing[c].id for c in record.coach_emails])
         summary.quotas_written += _store_quotas(session, person, record.quotas)
+    if deactivate_missing:
+        leavers = session.scalars(select(Person).where(Person.active.is_(True), Person.email.not_in(emails))).all()
+        for leaver in leavers:
+            leaver.active = False
+        summary.deactivated = len(leavers)
     session.flush()
     return summary
 

@@ -2,8 +2,9 @@
 
 from slack_bolt import App
 
-from handlers.events import home
+from handlers.events import home, people
 
 
 def register(app: App) -> None:
     home.register(app)
+    people.register(app)

@@ -177,3 +177,15 @@ def test_a_rep_can_move_their_nudge_time_but_not_into_quiet_hours(session_factor
 def test_local_times_map_to_one_instant_on_the_day_clocks_go_back(at: dt.time, expected: list[dt.datetime]) -> None:
     start, end = dt.datetime(2026, 11, 1, 4, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 4, 0, tzinfo=dt.UTC)
     assert list(local_instants(NEW_YORK, at, start, end)) == expected
+
+
+def test_a_leaver_gets_no_nudge_and_leaves_the_managers_digest(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    with session_scope(session_factory) as session:
+        session.get(Person, ids["leo"]).active = False  # type: ignore[union-attr]
+    # Monday Nov 2: Mia's digest at 08:00 New York, the nudges at 09:00 in each rep's zone.
+    run(schedule(session_factory), dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 19, 0, tzinfo=dt.UTC))
+    assert [(recipient, kind) for recipient, kind, _ in queued(session_factory)] == [("UMIA", "digest"), ("UNORA", "nudge")]
+    with session_factory() as session:
+        [digest] = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "digest")).all()
+    assert digest["text"] == "Your team, week of Nov 2: 1 reps, 1 need attention."

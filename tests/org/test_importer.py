@@ -185,3 +185,22 @@ def test_values_the_database_cannot_hold_are_reported_by_line(tmp_path, row, pro
     with pytest.raises(OrgFileError) as raised:
         read_org_file(write(tmp_path, "org.csv", "email,name,roles,timezone,quota 2026-Q4\n" + row + "\n"), "USD")
     assert raised.value.problems == [problem]
+
+
+def test_people_missing_from_a_later_file_stay_as_they_are_unless_asked_to_deactivate(session_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_file(session_factory, write(tmp_path, "org.csv", ORG_CSV))
+    without_sam = write(tmp_path, "later.csv", "\n".join(line for line in ORG_CSV.splitlines() if not line.startswith("Sam.Rep")) + "\n")
+    assert import_file(session_factory, without_sam).deactivated == 0
+    with session_factory() as session:
+        assert session.scalar(select(Person.active).where(Person.email == "sam.rep@example.com")) is True
+    with session_scope(session_factory) as session:
+        summary = store_org(session, read_org_file(without_sam, "USD"), deactivate_missing=True)
+    assert (summary.deactivated, summary.changed) == (1, True)
+    with session_factory() as session:
+        sam = session.scalar(select(Person).where(Person.email == "sam.rep@example.com"))
+        assert sam is not None and sam.active is False
+        assert session.scalar(select(func.count()).select_from(Quota).where(Quota.person_id == sam.id)) == 1  # history kept
+    # Back in the file, back at work.
+    assert import_file(session_factory, write(tmp_path, "again.csv", ORG_CSV)).updated == 1
+    with session_factory() as session:
+        assert session.scalar(select(Person.active).where(Person.email == "sam.rep@example.com")) is True
