@@ -12,12 +12,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.coaching.playbook import PlaybookError
-from bot.crm.base import CrmError
+from bot.cli_errors import debug_requested, report
 from bot.cli_playbook import playbook_app
-from bot.demo import DemoError
-from bot.org.importer import OrgFileError
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, load_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -34,6 +31,14 @@ app.add_typer(org_app, name="org")
 jobs_app = typer.Typer(help="The scheduled jobs: list them, or run one once now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(playbook_app, name="playbook")
+_options = {"debug": False}
+
+
+@app.callback()
+def global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="When a command fails, show the traceback too.")] = False,
+) -> None:
+    _options["debug"] = debug
 
 
 def _settings() -> Settings:
@@ -49,11 +54,12 @@ def _settings() -> Settings:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (DATABASE_URL) to the latest version."""
-    from bot.database import make_engine
-    from bot.migrate import current_revision, upgrade
+    from bot.database import open_database
+    from bot.migrate import current_revision, require_current_schema, upgrade
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url, create=True)
+    require_current_schema(engine, allow_behind=True)
     upgrade(engine)
     console.print(f"Database is at revision [bold]{current_revision(engine)}[/bold].")
 
@@ -64,6 +70,7 @@ def sync() -> None:
     from jobs import crm_sync
 
     settings = _settings()
+    _check_database(settings, syncing=True).dispose()
     summary = crm_sync.run_from_cli(settings, console)
     crm_sync.print_summary(summary, console)
 
@@ -74,12 +81,17 @@ def org_import(
     link_slack: Annotated[bool, typer.Option(help="Link people to Slack users by email (needs SLACK_BOT_TOKEN).")] = True,
 ) -> None:
     """Import people, roles, managers, coaches and quotas. Safe to run again: unchanged rows stay as they are."""
-    from bot.database import make_engine, make_session_factory, session_scope
+    from bot.database import make_session_factory, session_scope
+    from bot.migrate import open_migrated_database
     from bot.org.importer import read_org_file, store_org
+    from bot.slack_client import make_web_client, verify_bot_token
 
     settings = _settings()
     people = read_org_file(file, settings.currency, settings.fiscal_year_start_month)
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    session_factory = make_session_factory(open_migrated_database(settings.database_url))
+    if link_slack and settings.slack_bot_token:
+        # Before anything is stored: a refused token would otherwise fail every lookup, one by one.
+        verify_bot_token(make_web_client(settings), settings.slack_api_url)
     with session_scope(session_factory) as session:
         summary = store_org(session, people)
     console.print(
@@ -88,7 +100,6 @@ def org_import(
     )
     if link_slack and settings.slack_bot_token:
         from bot.identity import link_people_by_email
-        from bot.slack_client import make_web_client
 
         with session_scope(session_factory) as session:
             report = link_people_by_email(session, make_web_client(settings))
@@ -141,25 +152,27 @@ def jobs_run(
     person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
-    from bot.database import make_engine, make_session_factory
+    from bot.database import make_session_factory
     from jobs.catalogue import JOBS
 
     settings = _settings()
     if name not in JOBS:
         raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(JOBS)}", param_hint="NAME")
-    result = JOBS[name].run(settings, make_session_factory(make_engine(settings.database_url)), dt.datetime.now(dt.UTC), person)
+    engine = _check_database(settings, syncing=name == "crm_sync")
+    result = JOBS[name].run(settings, make_session_factory(engine), dt.datetime.now(dt.UTC), person)
     console.print(f"{name}: {result}", highlight=False)
 
 
 @app.command()
 def doctor() -> None:
-    """Check the database, the Slack token and the CRM credentials with one cheap call each."""
+    """Check the database, playbook, org, outbox, Slack token and CRM credentials; exit 1 if any fails."""
     from bot.doctor import run_checks
 
     checks = run_checks(_settings())
+    colour = {"OK": "green", "WARN": "yellow", "FAIL": "red"}
     for check in checks:
-        mark = "[green]✔[/green]" if check.ok else "[red]✘[/red]"
-        console.print(f"{mark} [bold]{check.name}[/bold]: ", Text(check.detail), sep="")
+        mark = Text(f"{check.status:<4}", style=colour[check.status])
+        console.print(mark, " ", Text(check.name, style="bold"), ": ", Text(check.detail), sep="", soft_wrap=True)
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
 
@@ -178,9 +191,22 @@ def demo(
     run_demo(settings, console, database, now=dt.datetime.now(dt.UTC), chart=chart)
 
 
+def _check_database(settings: Settings, *, syncing: bool = False):  # type: ignore[no-untyped-def]
+    """The engine of a reachable, migrated database; before a sync, one the demo may write to."""
+    from bot.database import make_session_factory
+    from bot.migrate import open_migrated_database
+
+    engine = open_migrated_database(settings.database_url)
+    if syncing and settings.crm_provider == "demo":
+        from bot.crm.demo import refuse_real_org
+
+        with make_session_factory(engine)() as session:
+            refuse_real_org(session)
+    return engine
+
+
 def main() -> None:
     try:
         app()
-    except (SettingsError, OrgFileError, CrmError, PlaybookError, DemoError) as exc:
-        err_console.print(Text("coachbot: ", style="red") + Text(str(exc)), highlight=False)
-        raise SystemExit(2) from None
+    except Exception as exc:  # noqa: BLE001 - the one place errors become messages and exit codes
+        raise SystemExit(report(exc, err_console, debug=debug_requested(_options["debug"]))) from None

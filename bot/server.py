@@ -74,8 +74,32 @@ def _start_worker_scheduler(settings: Settings) -> Callable[..., None]:
     return post_worker_init
 
 
+def check_before_serving(settings: Settings) -> None:
+    """Raise what would otherwise kill each worker as it boots ("Worker failed to boot"), checked once here.
+
+    Runs in gunicorn's master before the fork: the database reachable and migrated, the playbook
+    valid, the bot token accepted with every scope, and no demo sync into a real org.
+    """
+    from bot.coaching.playbook import load_playbook
+    from bot.migrate import open_migrated_database
+    from bot.slack_client import make_web_client, verify_bot_token
+
+    engine = open_migrated_database(settings.database_url)
+    try:
+        if settings.crm_provider == "demo" and settings.scheduler_enabled and settings.sync_every_minutes:
+            from bot.crm.demo import refuse_real_org
+
+            with make_session_factory(engine)() as session:
+                refuse_real_org(session)
+    finally:
+        engine.dispose()
+    load_playbook(settings.playbook_path)
+    verify_bot_token(make_web_client(settings), settings.slack_api_url)
+
+
 def serve_http(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until stopped: gunicorn, threaded workers (Bolt runs listeners after ack on threads)."""
+    check_before_serving(settings)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -98,6 +122,7 @@ def serve_socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert settings.slack_app_token is not None
+    check_before_serving(settings)
     bolt = create_app(settings)
     if settings.scheduler_enabled:
         from jobs.runner import start_scheduler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 
 import pytest
 
@@ -28,9 +29,15 @@ def test_a_migrated_database_passes(database_url: str) -> None:
 
 
 def test_an_unmigrated_database_says_to_migrate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    sqlite3.connect(tmp_path / "empty.db").close()
     check = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
-    assert check == Check("database", False, check.detail)
-    assert check.detail.startswith("schema at nothing, code expects ") and check.detail.endswith("run `coachbot migrate`")
+    assert check == Check("database", False, "the database has no coachbot tables yet: run `coachbot migrate`")
+
+
+def test_a_missing_sqlite_file_says_to_migrate_and_is_not_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    check = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'coachbot.db'}"))
+    assert check == Check("database", False, f"there is no database at {tmp_path / 'coachbot.db'} yet: run `coachbot migrate` to create it")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_slack_token_with_every_scope_passes(slack) -> None:  # type: ignore[no-untyped-def]
