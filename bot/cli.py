@@ -46,8 +46,9 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # Alembic narrates every step at INFO; the CLI prints its own one-line outcome instead.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Alembic narrates every step, httpx every request, at INFO; the CLI prints its own outcome instead.
+    for chatty in ("alembic", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
 
@@ -192,7 +193,7 @@ def demo(
 
 
 def _check_database(settings: Settings, *, syncing: bool = False):  # type: ignore[no-untyped-def]
-    """The engine of a reachable, migrated database; before a sync, one the demo may write to."""
+    """The engine of a reachable, migrated database; before a sync, one the demo may write to, or a CRM that takes our credentials."""
     from bot.database import make_session_factory
     from bot.migrate import open_migrated_database
 
@@ -202,6 +203,14 @@ def _check_database(settings: Settings, *, syncing: bool = False):  # type: igno
 
         with make_session_factory(engine)() as session:
             refuse_real_org(session)
+    elif syncing:
+        from bot.crm.providers import provider_from_settings
+
+        # The connectors' cheap credential check: refused credentials stop the sync before it
+        # records a start or stores the org.
+        check_credentials = getattr(provider_from_settings(settings, dt.datetime.now(dt.UTC)), "doctor", None)
+        if check_credentials is not None:
+            check_credentials()
     return engine
 
 

@@ -27,7 +27,7 @@ def _first_name(name: str) -> str:
 
 def nudge_text(name: str, items: list[NudgeItem], total: int) -> str:
     count = len(items)
-    return f"Good morning {_first_name(name)}: {count} thing{'s' if count != 1 else ''} worth doing today."
+    return f"Good morning {escape(_first_name(name))}: {count} thing{'s' if count != 1 else ''} worth doing today."
 
 
 def _buttons(item: NudgeItem) -> list[ButtonElement]:
@@ -42,7 +42,7 @@ def _buttons(item: NudgeItem) -> list[ButtonElement]:
 
 
 def nudge_blocks(name: str, items: list[NudgeItem], total: int) -> list[Block]:
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{escape(nudge_text(name, items, total))}*"))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{nudge_text(name, items, total)}*"))]
     for item in items:
         text = (
             f"*{escape(clip(item.title, 120))}*: {escape(clip(item.detail, 200))}\n"
