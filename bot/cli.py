@@ -92,7 +92,7 @@ def org_import(
     session_factory = make_session_factory(open_migrated_database(settings.database_url))
     if link_slack and settings.slack_bot_token:
         # Before anything is stored: a refused token would otherwise fail every lookup, one by one.
-        verify_bot_token(make_web_client(settings), settings.slack_api_url)
+        verify_bot_token(make_web_client(settings, quiet=True), settings.slack_api_url)
     with session_scope(session_factory) as session:
         summary = store_org(session, people)
     console.print(

@@ -180,7 +180,7 @@ def check_slack(settings: Settings, client: WebClient | None) -> Check:
     if client is None:
         from bot.slack_client import make_web_client
 
-        client = make_web_client(settings)
+        client = make_web_client(settings, quiet=True)
     try:
         who = verify_bot_token(client, settings.slack_api_url)
     except SlackTokenError as exc:

@@ -24,7 +24,8 @@ HEALTH_PATH = "/healthz"
 def create_wsgi_app(settings: Settings) -> Callable[..., Iterable[bytes]]:
     """The WSGI app one server worker runs (each worker builds its own engine, after the fork)."""
     engine = make_engine(settings.database_url)
-    bolt = create_app(settings, session_factory=make_session_factory(engine))
+    # check_before_serving verified the token once in the master; each worker need not ask again.
+    bolt = create_app(settings, session_factory=make_session_factory(engine), token_verification=False)
     slack = SlackRequestHandler(bolt, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -94,7 +95,7 @@ def check_before_serving(settings: Settings) -> None:
     finally:
         engine.dispose()
     load_playbook(settings.playbook_path)
-    verify_bot_token(make_web_client(settings), settings.slack_api_url)
+    verify_bot_token(make_web_client(settings, quiet=True), settings.slack_api_url)
 
 
 def serve_http(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
@@ -123,7 +124,7 @@ def serve_socket_mode(settings: Settings) -> None:
 
     assert settings.slack_app_token is not None
     check_before_serving(settings)
-    bolt = create_app(settings)
+    bolt = create_app(settings, token_verification=False)
     if settings.scheduler_enabled:
         from jobs.runner import start_scheduler
 

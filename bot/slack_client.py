@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from bot.settings import Settings
 
+_QUIET = logging.getLogger("bot.slack_client.check")
+_QUIET.disabled = True
 
-def make_web_client(settings: Settings, timeout: int = 10) -> WebClient:
+
+def make_web_client(settings: Settings, timeout: int = 10, *, quiet: bool = False) -> WebClient:
+    """`quiet`: for a one-off check whose outcome is its own message, without slack_sdk's log line per failed try."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = WebClient(token=token, base_url=settings.slack_api_url, timeout=timeout)
+    client = WebClient(token=token, base_url=settings.slack_api_url, timeout=timeout, logger=_QUIET if quiet else None)
     # 429s wait out Retry-After; dropped connections back off. Both bounded, so a handler never hangs.
     client.retry_handlers.extend(
         [

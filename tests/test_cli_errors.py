@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -21,7 +23,7 @@ from tests.conftest import POSTGRES_URL, postgres_url_with_schema
 from tests.support.hubspot_standin import HubSpotStandIn
 from tests.support.loopback import LoopbackServer
 from tests.support.personas import seed_team
-from tests.support.servers import coachbot
+from tests.support.servers import coachbot, running_server
 from tests.support.signing import SIGNING_SECRET
 
 # Every command that reads the database, with the arguments it needs.
@@ -319,3 +321,40 @@ def test_the_demo_syncs_again_into_a_database_holding_only_its_own_people(workdi
     assert "Org: 0 new, 0 changed, 15 unchanged people." in again.stdout
     with make_session_factory(make_engine(database_url))() as session:
         assert session.scalar(select(func.count()).select_from(Person)) == 15
+
+
+def test_coachbot_run_with_slack_out_of_reach_names_the_url_setting(workdir: Path) -> None:
+    url = migrated_sqlite(workdir)
+    done = run(workdir, "run", "--port", "0", DATABASE_URL=url, SLACK_API_URL="http://127.0.0.1:9/api/")
+    assert_refused(done, ExitCode.SLACK_REFUSED, "Slack: cannot reach http://127.0.0.1:9/api/ (URLError): check SLACK_API_URL")
+
+
+def test_an_unknown_job_is_a_usage_error(workdir: Path) -> None:
+    done = run(workdir, "jobs", "run", "nudges")
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert "Invalid value for NAME: unknown job 'nudges'; known: crm_sync, gap_scan" in done.stderr
+    assert files_in(workdir) == []
+
+
+def test_a_crm_that_keeps_failing_exits_with_the_crm_code() -> None:
+    from bot.crm.http import CrmUnavailableError
+
+    failure = CrmUnavailableError("HubSpot kept failing (HTTP 503) on GET /crm/v3/owners after 5 retries; nothing was lost")
+    assert explain(failure) == (str(failure), ExitCode.CRM_FAILED)
+
+
+def test_coachbot_run_asks_slack_about_the_token_once_however_many_workers_boot(workdir: Path, slack, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "CRM_", "COACHBOT_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=database_url, SLACK_BOT_TOKEN="xoxb-errors", SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url, COACHBOT_SCHEDULER="false",
+    )  # fmt: skip
+    with running_server(env, workdir, workers=2) as url:
+        assert httpx.get(url + "/healthz").json() == {"ok": True, "database": "ok"}
+        log = next(workdir.glob("coachbot-run-*.log")).read_text()
+        deadline = time.monotonic() + 30
+        while log.count("Booting worker") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            log = next(workdir.glob("coachbot-run-*.log")).read_text()
+        assert log.count("Booting worker") == 2
+    assert len(slack.calls_to("auth.test")) == 1
