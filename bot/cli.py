@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.text import Text
+from sqlalchemy import Engine
 
 from bot.cli_errors import debug_requested, report
 from bot.cli_playbook import playbook_app
@@ -192,25 +193,19 @@ def demo(
     run_demo(settings, console, database, now=dt.datetime.now(dt.UTC), chart=chart)
 
 
-def _check_database(settings: Settings, *, syncing: bool = False):  # type: ignore[no-untyped-def]
-    """The engine of a reachable, migrated database; before a sync, one the demo may write to, or a CRM that takes our credentials."""
-    from bot.database import make_session_factory
+def _check_database(settings: Settings, *, syncing: bool = False) -> Engine:
+    """The engine of a reachable, migrated database; before a sync, also one the sync may safely write to."""
     from bot.migrate import open_migrated_database
 
     engine = open_migrated_database(settings.database_url)
-    if syncing and settings.crm_provider == "demo":
-        from bot.crm.demo import refuse_real_org
+    if syncing:
+        from bot.doctor import require_safe_sync
 
-        with make_session_factory(engine)() as session:
-            refuse_real_org(session)
-    elif syncing:
-        from bot.crm.providers import provider_from_settings
-
-        # The connectors' cheap credential check: refused credentials stop the sync before it
-        # records a start or stores the org.
-        check_credentials = getattr(provider_from_settings(settings, dt.datetime.now(dt.UTC)), "doctor", None)
-        if check_credentials is not None:
-            check_credentials()
+        try:
+            require_safe_sync(settings, engine, dt.datetime.now(dt.UTC))
+        except BaseException:
+            engine.dispose()
+            raise
     return engine
 
 

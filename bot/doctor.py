@@ -59,6 +59,21 @@ def run_checks(
     return checks + [check_slack(settings, slack_client), crm or check_crm(settings, crm_transport, now())]
 
 
+def require_safe_sync(settings: Settings, engine: Engine, now: dt.datetime) -> None:
+    """Before a sync writes anything: the demo only into a database of its own, a CRM only with credentials it takes.
+
+    Raises DemoIntoRealOrg, or the connector's CrmAuthError (its cheap credential check), so a
+    refused sync records no start and stores no org.
+    """
+    if settings.crm_provider == "demo":
+        with Session(engine) as session:
+            refuse_real_org(session)
+        return
+    check_credentials = getattr(provider_from_settings(settings, now), "doctor", None)
+    if check_credentials is not None:
+        check_credentials()
+
+
 def check_demo_target(settings: Settings, engine: Engine) -> Check | None:
     """A FAIL when the demo provider would sync into a real org (as `coachbot sync` refuses to)."""
     if settings.crm_provider != "demo":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -79,7 +80,8 @@ def check_before_serving(settings: Settings) -> None:
     """Raise what would otherwise kill each worker as it boots ("Worker failed to boot"), checked once here.
 
     Runs in gunicorn's master before the fork: the database reachable and migrated, the playbook
-    valid, the bot token accepted with every scope, and no demo sync into a real org.
+    valid, the bot token accepted with every scope, and (when the schedule syncs) a CRM that takes
+    the credentials, or the demo only into a database of its own.
     """
     from bot.coaching.playbook import load_playbook
     from bot.migrate import open_migrated_database
@@ -87,11 +89,10 @@ def check_before_serving(settings: Settings) -> None:
 
     engine = open_migrated_database(settings.database_url)
     try:
-        if settings.crm_provider == "demo" and settings.scheduler_enabled and settings.sync_every_minutes:
-            from bot.crm.demo import refuse_real_org
+        if settings.scheduler_enabled and settings.sync_every_minutes:
+            from bot.doctor import require_safe_sync
 
-            with make_session_factory(engine)() as session:
-                refuse_real_org(session)
+            require_safe_sync(settings, engine, dt.datetime.now(dt.UTC))
     finally:
         engine.dispose()
     load_playbook(settings.playbook_path)

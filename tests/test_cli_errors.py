@@ -358,3 +358,16 @@ def test_coachbot_run_asks_slack_about_the_token_once_however_many_workers_boot(
             log = next(workdir.glob("coachbot-run-*.log")).read_text()
         assert log.count("Booting worker") == 2
     assert len(slack.calls_to("auth.test")) == 1
+
+
+def test_coachbot_run_with_refused_crm_credentials_stops_before_serving(workdir: Path, slack) -> None:  # type: ignore[no-untyped-def]
+    url = migrated_sqlite(workdir)
+    with LoopbackServer(HubSpotStandIn()) as server:
+        done = run(
+            workdir, "run", "--port", "0", DATABASE_URL=url, SLACK_API_URL=slack.api_url, CRM_PROVIDER="hubspot",
+            HUBSPOT_TOKEN="pat-na1-wrong", HUBSPOT_API_URL=server.url,
+        )  # fmt: skip
+    assert done.returncode == ExitCode.CRM_FAILED, done.stderr
+    assert done.stderr.startswith("coachbot: HubSpot refused the request (401: ")
+    assert "Booting worker" not in done.stdout + done.stderr
+    assert count(url, CrmSyncState) == 0
