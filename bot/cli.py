@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from sqlalchemy import Engine
 
+from bot.cli_errors import debug_requested, report
 from bot.cli_outbox import outbox_app
 from bot.cli_playbook import playbook_app
-from bot.coaching.playbook import PlaybookError
-from bot.crm.base import CrmError
-from bot.demo import DemoError
-from bot.org.importer import OrgFileError
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, load_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -34,6 +34,14 @@ jobs_app = typer.Typer(help="The scheduled jobs: list them, or run one once now.
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(playbook_app, name="playbook")
 app.add_typer(outbox_app, name="outbox")
+_options = {"debug": False}
+
+
+@app.callback()
+def global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="When a command fails, show the traceback too.")] = False,
+) -> None:
+    _options["debug"] = debug
 
 
 def _settings() -> Settings:
@@ -41,17 +49,21 @@ def _settings() -> Settings:
 
     settings = load_settings()
     configure_logging(settings)
+    # Alembic narrates every step, httpx every request, at INFO; the CLI prints its own outcome instead.
+    for chatty in ("alembic", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     return settings
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (DATABASE_URL) to the latest version."""
-    from bot.database import make_engine
-    from bot.migrate import current_revision, upgrade
+    from bot.database import open_database
+    from bot.migrate import current_revision, require_current_schema, upgrade
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url, create=True)
+    require_current_schema(engine, allow_behind=True)
     upgrade(engine)
     console.print(f"Database is at revision [bold]{current_revision(engine)}[/bold].")
 
@@ -62,6 +74,7 @@ def sync() -> None:
     from jobs import crm_sync
 
     settings = _settings()
+    _check_database(settings, syncing=True).dispose()
     summary = crm_sync.run_from_cli(settings, console)
     crm_sync.print_summary(summary, console)
 
@@ -75,12 +88,17 @@ def org_import(
     ] = False,
 ) -> None:
     """Import people, roles, managers, coaches and quotas. Safe to run again: unchanged rows stay as they are."""
-    from bot.database import make_engine, make_session_factory, session_scope
+    from bot.database import make_session_factory, session_scope
+    from bot.migrate import open_migrated_database
     from bot.org.importer import read_org_file, store_org
+    from bot.slack_client import make_web_client, verify_bot_token
 
     settings = _settings()
     people = read_org_file(file, settings.currency, settings.fiscal_year_start_month)
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    session_factory = make_session_factory(open_migrated_database(settings.database_url))
+    if link_slack and settings.slack_bot_token:
+        # Before anything is stored: a refused token would otherwise fail every lookup, one by one.
+        verify_bot_token(make_web_client(settings, quiet=True), settings.slack_api_url)
     with session_scope(session_factory) as session:
         summary = store_org(session, people, deactivate_missing=deactivate_missing)
     console.print(
@@ -90,7 +108,6 @@ def org_import(
     )
     if link_slack and settings.slack_bot_token:
         from bot.identity import link_people_by_email
-        from bot.slack_client import make_web_client
 
         with session_scope(session_factory) as session:
             report = link_people_by_email(session, make_web_client(settings))
@@ -145,14 +162,15 @@ def jobs_run(
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
     from bot.coaching.playbook import load_playbook
-    from bot.database import make_engine, make_session_factory
+    from bot.database import make_session_factory
     from jobs.job import JobContext
     from jobs.registry import BY_ID, run_with_followers
 
     settings = _settings()
     if name not in BY_ID:
         raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(BY_ID)}", param_hint="NAME")
-    context = JobContext(settings, make_session_factory(make_engine(settings.database_url)), load_playbook(settings.playbook_path))
+    engine = _check_database(settings, syncing=name == "crm_sync")
+    context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path))
     # As the schedule runs it: a sync is followed by a gap scan.
     for job_id, result in run_with_followers(BY_ID[name], context, dt.datetime.now(dt.UTC), person):
         console.print(f"{job_id}: {result}", highlight=False)
@@ -160,13 +178,14 @@ def jobs_run(
 
 @app.command()
 def doctor() -> None:
-    """Check the database, the Slack token and the CRM credentials with one cheap call each."""
+    """Check the database, playbook, org, outbox, Slack token and CRM credentials; exit 1 if any fails."""
     from bot.doctor import run_checks
 
     checks = run_checks(_settings())
+    colour = {"OK": "green", "WARN": "yellow", "FAIL": "red"}
     for check in checks:
-        mark = "[green]✔[/green]" if check.ok else "[red]✘[/red]"
-        console.print(f"{mark} [bold]{check.name}[/bold]: ", Text(check.detail), sep="")
+        mark = Text(f"{check.status:<4}", style=colour[check.status])
+        console.print(mark, " ", Text(check.name, style="bold"), ": ", Text(check.detail), sep="", soft_wrap=True)
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
 
@@ -185,9 +204,24 @@ def demo(
     run_demo(settings, console, database, now=dt.datetime.now(dt.UTC), chart=chart)
 
 
+def _check_database(settings: Settings, *, syncing: bool = False) -> Engine:
+    """The engine of a reachable, migrated database; before a sync, also one the sync may safely write to."""
+    from bot.migrate import open_migrated_database
+
+    engine = open_migrated_database(settings.database_url)
+    if syncing:
+        from bot.doctor import require_safe_sync
+
+        try:
+            require_safe_sync(settings, engine, dt.datetime.now(dt.UTC))
+        except BaseException:
+            engine.dispose()
+            raise
+    return engine
+
+
 def main() -> None:
     try:
         app()
-    except (SettingsError, OrgFileError, CrmError, PlaybookError, DemoError) as exc:
-        err_console.print(Text("coachbot: ", style="red") + Text(str(exc)), highlight=False)
-        raise SystemExit(2) from None
+    except Exception as exc:  # noqa: BLE001 - the one place errors become messages and exit codes
+        raise SystemExit(report(exc, err_console, debug=debug_requested(_options["debug"]))) from None

@@ -88,12 +88,13 @@ def preview(
     person: Annotated[str | None, typer.Option(help="Only this person (email).")] = None,
 ) -> None:
     """Dry run for today: per rep, the gaps a scan would open and resolve and what a nudge would carry. Writes nothing."""
-    from bot.database import make_engine, make_session_factory
+    from bot.database import make_session_factory
+    from bot.migrate import open_migrated_database
     from bot.settings import load_settings
 
     settings = load_settings()
     playbook = load_playbook(settings.playbook_path)
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    session_factory = make_session_factory(open_migrated_database(settings.database_url))
     if not show_preview(session_factory, playbook, utcnow(), console, person_email=person, default_timezone=settings.timezone):
         raise typer.Exit(1)
 

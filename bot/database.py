@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import zlib
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
@@ -21,6 +23,70 @@ def make_engine(database_url: str, **kwargs: object) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(database_url, pool_pre_ping=True, **kwargs)
+
+
+class DatabaseUnavailable(Exception):
+    """DATABASE_URL cannot be used: unparseable, unreachable, or naming a place that does not exist."""
+
+
+class NoDatabaseYet(Exception):
+    """The SQLite file DATABASE_URL names does not exist yet; `coachbot migrate` creates it."""
+
+
+def open_database(database_url: str, *, create: bool = False) -> Engine:
+    """An engine that has connected once, or DatabaseUnavailable / NoDatabaseYet saying why not.
+
+    Only `create=True` (what `coachbot migrate` passes) may bring a new SQLite file into being:
+    SQLite creates a missing file on first connect, and an empty file left by a failed command
+    looks like a database to the next one.
+    """
+    try:
+        url = make_url(database_url)
+    except exc.ArgumentError as error:
+        raise DatabaseUnavailable(
+            "DATABASE_URL is not a database URL: expected e.g. postgresql+psycopg://user:password@host/db "
+            "or sqlite:///coachbot.db"
+        ) from error
+    shown = safe_url(url)
+    if url.get_backend_name() == "sqlite":
+        _check_sqlite_path(url, create)
+    try:
+        engine = make_engine(database_url)
+    except (exc.ArgumentError, exc.NoSuchModuleError) as error:
+        raise DatabaseUnavailable(f"DATABASE_URL ({shown}) names no database coachbot can use ({error})") from error
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            if url.get_backend_name() == "sqlite":
+                # SQLite opens any file lazily; reading its schema is what tells a database from a text file.
+                connection.execute(text("SELECT count(*) FROM sqlite_master"))
+    except exc.DBAPIError as error:
+        engine.dispose()
+        raise DatabaseUnavailable(f"cannot connect to the database {shown} ({_reason(error)}): check DATABASE_URL") from error
+    return engine
+
+
+def safe_url(url: URL | str) -> str:
+    """The URL as it may be shown: never the password."""
+    return (make_url(url) if isinstance(url, str) else url).render_as_string(hide_password=True)
+
+
+def _check_sqlite_path(url: URL, create: bool) -> None:
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        return
+    path = Path(url.database)
+    if not path.parent.is_dir():
+        raise DatabaseUnavailable(
+            f"the folder {path.parent} for the SQLite database in DATABASE_URL does not exist: create it, or fix DATABASE_URL"
+        )
+    if not create and not path.exists():
+        raise NoDatabaseYet(f"there is no database at {path} yet: run `coachbot migrate` to create it")
+
+
+def _reason(error: exc.DBAPIError) -> str:
+    """The driver's own words, cut to the part that names the problem."""
+    first_line = (str(error.orig).strip().splitlines() or ["unknown error"])[0]
+    return first_line.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -7,27 +7,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from alembic.script import ScriptDirectory
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
+from bot.coaching.playbook import PlaybookError, load_playbook
 from bot.crm.base import CrmError
+from bot.crm.demo import DemoIntoRealOrg, refuse_real_org
 from bot.crm.providers import provider_from_settings
-from bot.database import make_engine
-from bot.migrate import alembic_config, current_revision
+from bot.database import DatabaseUnavailable, NoDatabaseYet, open_database
+from bot.messaging.sender import UNCERTAIN
+from bot.migrate import SchemaNotCurrent, require_current_schema
+from bot.models import OutboxMessage, Person, Quota
+from bot.periods import period_containing
 from bot.settings import Settings
+from bot.slack_client import REQUIRED_BOT_SCOPES, SlackTokenError, verify_bot_token
 
-# The bot scopes the code needs (tests/test_manifest.py keeps manifest.yml equal to this);
-# a token missing one fails in front of users. im:write and im:history let the outbox open a
-# rep's DM and read it, to see whether a post whose answer was lost arrived before it sends again.
-REQUIRED_BOT_SCOPES = ("commands", "chat:write", "files:write", "users:read", "users:read.email", "im:write", "im:history")
+__all__ = ["REQUIRED_BOT_SCOPES", "Check", "run_checks"]
+EXAMPLES = 3  # emails named per warning; the count says how many more
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool  # False: coachbot cannot work as configured (FAIL, exit 1)
     detail: str
+    warning: bool = False  # works, but something deserves a look (WARN)
+
+    @property
+    def status(self) -> str:
+        return "FAIL" if not self.ok else "WARN" if self.warning else "OK"
 
 
 def run_checks(
@@ -37,20 +46,147 @@ def run_checks(
     crm_transport: httpx.BaseTransport | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> list[Check]:
-    return [check_database(settings), check_slack(settings, slack_client), check_crm(settings, crm_transport, now())]
+    checks = [check_playbook(settings)]
+    engine, database = _database(settings)
+    checks.insert(0, database)
+    crm = None
+    if engine is not None:
+        try:
+            checks += check_org(settings, engine, now()) + [check_outbox(engine)]
+            crm = check_demo_target(settings, engine)
+        finally:
+            engine.dispose()
+    return checks + [check_slack(settings, slack_client), crm or check_crm(settings, crm_transport, now())]
+
+
+def require_safe_sync(settings: Settings, engine: Engine, now: dt.datetime) -> None:
+    """Before a sync writes anything: the demo only into a database of its own, a CRM only with credentials it takes.
+
+    Raises DemoIntoRealOrg, or the connector's CrmAuthError (its cheap credential check), so a
+    refused sync records no start and stores no org.
+    """
+    if settings.crm_provider == "demo":
+        with Session(engine) as session:
+            refuse_real_org(session)
+        return
+    check_credentials = getattr(provider_from_settings(settings, now), "doctor", None)
+    if check_credentials is not None:
+        check_credentials()
+
+
+def check_demo_target(settings: Settings, engine: Engine) -> Check | None:
+    """A FAIL when the demo provider would sync into a real org (as `coachbot sync` refuses to)."""
+    if settings.crm_provider != "demo":
+        return None
+    try:
+        with Session(engine) as session:
+            refuse_real_org(session)
+    except DemoIntoRealOrg as exc:
+        return Check("crm (demo)", False, str(exc))
+    return None
 
 
 def check_database(settings: Settings) -> Check:
-    try:
-        engine = make_engine(settings.database_url)
-        revision = current_revision(engine)
-        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    engine, check = _database(settings)
+    if engine is not None:
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - reported, not raised: doctor explains every failure
-        return Check("database", False, f"cannot connect ({type(exc).__name__}): check DATABASE_URL")
-    if revision != head:
-        return Check("database", False, f"schema at {revision or 'nothing'}, code expects {head}: run `coachbot migrate`")
-    return Check("database", True, f"connected, schema at {revision} (latest)")
+    return check
+
+
+def _database(settings: Settings) -> tuple[Engine | None, Check]:
+    """The database check, and an engine on it when it passed (the org and outbox checks read it)."""
+    try:
+        engine = open_database(settings.database_url)
+    except (DatabaseUnavailable, NoDatabaseYet) as exc:
+        return None, Check("database", False, str(exc))
+    try:
+        revision = require_current_schema(engine)
+    except SchemaNotCurrent as exc:
+        engine.dispose()
+        return None, Check("database", False, str(exc))
+    return engine, Check("database", True, f"connected, schema at {revision} (latest)")
+
+
+def check_playbook(settings: Settings) -> Check:
+    try:
+        playbook = load_playbook(settings.playbook_path)
+    except PlaybookError as exc:
+        more = f" (and {len(exc.errors) - 1} more: `coachbot playbook check` lists them)" if len(exc.errors) > 1 else ""
+        return Check("playbook", False, exc.errors[0] + more)
+    enabled = sum(1 for rule in playbook.rules.values() if rule.enabled)
+    source = settings.playbook_path or "the built-in playbook"
+    return Check("playbook", True, f"{source}: {len(playbook.stages)} stages, {enabled} of {len(playbook.rules)} rules on")
+
+
+def _emails(emails: list[str]) -> str:
+    shown = ", ".join(emails[:EXAMPLES])
+    return shown + (f" and {len(emails) - EXAMPLES} more" if len(emails) > EXAMPLES else "")
+
+
+def check_org(settings: Settings, engine: Engine, now: dt.datetime) -> list[Check]:
+    """People Slack cannot reach, managers with nobody to manage, reps with no quota this quarter."""
+    active = Person.active.is_(True)
+    with engine.connect() as connection:
+        people = connection.scalar(select(func.count()).select_from(Person).where(active)) or 0
+        if not people:
+            return [Check("org", True, "no people yet: run `coachbot org import FILE`", warning=True)]
+        unlinked = list(connection.scalars(select(Person.email).where(active, Person.slack_user_id.is_(None)).order_by(Person.email)))
+        report = aliased(Person)
+        has_reps = exists().where(report.manager_id == Person.id, report.active.is_(True))
+        idle_managers = list(connection.scalars(select(Person.email).where(active, Person.is_manager, ~has_reps).order_by(Person.email)))
+        quarter = period_containing("quarter", now, settings.timezone, settings.fiscal_year_start_month)
+        has_quota = exists().where(
+            and_(Quota.person_id == Person.id, Quota.period_start < quarter.end, Quota.period_end > quarter.start)
+        )
+        no_quota = list(connection.scalars(select(Person.email).where(active, Person.is_rep, ~has_quota).order_by(Person.email)))
+    checks = []
+    if unlinked:
+        checks.append(Check("org (Slack links)", True, (
+            f"{len(unlinked)} of {people} people not linked to Slack ({_emails(unlinked)}): they cannot be nudged until "
+            "their first command, or `coachbot org import` with SLACK_BOT_TOKEN set (their Slack email must match)"
+        ), warning=True))  # fmt: skip
+    else:
+        checks.append(Check("org (Slack links)", True, f"all {people} people linked to Slack"))
+    if idle_managers:
+        checks.append(Check("org (managers)", True, (
+            f"{len(idle_managers)} manager(s) with no reps ({_emails(idle_managers)}): "
+            "name them as `manager` of their reps in the org file"
+        ), warning=True))  # fmt: skip
+    else:
+        checks.append(Check("org (managers)", True, "every manager has reps"))
+    if no_quota:
+        checks.append(Check("org (quotas)", True, (
+            f"{len(no_quota)} rep(s) with no quota for {quarter.label} ({_emails(no_quota)}): "
+            "their scorecards show no pace or gap; add a `quota` column for the period to the org file"
+        ), warning=True))  # fmt: skip
+    else:
+        checks.append(Check("org (quotas)", True, f"every rep has a quota for {quarter.label}"))
+    return checks
+
+
+def check_outbox(engine: Engine) -> Check:
+    """Messages the sender gave up on: parked (a permanent error) and uncertain (possibly sent once)."""
+    with engine.connect() as connection:
+        counts = dict(connection.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+        uncertain = connection.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "parked", OutboxMessage.last_error.startswith(UNCERTAIN))
+        ) or 0
+        example = connection.scalar(
+            select(OutboxMessage.last_error)
+            .where(OutboxMessage.status == "parked", ~OutboxMessage.last_error.startswith(UNCERTAIN))
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+    parked = counts.get("parked", 0) - uncertain
+    waiting = f"{counts.get('pending', 0)} waiting to be sent"
+    if not parked and not uncertain:
+        return Check("outbox", True, f"{waiting}, none parked")
+    problems = []
+    if parked:
+        problems.append(f"{parked} parked after a permanent error (latest: {(example or 'no reason stored')[:120]})")
+    if uncertain:
+        problems.append(f"{uncertain} uncertain (the sender stopped mid-send; each was possibly sent, never re-sent)")
+    return Check("outbox", True, f"{waiting}; " + "; ".join(problems), warning=True)
 
 
 def check_slack(settings: Settings, client: WebClient | None) -> Check:
@@ -59,19 +195,12 @@ def check_slack(settings: Settings, client: WebClient | None) -> Check:
     if client is None:
         from bot.slack_client import make_web_client
 
-        client = make_web_client(settings)
+        client = make_web_client(settings, quiet=True)
     try:
-        response = client.auth_test()
-    except SlackApiError as exc:
-        return Check("slack", False, f"auth.test failed ({exc.response.get('error')}): check SLACK_BOT_TOKEN")
-    except Exception as exc:  # noqa: BLE001
-        return Check("slack", False, f"cannot reach {settings.slack_api_url} ({type(exc).__name__}): check SLACK_API_URL")
-    granted = {scope.strip() for scope in (response.headers.get("x-oauth-scopes") or "").split(",") if scope.strip()}
-    where = f"team {response.get('team')}, bot user {response.get('user')}"
-    missing = [scope for scope in REQUIRED_BOT_SCOPES if granted and scope not in granted]
-    if missing:
-        return Check("slack", False, f"{where}; missing scopes {', '.join(missing)}: reinstall the app from manifest.yml")
-    return Check("slack", True, f"token accepted ({where})")
+        who = verify_bot_token(client, settings.slack_api_url)
+    except SlackTokenError as exc:
+        return Check("slack", False, str(exc))
+    return Check("slack", True, f"token accepted ({who})")
 
 
 def check_crm(settings: Settings, transport: httpx.BaseTransport | None, now: dt.datetime) -> Check:

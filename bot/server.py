@@ -34,7 +34,8 @@ METRICS_PATH = "/metrics"
 def create_wsgi_app(settings: Settings) -> Callable[..., Iterable[bytes]]:
     """The WSGI app one server worker runs (each worker builds its own engine, after the fork)."""
     engine = make_engine(settings.database_url)
-    bolt = create_app(settings, session_factory=make_session_factory(engine))
+    # check_before_serving verified the token once in the master; each worker need not ask again.
+    bolt = create_app(settings, session_factory=make_session_factory(engine), token_verification=False)
     bolt.use(metrics.measure_latency)
     slack = SlackRequestHandler(bolt, path=EVENTS_PATH)
 
@@ -106,10 +107,34 @@ def _start_worker_scheduler(settings: Settings) -> Callable[..., None]:
     return post_worker_init
 
 
+def check_before_serving(settings: Settings) -> None:
+    """Raise what would otherwise kill each worker as it boots ("Worker failed to boot"), checked once here.
+
+    Runs in gunicorn's master before the fork: the database reachable and migrated, the playbook
+    valid, the bot token accepted with every scope, and (when the schedule syncs) a CRM that takes
+    the credentials, or the demo only into a database of its own.
+    """
+    from bot.coaching.playbook import load_playbook
+    from bot.migrate import open_migrated_database
+    from bot.slack_client import make_web_client, verify_bot_token
+
+    engine = open_migrated_database(settings.database_url)
+    try:
+        if settings.scheduler_enabled and settings.sync_every_minutes:
+            from bot.doctor import require_safe_sync
+
+            require_safe_sync(settings, engine, dt.datetime.now(dt.UTC))
+    finally:
+        engine.dispose()
+    load_playbook(settings.playbook_path)
+    verify_bot_token(make_web_client(settings, quiet=True), settings.slack_api_url)
+
+
 def serve_http(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve until stopped: gunicorn, threaded workers (Bolt runs listeners after ack on threads)."""
     from bot.logs import gunicorn_logger_class
 
+    check_before_serving(settings)
     # Before the workers fork, so they all count into one directory that /metrics adds up.
     named = os.environ.get(metrics.MULTIPROC_ENV)
     metrics_dir = metrics.use_multiprocess_dir(Path(named) if named else None)
@@ -140,7 +165,8 @@ def serve_socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert settings.slack_app_token is not None
-    bolt = create_app(settings)
+    check_before_serving(settings)
+    bolt = create_app(settings, token_verification=False)
     if settings.scheduler_enabled:
         from jobs.runner import start_scheduler
 

@@ -30,7 +30,8 @@ def unknown_argument_blocks(argument: str) -> list[Block]:
 
 
 def unknown_argument_text(argument: str) -> str:
-    return f"I don't know the period “{clip(argument, 40)}”. Try week, month, quarter or year."
+    # The fallback is mrkdwn too: unescaped, `<!channel>` would ping everyone.
+    return f"I don't know the period “{escape(clip(argument, 40))}”. Try week, month, quarter or year."
 
 
 def not_linked_blocks(email: str | None) -> list[Block]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def nudge_text(name: str, items: Sequence[NudgeItem], total: int) -> str:
     count = len(items)
-    return f"Good morning {first_name(name)}: {count} thing{'s' if count != 1 else ''} worth doing today."
+    return f"Good morning {escape(first_name(name))}: {count} thing{'s' if count != 1 else ''} worth doing today."
 
 
 def _buttons(item: NudgeItem) -> list[ButtonElement]:
@@ -40,7 +40,7 @@ def _buttons(item: NudgeItem) -> list[ButtonElement]:
 
 
 def nudge_blocks(name: str, items: Sequence[NudgeItem], total: int) -> list[Block]:
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{escape(nudge_text(name, items, total))}*"))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{nudge_text(name, items, total)}*"))]
     for item in items:
         text = (
             f"*{escape(clip(item.title, 120))}*: {escape(clip(item.detail, 200))}\n"

@@ -162,4 +162,4 @@ def teamperf_unknown_blocks(argument: str) -> list[Block]:
 
 
 def teamperf_unknown_text(argument: str) -> str:
-    return f"I don't understand “{clip(argument, 40)}”. Try a period (week, month, quarter, year), a rep (@name or email), or both."
+    return f"I don't understand “{escape(clip(argument, 40))}”. Try a period (week, month, quarter, year), a rep (@name or email), or both."

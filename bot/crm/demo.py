@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from bot.crm.base import CrmDeal, DealPage
+from bot.models import Person
 from bot.org.records import OrgPerson, QuotaRecord
 from bot.periods import _add_months, period_containing
 
@@ -74,6 +78,36 @@ REPS = (
 
 def demo_email(name: str) -> str:
     return name.lower().replace(" ", ".") + "@" + DEMO_DOMAIN
+
+
+def demo_roster() -> frozenset[str]:
+    """The emails of everyone the demo creates: its two managers, its coach and its twelve reps."""
+    names = [name for name, _, _ in MANAGERS] + [COACH[0]] + [rep.name for rep in REPS]
+    return frozenset(demo_email(name) for name in names)
+
+
+class DemoIntoRealOrg(Exception):
+    """The demo provider was pointed at a database holding people the demo did not create."""
+
+
+def refuse_real_org(session: Session) -> None:
+    """Raise DemoIntoRealOrg when anyone in the database is outside the demo's roster.
+
+    Demo people are recognised by their addresses: the fixed roster above, all under example.com,
+    a domain reserved for examples (RFC 2606), so no real person has one. Anyone else was imported
+    from an org file or a real CRM, and the demo's 15 people and hundreds of deals must not be
+    mixed in with them: nothing removes them again.
+    """
+    outsiders = Person.email.not_in(sorted(demo_roster()))
+    count = session.scalar(select(func.count()).select_from(Person).where(outsiders)) or 0
+    if not count:
+        return
+    example = session.scalar(select(Person.email).where(outsiders).order_by(Person.email).limit(1))
+    raise DemoIntoRealOrg(
+        f"CRM_PROVIDER is demo (the default), but this database holds {count} "
+        f"{'person' if count == 1 else 'people'} the demo did not create (e.g. {example}): set CRM_PROVIDER "
+        "to your CRM (README, CRM providers), or try coachbot with `coachbot demo`, which builds its own database"
+    )
 
 
 class DemoProvider:

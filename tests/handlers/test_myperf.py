@@ -167,3 +167,10 @@ def test_an_unexpected_error_gives_the_user_a_reference_and_logs_the_traceback(a
     assert len(reference) == 8
     logged = [record for record in caplog.records if reference in record.getMessage()]
     assert logged and logged[0].exc_info is not None
+
+
+def test_the_fallback_text_escapes_what_was_typed_as_the_blocks_do(app, slack) -> None:  # type: ignore[no-untyped-def]
+    myperf(app, slack, "UANY", "<!channel> & co")
+    message = shown(slack)
+    assert message["text"] == "I don't know the period “&lt;!channel&gt; &amp; co”. Try week, month, quarter or year."
+    assert texts(message)[0] == "I don't know the period “&lt;!channel&gt; &amp; co”. Try `week`, `month`, `quarter` or `year`."

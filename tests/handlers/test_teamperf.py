@@ -274,3 +274,10 @@ def test_a_manager_of_200_reps_gets_one_message_within_slacks_limits(app, slack,
 )
 def test_the_command_text_is_read_as_one_rep_and_one_period_in_any_order(text, expected) -> None:  # type: ignore[no-untyped-def]
     assert teamperf_command.parse_teamperf_text(text) == expected
+
+
+def test_the_fallback_text_escapes_what_was_typed_as_the_blocks_do(app, slack) -> None:  # type: ignore[no-untyped-def]
+    teamperf(app, slack, "UANY", "<!channel> *bold*")
+    assert shown(slack)["text"] == (
+        "I don't understand “&lt;!channel&gt; *bold*”. Try a period (week, month, quarter, year), a rep (@name or email), or both."
+    )
