@@ -84,7 +84,8 @@ def changed_since(dialect: str, state: GapScanState) -> ColumnElement[bool]:
     """Deals written since the scan that left `state` took its mark."""
     if dialect != "postgresql":
         return Deal.change_seq > state.change_mark  # the largest value seen then
-    # The first transaction id not yet given out then, and the ones still running.
+    # One past the highest finished transaction id then (any id from there on was still running
+    # or not yet given out), and the lower ones still running.
     if not state.changes_in_flight:
         return Deal.change_seq >= state.change_mark
     return or_(Deal.change_seq >= state.change_mark, Deal.change_seq.in_(state.changes_in_flight))

@@ -60,8 +60,8 @@ class GapScanState(Base):
     playbook_fingerprint: Mapped[str] = mapped_column(String(64))
     # The `now` the deals were judged as of.
     scanned_at: Mapped[dt.datetime]
-    # deals.change_seq as of the scan's start: SQLite, the largest value; PostgreSQL, the first
-    # transaction id not yet started, with those still running in `changes_in_flight`.
+    # deals.change_seq as of the scan's start: SQLite, the largest value; PostgreSQL, one past the
+    # highest finished transaction id, with the lower ones still running in `changes_in_flight`.
     change_mark: Mapped[int] = mapped_column(BigInteger)
     changes_in_flight: Mapped[list[int]] = mapped_column(JSON)
     # person id (or "" for deals without an owner) -> email, time zone and team playbook judged with.
