@@ -327,7 +327,7 @@ def _scan(
             assert state is not None
             ids = rescan.deals_to_judge(connection, state, org, owners, now)
             if ids is None:
-                summary.full_scan = f"more than {rescan.MAX_IDS:,} deals to judge"
+                summary.full_scan = "too many deals to judge one by one"
     if ids is None:
         _judge_all(session_factory, org, now, chunk_size, summary)
     else:
@@ -335,13 +335,11 @@ def _scan(
     summary.still_open = open_before - summary.resolved
     with session_scope(session_factory) as session:
         connection = session.connection()
-        summary.deals_scanned = connection.scalar(select(func.count()).select_from(Deal).where(*rescan.OPEN)) or 0
+        summary.deals_scanned, summary.person_findings = _count_pipelines(connection, org, catalogue)
         summary.snoozed = _count_snoozed(connection, org, now)
-        summary.person_findings = _count_person_findings(connection, org, catalogue)
         if summary.deals_judged or summary.opened or summary.resolved or summary.full_scan:
             # A scan that judged nothing leaves the state as it was: still true, and nothing written.
-            _save_state(session, state, fingerprint, now, mark, in_flight, owners, open_before + summary.opened - summary.resolved,
-                        full=summary.full_scan is not None)  # fmt: skip
+            _save_state(session, state, fingerprint, now, mark, in_flight, owners, summary, open_before, full=summary.full_scan is not None)
     return summary
 
 
@@ -393,14 +391,16 @@ def _save_state(
     mark: int,
     in_flight: list[int],
     owners: dict[str, str],
-    open_gaps: int,
+    summary: ScanSummary,
+    open_before: int,
     *,
     full: bool,
 ) -> None:
     if state is None:
         state = GapScanState(id=rescan.STATE_ID, full_scan_at=now)
     state = session.merge(state)
-    state.playbook_fingerprint, state.scanned_at, state.open_gaps = fingerprint, now, open_gaps
+    state.playbook_fingerprint, state.scanned_at = fingerprint, now
+    state.open_gaps, state.open_deals = open_before + summary.opened - summary.resolved, summary.deals_scanned
     state.change_mark, state.changes_in_flight, state.owners = mark, in_flight, owners
     if full:
         state.full_scan_at = now
@@ -454,21 +454,22 @@ def _count_snoozed(connection: Connection, org: Org, now: dt.datetime) -> int:
     return sum(1 for snoozed_until, owner_id in rows if snoozed_until > org.today(owner_id, now))
 
 
-def _count_person_findings(connection: Connection, org: Org, catalogue: Sequence[str]) -> int:
-    """Reps whose open pipeline has a person-level finding, from one grouped read of the deals."""
-    lined = (Deal.owner_id.is_not(None), Deal.product_line.is_not(None), Deal.product_line != "")
+def _count_pipelines(connection: Connection, org: Org, catalogue: Sequence[str]) -> tuple[int, int]:
+    """(open deals, reps with a person-level finding), from one grouped read of a small index."""
     rows = connection.execute(
-        select(Deal.owner_id, func.count(), func.count(Deal.product_line.distinct()), func.min(Deal.product_line),
-               func.max(Deal.product_line))
-        .where(*rescan.OPEN, *lined)
-        .group_by(Deal.owner_id)
-    )  # fmt: skip
-    found = 0
-    for owner_id, lined_deals, line_count, first_line, last_line in rows:
-        # The rules ask only "one line or more than one"; stake sets a finding's rank, not whether it fires.
-        shape = PipelineShape(lined_deals=lined_deals, lines={first_line} if line_count == 1 else {first_line, last_line})
-        found += bool(evaluate_pipeline(shape, catalogue, org.playbook(owner_id)))
-    return found
+        select(Deal.owner_id, Deal.product_line, func.count()).where(*rescan.OPEN).group_by(Deal.owner_id, Deal.product_line)
+    )
+    open_deals = 0
+    shapes: dict[int, PipelineShape] = {}
+    for owner_id, line, deals in rows:
+        open_deals += deals
+        if owner_id is not None and line:
+            # The rules ask only "one line or more than one"; stake sets a finding's rank, not whether it fires.
+            shape = shapes.setdefault(owner_id, PipelineShape())
+            shape.lined_deals += deals
+            shape.lines.add(line)
+    found = sum(1 for owner_id, shape in shapes.items() if evaluate_pipeline(shape, catalogue, org.playbook(owner_id)))
+    return open_deals, found
 
 
 def catalogue_for(session: Session, playbook: Playbook) -> tuple[str, ...]:

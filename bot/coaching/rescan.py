@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from bot.coaching.gaps import Org
 
 STATE_ID = 1
-# Beyond this many deals to judge again a full scan reads less per deal than looking them up by
-# id, and the set of ids would no longer be small.
+# Beyond this many deals to judge again (or this share of the open ones) a full scan reads less
+# per deal than looking them up by id, and the set of ids would no longer be small.
 MAX_IDS = 200_000
+MAX_SHARE = 0.5
 IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 OPEN = (Deal.is_closed.is_(False), Deal.deleted_at.is_(None))
 _UNOWNED = ""
@@ -106,12 +107,13 @@ def why_full(state: GapScanState | None, fingerprint: str, now: dt.datetime, ope
 
 def deals_to_judge(connection: Connection, state: GapScanState, org: Org, owners: dict[str, str], now: dt.datetime) -> list[int] | None:
     """Ids of the deals whose gaps may differ from what is stored, in id order; None when there
-    are more than MAX_IDS (a full scan is then cheaper)."""
+    are more than MAX_IDS, or MAX_SHARE of the open deals (a full scan is then cheaper)."""
     ids: set[int] = set()
+    limit = min(MAX_IDS, max(int(state.open_deals * MAX_SHARE), 1_000))
 
     def add(query: Any) -> bool:
         ids.update(connection.scalars(query))
-        return len(ids) <= MAX_IDS
+        return len(ids) <= limit
 
     searches = [select(Deal.id).where(changed_since(connection.dialect.name, state))]
     searches.extend(_owners_changed(state, owners))

@@ -68,6 +68,8 @@ class GapScanState(Base):
     owners: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Open gaps after the scan: a different count next time means rows changed outside the scan.
     open_gaps: Mapped[int]
+    # Open deals after the scan: how many deals the next one may look up one by one.
+    open_deals: Mapped[int]
     full_scan_at: Mapped[dt.datetime]
 
 

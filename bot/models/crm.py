@@ -47,9 +47,9 @@ def _open_deals_only(dialect: str) -> str:
     return f"is_closed IS {'0' if dialect == 'sqlite' else 'false'} AND deleted_at IS NULL"
 
 
-def open_deal_index(name: str, column: str) -> Index:
+def open_deal_index(name: str, *columns: str) -> Index:
     """A partial index over open, live deals: closed ones outnumber them and are never asked for here."""
-    return Index(name, column, sqlite_where=text(_open_deals_only("sqlite")), postgresql_where=text(_open_deals_only("postgresql")))
+    return Index(name, *columns, sqlite_where=text(_open_deals_only("sqlite")), postgresql_where=text(_open_deals_only("postgresql")))
 
 
 class Deal(Base):
@@ -67,6 +67,8 @@ class Deal(Base):
         open_deal_index("ix_deals_open_next_step_date", "next_step_date"),
         open_deal_index("ix_deals_open_stage_entered_at", "stage_entered_at"),
         open_deal_index("ix_deals_open_last_activity_at", "last_activity_at"),
+        # The scan's count of open deals and of reps selling one product line, without reading deals.
+        open_deal_index("ix_deals_open_owner_line", "owner_id", "product_line"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

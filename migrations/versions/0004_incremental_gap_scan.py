@@ -19,10 +19,11 @@ _OPEN_DEAL = {
     "postgresql_where": sa.text("is_closed IS false AND deleted_at IS NULL"),
 }
 _OPEN_DEAL_INDEXES = {
-    "ix_deals_open_close_date": "close_date",
-    "ix_deals_open_next_step_date": "next_step_date",
-    "ix_deals_open_stage_entered_at": "stage_entered_at",
-    "ix_deals_open_last_activity_at": "last_activity_at",
+    "ix_deals_open_close_date": ["close_date"],
+    "ix_deals_open_next_step_date": ["next_step_date"],
+    "ix_deals_open_stage_entered_at": ["stage_entered_at"],
+    "ix_deals_open_last_activity_at": ["last_activity_at"],
+    "ix_deals_open_owner_line": ["owner_id", "product_line"],
 }
 
 
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.Column("changes_in_flight", sa.JSON(), nullable=False),
         sa.Column("owners", sa.JSON(), nullable=False),
         sa.Column("open_gaps", sa.Integer(), nullable=False),
+        sa.Column("open_deals", sa.Integer(), nullable=False),
         sa.Column("full_scan_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gap_scan_state")),
     )
@@ -48,8 +50,8 @@ def upgrade() -> None:
         # Existing rows get 0: older than any mark, and the first scan after the upgrade is a full one.
         batch_op.add_column(sa.Column("change_seq", sa.BigInteger(), server_default="0", nullable=False))
     op.create_index("ix_deals_change_seq", "deals", ["change_seq"], unique=False)
-    for name, column in _OPEN_DEAL_INDEXES.items():
-        op.create_index(name, "deals", [column], unique=False, **_OPEN_DEAL)
+    for name, columns in _OPEN_DEAL_INDEXES.items():
+        op.create_index(name, "deals", columns, unique=False, **_OPEN_DEAL)
     with op.batch_alter_table("process_gaps", schema=None) as batch_op:
         batch_op.add_column(sa.Column("changes_at", sa.DateTime(timezone=True), nullable=True))
     # Before the unique index: two open gaps for one deal and rule (a race of two SQLite scans)
