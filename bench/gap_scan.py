@@ -107,7 +107,7 @@ def change_one_percent(engine: Engine, seed: int = 12) -> int:
     """What a sync brings in: 1% of the open deals rewritten, a few fields each (not measured)."""
     rng = random.Random(seed)
     with Session(engine) as session:
-        ids = session.scalars(select(Deal.id).where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None))).all()
+        ids = session.scalars(select(Deal.id).where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None)).order_by(Deal.id)).all()
         chosen = rng.sample(ids, len(ids) // 100)
         rows = []
         for deal_id in chosen:
