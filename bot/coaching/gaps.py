@@ -337,8 +337,8 @@ def _scan(
         connection = session.connection()
         summary.deals_scanned, summary.person_findings = _count_pipelines(connection, org, catalogue)
         summary.snoozed = _count_snoozed(connection, org, now)
-        if summary.deals_judged or summary.opened or summary.resolved or summary.full_scan:
-            # A scan that judged nothing leaves the state as it was: still true, and nothing written.
+        if ids is None or ids:
+            # A scan that had no deal to judge leaves the state as it was: still true, and nothing written.
             _save_state(session, state, fingerprint, now, mark, in_flight, owners, summary, open_before, full=summary.full_scan is not None)
     return summary
 

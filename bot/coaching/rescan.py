@@ -112,8 +112,12 @@ def deals_to_judge(connection: Connection, state: GapScanState, org: Org, owners
     limit = min(MAX_IDS, max(int(state.open_deals * MAX_SHARE), 1_000))
 
     def add(query: Any) -> bool:
-        ids.update(connection.scalars(query))
-        return len(ids) <= limit
+        # Streamed (a server-side cursor on PostgreSQL), so a day's worth of due deals stops at the limit.
+        for deal_id in connection.execution_options(stream_results=True, yield_per=10_000).scalars(query):
+            ids.add(deal_id)
+            if len(ids) > limit:
+                return False
+        return True
 
     searches = [select(Deal.id).where(changed_since(connection.dialect.name, state))]
     searches.extend(_owners_changed(state, owners))

@@ -591,3 +591,18 @@ def test_a_write_still_running_when_the_mark_is_taken_counts_as_changed_on_postg
     assert len(state.changes_in_flight) >= 1
     assert changed_crm_ids(engine, state) == ["O1"]
     engine.dispose()
+
+
+def test_a_rescan_with_most_deals_to_judge_again_is_a_full_scan(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        session.execute(
+            Deal.__table__.insert(),
+            [{"crm_source": "test", "crm_id": f"M{n}", "owner_id": ids["riley"], "name": f"Deal M{n}", "currency": "USD",
+              "stage": "Demo", "is_closed": False, "is_won": False, "created_at": now, "synced_at": now} for n in range(1_100)],
+        )  # fmt: skip
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with session_scope(session_factory) as session:
+        session.execute(update(Deal).where(Deal.crm_id.like("M%")).values(next_step="Call"))
+    summary = scan_gaps(session_factory, PLAYBOOK, now)
+    assert (summary.full_scan, summary.deals_judged, summary.deals_scanned) == ("too many deals to judge one by one", 1_102, 1_102)
