@@ -1,8 +1,13 @@
 """Process gaps over time: a gap opens when a rule starts firing on a deal and is resolved when it stops.
 
-`scan_gaps` walks every open deal in id order, a chunk at a time with that chunk's open gaps, and
-commits each chunk: memory stays flat however many deals there are, and an interrupted scan has
-lost nothing (the next one picks up). A scan that finds nothing changed writes nothing.
+A scan judges only the deals whose gaps may have changed since the last complete scan: deals
+written since, deals of owners whose time zone or team changed, and deals where time crossed a
+date or a day limit (bot/coaching/rescan.py says how each is found). The first scan, and one
+after a playbook change, judges every open deal. Either way the gaps end as a full scan leaves them.
+
+Deals are judged a chunk at a time, in id order, with that chunk's open gaps, and each chunk is
+committed: memory stays flat however many deals there are, and an interrupted scan has lost
+nothing (the next one picks up). A scan that finds nothing changed writes nothing.
 
 - Open gaps on a deal that closed or was deleted are resolved: the deal no longer needs fixing.
 - A snoozed gap stays open (the rule still fires); it is only left out of nudges until its
@@ -16,19 +21,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import people_under
+from bot.coaching import rescan
 from bot.coaching.playbook import NudgeSettings, Playbook
 from bot.coaching.rules import (
     Finding,
     PipelineShape,
+    detail_changes_at,
     evaluate_deal,
     evaluate_person,
     evaluate_pipeline,
@@ -37,7 +45,7 @@ from bot.coaching.rules import (
     rank_key,
 )
 from bot.database import Busy, exclusive, session_scope
-from bot.models import Deal, Person, ProcessGap, ProductLine
+from bot.models import Deal, GapScanState, Person, ProcessGap, ProductLine
 
 CHUNK_SIZE = 5_000  # deals per read and commit: big enough to amortise round trips, small enough to stay flat
 _IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
@@ -49,17 +57,26 @@ class GapError(Exception):
 
 @dataclass
 class ScanSummary:
+    """What the gaps are after a scan and what it changed. Two scans that leave the same are equal,
+    however they got there (`deals_judged` and `full_scan` say how, and are not compared)."""
+
     opened: int = 0
     resolved: int = 0
     # Gaps open before the scan that still fire (snoozed ones included).
     still_open: int = 0
+    # Open deals the gaps now stand for: judged by this scan or unchanged since they were.
     deals_scanned: int = 0
-    # Open gaps whose detail or severity changed ("40 days in Demo" becoming "41 days").
+    # Open gaps rewritten: detail or severity changed ("40 days in Demo" becoming "41 days"),
+    # or when their day count next moves on.
     updated: int = 0
     # Open gaps snoozed past today: kept open, left out of nudges.
     snoozed: int = 0
     # Reps with a person-level finding (single_product_line); computed, not stored.
     person_findings: int = 0
+    # Deals whose rules ran in this scan (every open deal in a full scan).
+    deals_judged: int = field(default=0, compare=False)
+    # Why this scan judged every open deal; None when it judged only what changed.
+    full_scan: str | None = field(default=None, compare=False)
 
 
 class GapChange(NamedTuple):
@@ -74,6 +91,8 @@ class GapChange(NamedTuple):
     gap_id: int | None = None
     snoozed_until: dt.date | None = None
     last_nudged_at: dt.datetime | None = None
+    # When passing time alone next changes the detail (see rules.detail_changes_at).
+    changes_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +152,22 @@ class OpenGap(NamedTuple):
     last_nudged_at: dt.datetime | None
 
 
+class ScanGap(NamedTuple):
+    """An open gap as the scan reads it: what OpenGap holds, and when its day count next moves on."""
+
+    id: int
+    deal_id: int
+    rule: str
+    severity: str
+    detail: str | None
+    snoozed_until: dt.date | None
+    last_nudged_at: dt.datetime | None
+    changes_at: dt.datetime | None
+
+
 SCAN_COLUMNS = tuple(getattr(Deal, name) for name in ScanDeal._fields)
 GAP_COLUMNS = tuple(getattr(ProcessGap, name) for name in OpenGap._fields)
+_SCAN_GAP_COLUMNS = tuple(getattr(ProcessGap, name) for name in ScanGap._fields)
 
 
 def read_deals(connection: Connection, *criteria: ColumnElement[bool], limit: int | None = None) -> list[ScanDeal]:
@@ -203,14 +236,17 @@ class Org:
         return self._todays[key]
 
 
-def plan_changes(deals: Sequence[ScanDeal], open_gaps: Sequence[OpenGap], org: Org, now: dt.datetime) -> list[GapChange]:
+def plan_changes(
+    deals: Sequence[ScanDeal], open_gaps: Sequence[OpenGap | ScanGap], org: Org, now: dt.datetime
+) -> list[GapChange]:
     """The changes that bring `open_gaps` in line with the rules firing on `deals` (pure: writes nothing).
 
     `open_gaps` are the unresolved gaps on these deals and on any deal no longer open; the
-    latter are resolved. Two open gaps for one (deal, rule), which only a race of two scans on
-    SQLite could leave, are healed: the older is kept, the other resolved.
+    latter are resolved. Two open gaps for one (deal, rule), which the database's unique index
+    now refuses, are healed: the older is kept, the other resolved. A gap read without its
+    `changes_at` (an OpenGap) is kept when its severity and detail still hold.
     """
-    by_key: dict[tuple[int, str], OpenGap] = {}
+    by_key: dict[tuple[int, str], OpenGap | ScanGap] = {}
     changes: list[GapChange] = []
     for gap in sorted(open_gaps, key=lambda gap: gap.id):
         if (gap.deal_id, gap.rule) in by_key:
@@ -221,15 +257,19 @@ def plan_changes(deals: Sequence[ScanDeal], open_gaps: Sequence[OpenGap], org: O
         playbook = org.playbook(deal.owner_id)
         for finding in evaluate_deal(deal, playbook, now, org.today(deal.owner_id, now)):
             gap = by_key.pop((deal.id, finding.rule), None)
+            changes_at = detail_changes_at(finding.rule, deal, now)
             if gap is None:
-                changes.append(GapChange("open", deal.id, finding.rule, finding.severity, finding.detail, finding.impact))
+                changes.append(
+                    GapChange("open", deal.id, finding.rule, finding.severity, finding.detail, finding.impact,
+                              changes_at=changes_at)
+                )  # fmt: skip
                 continue
-            kind: Literal["keep", "update"] = (
-                "keep" if (gap.severity, gap.detail) == (finding.severity, finding.detail) else "update"
-            )
+            stored = getattr(gap, "changes_at", changes_at)
+            same = (gap.severity, gap.detail, stored) == (finding.severity, finding.detail, changes_at)
+            kind: Literal["keep", "update"] = "keep" if same else "update"
             changes.append(
                 GapChange(kind, deal.id, finding.rule, finding.severity, finding.detail, finding.impact, gap.id,
-                          gap.snoozed_until, gap.last_nudged_at)
+                          gap.snoozed_until, gap.last_nudged_at, changes_at)
             )  # fmt: skip
     changes.extend(
         GapChange("resolve", gap.deal_id, gap.rule, gap.severity, gap.detail, gap_id=gap.id) for gap in by_key.values()
@@ -245,13 +285,20 @@ def scan_gaps(
     *,
     default_timezone: str = "UTC",
     chunk_size: int = CHUNK_SIZE,
+    full: bool = False,
 ) -> ScanSummary:
-    """Open, keep current and resolve the process gaps of every open deal, as of `now`."""
+    """Open, keep current and resolve the process gaps of every open deal, as of `now`.
+
+    Only the deals whose gaps may have changed since the last scan are judged, unless `full`.
+    """
     try:
         with exclusive(session_factory.kw["bind"], "gap_scan"):
-            return _scan(session_factory, playbook, now, catalogue_lines, default_timezone, chunk_size)
+            return _scan(session_factory, playbook, now, catalogue_lines, default_timezone, chunk_size, full)
     except Busy:
         raise GapError("another gap scan is running; this one stopped without changes") from None
+
+
+_OPEN_GAPS = (ProcessGap.resolved_at.is_(None),)
 
 
 def _scan(
@@ -261,12 +308,42 @@ def _scan(
     catalogue_lines: Sequence[str] | None,
     default_timezone: str,
     chunk_size: int,
+    full: bool,
 ) -> ScanSummary:
     summary = ScanSummary()
     with session_factory() as session:
+        connection = session.connection()
+        state = session.get(GapScanState, rescan.STATE_ID)
+        # Taken before any deal is read: a write from here on is seen now or by the next scan.
+        mark, in_flight = rescan.change_mark(connection, state)
         org = Org(session, playbook, default_timezone)
         catalogue = catalogue_lines if catalogue_lines is not None else catalogue_for(session, playbook)
-    pipelines: dict[int, PipelineShape] = {}
+        open_before = connection.scalar(select(func.count()).select_from(ProcessGap).where(*_OPEN_GAPS)) or 0
+        owners = rescan.owner_entries(org)
+        fingerprint = rescan.playbook_fingerprint(playbook)
+        summary.full_scan = "asked for" if full else rescan.why_full(state, fingerprint, now, open_before)
+        ids = None
+        if summary.full_scan is None:
+            assert state is not None
+            ids = rescan.deals_to_judge(connection, state, org, owners, now)
+            if ids is None:
+                summary.full_scan = "too many deals to judge one by one"
+    if ids is None:
+        _judge_all(session_factory, org, now, chunk_size, summary)
+    else:
+        _judge_some(session_factory, org, now, ids, chunk_size, summary)
+    summary.still_open = open_before - summary.resolved
+    with session_scope(session_factory) as session:
+        connection = session.connection()
+        summary.deals_scanned, summary.person_findings = _count_pipelines(connection, org, catalogue)
+        summary.snoozed = _count_snoozed(connection, org, now)
+        if ids is None or ids:
+            # A scan that had no deal to judge leaves the state as it was: still true, and nothing written.
+            _save_state(session, state, fingerprint, now, mark, in_flight, owners, summary, open_before, full=summary.full_scan is not None)
+    return summary
+
+
+def _judge_all(session_factory: sessionmaker[Session], org: Org, now: dt.datetime, chunk_size: int, summary: ScanSummary) -> None:
     after_id = 0
     while True:
         with session_scope(session_factory) as session:
@@ -274,29 +351,71 @@ def _scan(
             connection = session.connection()
             deals = read_deals(connection, Deal.id > after_id, limit=chunk_size)
             # The gaps of this id range, including those on deals closed since the last scan.
-            in_range = [ProcessGap.deal_id > after_id, ProcessGap.resolved_at.is_(None)]
+            in_range = [ProcessGap.deal_id > after_id, *_OPEN_GAPS]
             if deals:
                 in_range.append(ProcessGap.deal_id <= deals[-1].id)
-            open_gaps = [OpenGap._make(row) for row in connection.execute(select(*GAP_COLUMNS).where(*in_range))]
+            open_gaps = [ScanGap._make(row) for row in connection.execute(select(*_SCAN_GAP_COLUMNS).where(*in_range))]
             changes = plan_changes(deals, open_gaps, org, now)
             _apply(connection, changes, now)
-        _count(summary, changes, org, deals, now)
-        for deal in deals:
-            if deal.owner_id is not None:
-                pipelines.setdefault(deal.owner_id, PipelineShape()).add(deal, org.playbook(deal.owner_id))
+        _count(summary, changes, deals)
         if not deals:
             break
         after_id = deals[-1].id
-    summary.person_findings = sum(
-        1 for owner_id, shape in pipelines.items() if evaluate_pipeline(shape, catalogue, org.playbook(owner_id))
-    )
-    return summary
+
+
+def _judge_some(
+    session_factory: sessionmaker[Session], org: Org, now: dt.datetime, ids: list[int], chunk_size: int, summary: ScanSummary
+) -> None:
+    """Judge the deals `ids` (closed and deleted ones resolve their gaps), a chunk at a time."""
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start : start + chunk_size]
+        with session_scope(session_factory) as session:
+            connection = session.connection()
+            deals: list[ScanDeal] = []
+            open_gaps: list[ScanGap] = []
+            for part in range(0, len(chunk), rescan.IN_CHUNK):
+                some = chunk[part : part + rescan.IN_CHUNK]
+                deals.extend(read_deals(connection, Deal.id.in_(some)))
+                query = select(*_SCAN_GAP_COLUMNS).where(ProcessGap.deal_id.in_(some), *_OPEN_GAPS)
+                open_gaps.extend(ScanGap._make(row) for row in connection.execute(query))
+            changes = plan_changes(deals, open_gaps, org, now)
+            _apply(connection, changes, now)
+        _count(summary, changes, deals)
+
+
+def _save_state(
+    session: Session,
+    state: GapScanState | None,
+    fingerprint: str,
+    now: dt.datetime,
+    mark: int,
+    in_flight: list[int],
+    owners: dict[str, str],
+    summary: ScanSummary,
+    open_before: int,
+    *,
+    full: bool,
+) -> None:
+    if state is None:
+        state = GapScanState(id=rescan.STATE_ID, full_scan_at=now)
+    state = session.merge(state)
+    state.playbook_fingerprint, state.scanned_at = fingerprint, now
+    state.open_gaps, state.open_deals = open_before + summary.opened - summary.resolved, summary.deals_scanned
+    state.change_mark, state.changes_in_flight, state.owners = mark, in_flight, owners
+    if full:
+        state.full_scan_at = now
 
 
 _GAPS = ProcessGap.__table__
 # Core executemany statements: the ORM's bulk paths cost more per row than the rules do.
-_OPEN = insert(_GAPS)
-_UPDATE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(severity=bindparam("severity"), detail=bindparam("detail"))
+# ON CONFLICT: a gap another scan opened meanwhile (SQLite has no advisory lock) is left to it.
+_OPEN = {
+    name: dialect.insert(_GAPS).on_conflict_do_nothing(index_elements=["deal_id", "rule"], index_where=_GAPS.c.resolved_at.is_(None))
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_UPDATE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(
+    severity=bindparam("severity"), detail=bindparam("detail"), changes_at=bindparam("changes_at")
+)
 _RESOLVE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(resolved_at=bindparam("resolved_at"))
 
 
@@ -304,29 +423,53 @@ def _apply(connection: Connection, changes: Iterable[GapChange], now: dt.datetim
     opened, updated, resolved = [], [], []
     for c in changes:
         if c.kind == "open":
-            opened.append({"deal_id": c.deal_id, "rule": c.rule, "severity": c.severity, "detail": c.detail, "opened_at": now})
+            opened.append({"deal_id": c.deal_id, "rule": c.rule, "severity": c.severity, "detail": c.detail, "opened_at": now,
+                           "changes_at": c.changes_at})  # fmt: skip
         elif c.kind == "update":
-            updated.append({"gap_id": c.gap_id, "severity": c.severity, "detail": c.detail})
+            updated.append({"gap_id": c.gap_id, "severity": c.severity, "detail": c.detail, "changes_at": c.changes_at})
         elif c.kind == "resolve":
             resolved.append({"gap_id": c.gap_id, "resolved_at": now})
-    for statement, rows in ((_OPEN, opened), (_UPDATE, updated), (_RESOLVE, resolved)):
+    for statement, rows in ((_OPEN[connection.dialect.name], opened), (_UPDATE, updated), (_RESOLVE, resolved)):
         if rows:
             connection.execute(statement, rows)
 
 
-def _count(summary: ScanSummary, changes: Sequence[GapChange], org: Org, deals: Sequence[ScanDeal], now: dt.datetime) -> None:
-    summary.deals_scanned += len(deals)
-    owners = {deal.id: deal.owner_id for deal in deals}
+def _count(summary: ScanSummary, changes: Sequence[GapChange], deals: Sequence[ScanDeal]) -> None:
+    summary.deals_judged += len(deals)
     for change in changes:
-        if change.kind == "open":
-            summary.opened += 1
-        elif change.kind == "resolve":
-            summary.resolved += 1
-        else:
-            summary.still_open += 1
-            summary.updated += change.kind == "update"
-            if change.snoozed_until is not None and change.snoozed_until > org.today(owners[change.deal_id], now):
-                summary.snoozed += 1
+        summary.opened += change.kind == "open"
+        summary.resolved += change.kind == "resolve"
+        summary.updated += change.kind == "update"
+
+
+def _count_snoozed(connection: Connection, org: Org, now: dt.datetime) -> int:
+    """Open gaps snoozed past their owner's today (snoozes are few: an index holds just those)."""
+    # No time zone is more than a day from UTC: later dates are all an owner's today could be before.
+    earliest = now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    rows = connection.execute(
+        select(ProcessGap.snoozed_until, Deal.owner_id)
+        .join(Deal, Deal.id == ProcessGap.deal_id)
+        .where(*_OPEN_GAPS, ProcessGap.snoozed_until.is_not(None), ProcessGap.snoozed_until >= earliest)
+    )
+    return sum(1 for snoozed_until, owner_id in rows if snoozed_until > org.today(owner_id, now))
+
+
+def _count_pipelines(connection: Connection, org: Org, catalogue: Sequence[str]) -> tuple[int, int]:
+    """(open deals, reps with a person-level finding), from one grouped read of a small index."""
+    rows = connection.execute(
+        select(Deal.owner_id, Deal.product_line, func.count()).where(*rescan.OPEN).group_by(Deal.owner_id, Deal.product_line)
+    )
+    open_deals = 0
+    shapes: dict[int, PipelineShape] = {}
+    for owner_id, line, deals in rows:
+        open_deals += deals
+        if owner_id is not None and line:
+            # The rules ask only "one line or more than one"; stake sets a finding's rank, not whether it fires.
+            shape = shapes.setdefault(owner_id, PipelineShape())
+            shape.lined_deals += deals
+            shape.lines.add(line)
+    found = sum(1 for owner_id, shape in shapes.items() if evaluate_pipeline(shape, catalogue, org.playbook(owner_id)))
+    return open_deals, found
 
 
 def catalogue_for(session: Session, playbook: Playbook) -> tuple[str, ...]:

@@ -250,3 +250,50 @@ _DEAL_CHECKS: dict[str, _Check] = {
 }
 DEAL_RULES = tuple(_DEAL_CHECKS)
 PERSON_RULES = ("single_product_line",)
+
+
+# Passing time changes a finding in only two ways: a date or a day limit is crossed and a rule
+# starts firing (no rule stops firing as time passes), or a firing rule's day count moves on.
+# The gap scan uses these to re-judge only the deals that time changed (bot/coaching/rescan.py).
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """What passing time alone can start firing under a playbook: the day limits of stale_stage
+    (each stage's `max_days`) and no_activity, and whether overdue next steps and passed close
+    dates are judged at all."""
+
+    stage_days: frozenset[int] = frozenset()
+    idle_days: frozenset[int] = frozenset()
+    next_step_dates: bool = False
+    close_dates: bool = False
+
+    def __or__(self, other: TimeLimits) -> TimeLimits:
+        return TimeLimits(
+            self.stage_days | other.stage_days, self.idle_days | other.idle_days,
+            self.next_step_dates or other.next_step_dates, self.close_dates or other.close_dates,
+        )  # fmt: skip
+
+
+def time_limits(playbook: Playbook) -> TimeLimits:
+    """The limits of the playbook's enabled time-driven rules."""
+    enabled = {config.name: config for config in playbook.enabled_rules}
+    stage_days = frozenset(
+        stage.max_days for stage in playbook.stages if stage.max_days is not None
+    ) if "stale_stage" in enabled else frozenset()  # fmt: skip
+    idle_days = frozenset({enabled["no_activity"].params["days"]}) if "no_activity" in enabled else frozenset()
+    return TimeLimits(stage_days, idle_days, "next_step_overdue" in enabled, "close_date_past" in enabled)
+
+
+def detail_changes_at(rule: str, deal: DealLike, now: dt.datetime) -> dt.datetime | None:
+    """When passing time alone next changes the detail of `rule`, firing on `deal` as of `now`:
+    the next whole day of its day count. None for rules whose detail only the deal's data changes."""
+    if rule == "stale_stage":
+        since = deal.stage_entered_at
+    elif rule == "no_activity":
+        since = getattr(deal, "last_activity_at", None)
+    else:
+        return None
+    if since is None:
+        return None
+    return since + dt.timedelta(days=(now - since).days + 1)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base, utcnow
@@ -15,7 +16,20 @@ class ProcessGap(Base):
     """A playbook rule firing on a deal, from when it opened until it was resolved."""
 
     __tablename__ = "process_gaps"
-    __table_args__ = (Index("ix_process_gaps_deal_rule_open", "deal_id", "rule", "resolved_at"),)
+    __table_args__ = (
+        Index("ix_process_gaps_deal_rule_open", "deal_id", "rule", "resolved_at"),
+        # One open gap per deal and rule, whatever two scans racing on SQLite (no advisory lock) do.
+        Index("uq_process_gaps_open_deal_rule", "deal_id", "rule", unique=True,
+              sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL")),
+        # The gap scan's "whose day count moves on by now" (changes_at); snoozes are rare, so the
+        # summary's count of snoozed gaps reads a handful of entries.
+        Index("ix_process_gaps_open_changes_at", "changes_at",
+              sqlite_where=text("resolved_at IS NULL AND changes_at IS NOT NULL"),
+              postgresql_where=text("resolved_at IS NULL AND changes_at IS NOT NULL")),
+        Index("ix_process_gaps_open_snoozed_until", "snoozed_until",
+              sqlite_where=text("resolved_at IS NULL AND snoozed_until IS NOT NULL"),
+              postgresql_where=text("resolved_at IS NULL AND snoozed_until IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
@@ -28,6 +42,35 @@ class ProcessGap(Base):
     snooze_reason: Mapped[str | None] = mapped_column(Text)
     # When a nudge last carried this gap, so the same item is not repeated every morning.
     last_nudged_at: Mapped[dt.datetime | None]
+    # When passing time alone next changes the detail ("40 days in Demo" becoming "41 days");
+    # None when only the deal's own data can. The gap scan re-judges the deal then.
+    changes_at: Mapped[dt.datetime | None]
+
+
+class GapScanState(Base):
+    """What the last complete gap scan judged against, so the next one judges only what changed since.
+
+    One row (id 1). See bot/coaching/rescan.py for how each column is read.
+    """
+
+    __tablename__ = "gap_scan_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The rule-bearing parts of the playbook (stages, fields, rules, team overrides): a change means a full scan.
+    playbook_fingerprint: Mapped[str] = mapped_column(String(64))
+    # The `now` the deals were judged as of.
+    scanned_at: Mapped[dt.datetime]
+    # deals.change_seq as of the scan's start: SQLite, the largest value; PostgreSQL, one past the
+    # highest finished transaction id, with the lower ones still running in `changes_in_flight`.
+    change_mark: Mapped[int] = mapped_column(BigInteger)
+    changes_in_flight: Mapped[list[int]] = mapped_column(JSON)
+    # person id (or "" for deals without an owner) -> email, time zone and team playbook judged with.
+    owners: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Open gaps after the scan: a different count next time means rows changed outside the scan.
+    open_gaps: Mapped[int]
+    # Open deals after the scan: how many deals the next one may look up one by one.
+    open_deals: Mapped[int]
+    full_scan_at: Mapped[dt.datetime]
 
 
 class Goal(Base):

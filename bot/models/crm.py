@@ -6,10 +6,50 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.models.base import Base, utcnow
+
+
+class next_change_seq(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it renders as
+    """The `deals.change_seq` of a row being written: larger than that of every write committed before.
+
+    PostgreSQL: the writing transaction's id (64-bit, never reused). Writers commit out of id
+    order there, so the gap scan remembers which ids were still running when it last looked.
+    SQLite: one more than the largest value stored or seen by the last gap scan; SQLite has one
+    writer at a time, so values grow in commit order.
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(next_change_seq, "postgresql")
+def _next_change_seq_postgresql(element: next_change_seq, compiler: SQLCompiler, **kw: object) -> str:
+    return "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
+
+
+@compiles(next_change_seq)
+def _next_change_seq_sqlite(element: next_change_seq, compiler: SQLCompiler, **kw: object) -> str:
+    # The scan's own mark is a floor too: a deleted deal must not hand its number out again.
+    return (
+        "(SELECT max(coalesce((SELECT max(change_seq) FROM deals), 0),"
+        " coalesce((SELECT max(change_mark) FROM gap_scan_state), 0)) + 1)"
+    )
+
+
+def _open_deals_only(dialect: str) -> str:
+    # Spelled as SQLAlchemy renders `is_closed.is_(False)`, so the planners match it to the queries.
+    return f"is_closed IS {'0' if dialect == 'sqlite' else 'false'} AND deleted_at IS NULL"
+
+
+def open_deal_index(name: str, *columns: str) -> Index:
+    """A partial index over open, live deals: closed ones outnumber them and are never asked for here."""
+    return Index(name, *columns, sqlite_where=text(_open_deals_only("sqlite")), postgresql_where=text(_open_deals_only("postgresql")))
 
 
 class Deal(Base):
@@ -20,6 +60,15 @@ class Deal(Base):
         UniqueConstraint("crm_source", "crm_id"),
         # The scorecard reads one owner's open deals and those closed in a period.
         Index("ix_deals_owner_closed_close_date", "owner_id", "is_closed", "close_date"),
+        # The gap scan asks which deals changed since it last looked, and which open deals cross a
+        # date or a day limit between two scans (bot/coaching/rescan.py).
+        Index("ix_deals_change_seq", "change_seq"),
+        open_deal_index("ix_deals_open_close_date", "close_date"),
+        open_deal_index("ix_deals_open_next_step_date", "next_step_date"),
+        open_deal_index("ix_deals_open_stage_entered_at", "stage_entered_at"),
+        open_deal_index("ix_deals_open_last_activity_at", "last_activity_at"),
+        # The scan's count of open deals and of reps selling one product line, without reading deals.
+        open_deal_index("ix_deals_open_owner_line", "owner_id", "product_line"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +102,8 @@ class Deal(Base):
     # Set when the CRM reports the deal deleted or archived; it then leaves the open pipeline.
     deleted_at: Mapped[dt.datetime | None]
     synced_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set on every insert and update made through SQLAlchemy (see next_change_seq).
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=next_change_seq(), onupdate=next_change_seq(), server_default="0")
 
     def __repr__(self) -> str:
         return f"Deal(id={self.id!r}, crm_id={self.crm_id!r}, stage={self.stage!r})"

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.coaching import rescan
 from bot.coaching.gaps import (
+    GapChange,
     GapError,
     NudgeItem,
+    OpenGap,
+    Org,
+    ScanGap,
     ScanSummary,
     SnoozedGap,
     nudge_items,
     person_findings,
+    plan_changes,
+    read_deals,
     scan_gaps,
     snooze_gap,
     team_snoozes,
@@ -25,7 +34,7 @@ from bot.coaching.gaps import (
 )
 from bot.coaching.playbook import load_playbook, parse_playbook
 from bot.database import exclusive, make_engine, make_session_factory, session_scope
-from bot.models import Deal, Person, ProcessGap
+from bot.models import Deal, GapScanState, Person, ProcessGap
 from tests.conftest import empty_tables
 from tests.support.personas import MIA, RILEY, _deal, seed_team
 
@@ -157,19 +166,38 @@ def test_a_scan_in_small_chunks_finds_what_one_big_chunk_finds(session_factory, 
     assert ("N3", "next_step_missing", "high", "no dated next step", now, None) in in_chunks
 
 
-def test_a_duplicate_open_gap_left_by_a_race_is_healed(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_database_keeps_one_open_gap_per_deal_and_rule(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
     scan_gaps(session_factory, PLAYBOOK, now)
-    with session_scope(session_factory) as session:
+    with session_factory() as session:
         o2 = session.scalars(select(Deal.id).where(Deal.crm_id == "O2")).one()
         session.add(ProcessGap(deal_id=o2, rule="stale_stage", severity="medium", detail="36 days in Negotiation (limit 14)", opened_at=now))
-    summary = scan_gaps(session_factory, PLAYBOOK, now + DAY)
-    assert (summary.resolved, summary.still_open) == (1, 3)
-    stale = [row for row in gap_rows(session_factory) if row[1] == "stale_stage"]
-    assert stale == [
-        ("O2", "stale_stage", "medium", "37 days in Negotiation (limit 14)", now, None),
-        ("O2", "stale_stage", "medium", "36 days in Negotiation (limit 14)", now, now + DAY),
+        with pytest.raises(IntegrityError, match="process_gaps"):
+            session.flush()
+        session.rollback()
+        # Resolved gaps are history: any number of them may sit beside the open one.
+        session.add(ProcessGap(deal_id=o2, rule="stale_stage", severity="medium", detail="3 days", opened_at=now - 9 * DAY,
+                               resolved_at=now - 5 * DAY))  # fmt: skip
+        session.commit()
+    assert [row[1:] for row in gap_rows(session_factory) if row[1] == "stale_stage"] == [
+        ("stale_stage", "medium", "36 days in Negotiation (limit 14)", now, None),
+        ("stale_stage", "medium", "3 days", now - 9 * DAY, now - 5 * DAY),
     ]
+
+
+def test_a_duplicate_open_gap_read_by_a_plan_is_healed(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    # Rows from before the unique index (the migration heals those too) or from another reader.
+    ids = seed_team(session_factory)
+    with session_factory() as session:
+        org = Org(session, PLAYBOOK)
+        [o2] = read_deals(session.connection(), Deal.crm_id == "O2")
+    twice = [OpenGap(gap_id, o2.id, "stale_stage", "medium", "36 days in Negotiation (limit 14)", None, None) for gap_id in (7, 9)]
+    changes = plan_changes([o2], twice, org, now)
+    assert [(change.kind, change.rule, change.gap_id) for change in changes if change.rule == "stale_stage"] == [
+        ("resolve", "stale_stage", 9),
+        ("keep", "stale_stage", 7),
+    ]
+    assert ids["riley"] == o2.owner_id
 
 
 def add_second_team(session_factory: sessionmaker[Session]) -> dict[str, int]:
@@ -316,3 +344,265 @@ def test_deals_without_an_owner_are_judged_with_the_playbook_as_written(session_
         )  # fmt: skip
     assert scan_gaps(session_factory, PLAYBOOK, now).opened == 1
     assert [row[:4] for row in gap_rows(session_factory)] == [("U1", "next_step_missing", "high", "no dated next step")]
+
+
+# The scan judges only what may have changed; these prove the gaps end as a full scan leaves them.
+
+
+def test_a_rescan_with_nothing_changed_judges_no_deal(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    first = scan_gaps(session_factory, PLAYBOOK, now)
+    again = scan_gaps(session_factory, PLAYBOOK, now + dt.timedelta(minutes=10))
+    assert (first.full_scan, first.deals_judged) == ("no earlier scan", 2)
+    assert (again.full_scan, again.deals_judged, again.still_open, again.deals_scanned) == (None, 0, 3, 2)
+
+
+def test_a_rescan_judges_the_deals_written_since_and_no_other(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        riley = session.get(Person, ids["riley"])
+        session.add_all(_deal(riley, f"N{n}", "1000", "Demo", close_date=dt.date(2026, 12, 9), next_step="Call",
+                              next_step_date=dt.date(2026, 12, 1), stage_entered_at=now - DAY) for n in range(5))  # fmt: skip
+    scan_gaps(session_factory, PLAYBOOK, now)
+    change_deal(session_factory, "N3", next_step=None)
+    summary = scan_gaps(session_factory, PLAYBOOK, now + dt.timedelta(hours=1))
+    assert (summary.full_scan, summary.deals_judged, summary.opened, summary.deals_scanned) == (None, 1, 1, 7)
+    assert ("N3", "next_step_missing", "high", "no dated next step", now + dt.timedelta(hours=1), None) in gap_rows(session_factory)
+
+
+def test_a_playbook_or_team_override_change_makes_the_next_scan_full(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{stale_stage: {{enabled: false}}}}"))
+    summary = scan_gaps(session_factory, team, now)
+    assert (summary.full_scan, summary.deals_judged, summary.resolved) == ("the playbook changed", 2, 1)
+    assert scan_gaps(session_factory, team, now).full_scan is None
+
+
+def test_a_next_step_is_overdue_from_the_reps_own_midnight(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    # Tokyo's Nov 26 begins at 15:00 UTC on the 25th; New York's five hours after UTC's.
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        session.get(Person, ids["riley"]).timezone = "Asia/Tokyo"  # type: ignore[union-attr]
+        riley = session.get(Person, ids["riley"])
+        session.add(_deal(riley, "T1", "1000", "Demo", close_date=dt.date(2026, 12, 9), next_step="Call",
+                          next_step_date=dt.date(2026, 11, 25), stage_entered_at=now - DAY))  # fmt: skip
+    before = now - dt.timedelta(minutes=1)
+    scan_gaps(session_factory, PLAYBOOK, before)
+    assert [row for row in gap_rows(session_factory) if row[0] == "T1"] == []
+    summary = scan_gaps(session_factory, PLAYBOOK, now)
+    assert (summary.full_scan, summary.deals_judged, summary.opened) == (None, 1, 1)
+    assert [row for row in gap_rows(session_factory) if row[0] == "T1"] == [
+        ("T1", "next_step_overdue", "medium", "next step was due Nov 25", now, None)
+    ]
+
+
+def test_a_day_count_moves_on_when_its_whole_day_has_passed(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    entered = dt.datetime(2026, 10, 20, tzinfo=dt.UTC)  # Globex entered Negotiation: 36 days and 15 hours before `now`
+    with session_factory() as session:
+        assert session.scalars(select(ProcessGap.changes_at).where(ProcessGap.rule == "stale_stage")).one() == entered + 37 * DAY
+    assert scan_gaps(session_factory, PLAYBOOK, entered + 37 * DAY - dt.timedelta(seconds=1)).deals_judged == 0
+    summary = scan_gaps(session_factory, PLAYBOOK, entered + 37 * DAY)
+    assert (summary.deals_judged, summary.updated) == (1, 1)
+    assert ("O2", "stale_stage", "medium", "37 days in Negotiation (limit 14)", now, None) in gap_rows(session_factory)
+
+
+def test_an_owners_time_zone_or_manager_change_rejudges_their_deals(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    vic = add_second_team(session_factory)["vic"]
+    team = parse_playbook(load_playbook_text().replace("teams: {}", "teams:\n  vic.manager@example.com:\n    rules: {close_date_past: {severity: low}}"))
+    scan_gaps(session_factory, team, now)
+    with session_scope(session_factory) as session:
+        session.get(Person, ids["riley"]).manager_id = vic  # type: ignore[union-attr]
+    summary = scan_gaps(session_factory, team, now)
+    assert (summary.full_scan, summary.deals_judged, summary.updated) == (None, 2, 1)
+    assert ("O2", "close_date_past", "low", "close date Nov 20 has passed") in [row[:4] for row in gap_rows(session_factory)]
+
+
+def test_a_deleted_owners_deals_are_judged_as_unowned(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    sam = add_second_team(session_factory)["sam"]
+    team = parse_playbook(load_playbook_text().replace("teams: {}", "teams:\n  vic.manager@example.com:\n    stages: {Negotiation: {max_days: 40}}"))
+    scan_gaps(session_factory, team, now)
+    assert gap_rows(session_factory) == []
+    with session_scope(session_factory) as session:
+        session.execute(Person.__table__.delete().where(Person.id == sam))  # the database clears deals.owner_id
+    summary = scan_gaps(session_factory, team, now)
+    assert (summary.full_scan, summary.deals_judged) == (None, 1)
+    assert [row[:4] for row in gap_rows(session_factory)] == [("S1", "stale_stage", "medium", "36 days in Negotiation (limit 14)")]
+
+
+def test_open_gaps_changed_outside_the_scan_make_the_next_scan_full(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with session_scope(session_factory) as session:
+        session.execute(update(ProcessGap).where(ProcessGap.rule == "stale_stage").values(resolved_at=now))
+    summary = scan_gaps(session_factory, PLAYBOOK, now)
+    assert (summary.full_scan, summary.opened) == ("open gaps changed outside the scan", 1)
+
+
+def test_a_scan_as_of_an_earlier_time_than_the_last_is_full(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    assert scan_gaps(session_factory, PLAYBOOK, now - DAY).full_scan == "the clock is before the last scan's"
+    assert scan_gaps(session_factory, PLAYBOOK, now, full=True).full_scan == "asked for"
+
+
+ZONES = ("Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Tokyo", "America/New_York", "Europe/Berlin", "Asia/Kolkata", None)
+STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Negotiation", "Mystery stage")
+
+
+def what_a_full_scan_would_change(session_factory: sessionmaker[Session], playbook, now, default_timezone) -> list[GapChange]:  # type: ignore[no-untyped-def]
+    """Every change a full scan would make now, read-only: none when the stored gaps are a full scan's."""
+    with session_factory() as session:
+        connection = session.connection()
+        org = Org(session, playbook, default_timezone)
+        deals = read_deals(connection)
+        gaps = [ScanGap._make(row) for row in connection.execute(
+            select(*(getattr(ProcessGap, name) for name in ScanGap._fields)).where(ProcessGap.resolved_at.is_(None)))]  # fmt: skip
+        return [change for change in plan_changes(deals, gaps, org, now) if change.kind != "keep"]
+
+
+def random_deal_values(rng: random.Random, now: dt.datetime) -> dict[str, object]:
+    today = now.date()
+    return {
+        "stage": rng.choice(STAGES),
+        "stage_entered_at": now - dt.timedelta(hours=rng.randint(-30, 24 * 30)),
+        "close_date": None if rng.random() < 0.1 else today + dt.timedelta(days=rng.randint(-3, 3)),
+        "next_step": rng.choice([None, "", "  ", "Call the buyer"]),
+        "next_step_date": None if rng.random() < 0.1 else today + dt.timedelta(days=rng.randint(-3, 3)),
+        "last_activity_at": None if rng.random() < 0.2 else now - dt.timedelta(hours=rng.randint(0, 24 * 20)),
+        "amount": rng.choice([None, Decimal("0"), Decimal("5000")]),
+        "product_line": rng.choice([None, "", "Core", "Analytics"]),
+    }
+
+
+def fresh_deal(owner: Person, crm_id: str, rng: random.Random, now: dt.datetime) -> Deal:
+    values = random_deal_values(rng, now)
+    deal = _deal(owner, crm_id, "1000", str(values.pop("stage")), **{key: value for key, value in values.items() if key != "amount"})
+    deal.amount = values["amount"]  # type: ignore[assignment]
+    return deal
+
+
+def test_incremental_scans_leave_what_full_scans_leave_through_random_changes_and_time(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(8)
+    text = load_playbook_text()
+    playbooks = {
+        "as shipped": PLAYBOOK,
+        "team overrides": parse_playbook(text.replace("teams: {}", "teams:\n  m1@example.com:\n    stages: {Demo: {max_days: 3}}\n"
+                                                       "    rules: {no_activity: {days: 2}, close_date_past: {enabled: false}}\n"
+                                                       "  m0@example.com:\n    rules: {next_step_overdue: {severity: high}}")),
+    }  # fmt: skip
+    with session_scope(session_factory) as session:
+        managers = [Person(email=f"m{n}@example.com", name=f"Manager {n}", is_manager=True) for n in range(3)]
+        session.add_all(managers)
+        session.flush()
+        reps = [Person(email=f"r{n}@example.com", name=f"Rep {n}", is_rep=True, manager_id=managers[n % 3].id,
+                       timezone=ZONES[n % len(ZONES)]) for n in range(9)]  # fmt: skip
+        session.add_all(reps)
+        session.flush()
+        rep_ids, manager_ids = [rep.id for rep in reps], [manager.id for manager in managers]
+        session.add_all(fresh_deal(reps[n % 9], f"R{n}", rng, now) for n in range(60))
+    clock, playbook, default_timezone = now, PLAYBOOK, "UTC"
+    kinds: dict[str, int] = {}
+
+    def change(crm_id: str, **values: object) -> None:
+        change_deal(session_factory, crm_id, **values)
+
+    for step in range(60):
+        what = rng.choice(["field", "field", "field", "close", "delete", "reopen", "owner", "new deal", "zone", "manager",
+                           "playbook", "default zone", "delete rep", "time", "time", "time", "nothing"])  # fmt: skip
+        kinds[what] = kinds.get(what, 0) + 1
+        crm_id = f"R{rng.randrange(60)}"
+        if what == "field":
+            values = random_deal_values(rng, clock)
+            keys = rng.sample(sorted(values), rng.randint(1, 3))
+            change(crm_id, **{key: values[key] for key in keys})
+        elif what == "close":
+            change(crm_id, is_closed=True, stage=rng.choice(["Closed Won", "Closed Lost"]))
+        elif what == "delete":
+            change(crm_id, deleted_at=clock)
+        elif what == "reopen":
+            change(crm_id, is_closed=False, deleted_at=None, stage=rng.choice(STAGES))
+        elif what == "owner":
+            change(crm_id, owner_id=rng.choice([*rep_ids, None]))
+        elif what == "new deal":
+            with session_scope(session_factory) as session:
+                owner = session.get(Person, rng.choice(rep_ids))
+                session.add(fresh_deal(owner, f"X{step}", rng, clock))
+        elif what == "zone":
+            with session_scope(session_factory) as session:
+                session.get(Person, rng.choice(rep_ids)).timezone = rng.choice(ZONES)  # type: ignore[union-attr]
+        elif what == "manager":
+            with session_scope(session_factory) as session:
+                session.get(Person, rng.choice(rep_ids)).manager_id = rng.choice([*manager_ids, None])  # type: ignore[union-attr]
+        elif what == "playbook":
+            playbook = playbooks[rng.choice(sorted(playbooks))]
+        elif what == "default zone":
+            default_timezone = rng.choice(["UTC", "Asia/Tokyo", "America/Los_Angeles"])
+        elif what == "delete rep" and len(rep_ids) > 4:
+            gone = rep_ids.pop(rng.randrange(len(rep_ids)))
+            with session_scope(session_factory) as session:
+                session.execute(Person.__table__.delete().where(Person.id == gone))
+        # Every step moves the clock a little, some a lot (past local midnights and whole days).
+        clock += rng.choice([dt.timedelta(0), dt.timedelta(minutes=rng.randint(1, 90)), dt.timedelta(hours=rng.randint(1, 30))])
+        scan_gaps(session_factory, playbook, clock, default_timezone=default_timezone, chunk_size=7)
+        assert what_a_full_scan_would_change(session_factory, playbook, clock, default_timezone) == [], (step, what)
+        kinds["incremental"] = kinds.get("incremental", 0) + 1
+    final = scan_gaps(session_factory, playbook, clock, default_timezone=default_timezone, full=True)
+    assert (final.opened, final.resolved, final.updated) == (0, 0, 0)
+    assert all(kinds.get(what, 0) >= 2 for what in ("field", "close", "owner", "zone", "manager", "playbook", "time")), kinds
+
+
+def changed_crm_ids(engine, state: GapScanState) -> list[str]:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return sorted(connection.scalars(select(Deal.crm_id).where(rescan.changed_since(connection.dialect.name, state))))
+
+
+def take_mark(engine) -> GapScanState:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        mark, in_flight = rescan.change_mark(connection, None)
+    return GapScanState(change_mark=mark, changes_in_flight=in_flight)
+
+
+def test_deals_written_after_the_mark_are_changed_and_those_before_are_not(engine, session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    seed_team(session_factory)
+    state = take_mark(engine)
+    assert changed_crm_ids(engine, state) == []
+    change_deal(session_factory, "O1", next_step="Send the quote")
+    with session_scope(session_factory) as session:
+        session.get(Deal, session.scalars(select(Deal.id).where(Deal.crm_id == "O2")).one()).amount = Decimal("1")  # type: ignore[union-attr]
+    assert changed_crm_ids(engine, state) == ["O1", "O2"]
+    assert changed_crm_ids(engine, take_mark(engine)) == []
+
+
+@pytest.mark.postgres
+def test_a_write_still_running_when_the_mark_is_taken_counts_as_changed_on_postgresql(migrated_postgresql_url, now) -> None:  # type: ignore[no-untyped-def]
+    # Transaction ids are handed out in start order but commit in any order: the mark keeps the running ones.
+    engine = make_engine(migrated_postgresql_url)
+    empty_tables(engine)
+    seed_team(make_session_factory(engine))
+    with engine.connect() as slow:
+        slow.execute(update(Deal).where(Deal.crm_id == "O1").values(next_step="Slow write"))
+        change_deal(make_session_factory(engine), "O2", next_step="Quick write")  # a later id, committed first
+        state = take_mark(engine)
+        slow.commit()
+    assert len(state.changes_in_flight) >= 1
+    assert changed_crm_ids(engine, state) == ["O1"]
+    engine.dispose()
+
+
+def test_a_rescan_with_most_deals_to_judge_again_is_a_full_scan(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        session.execute(
+            Deal.__table__.insert(),
+            [{"crm_source": "test", "crm_id": f"M{n}", "owner_id": ids["riley"], "name": f"Deal M{n}", "currency": "USD",
+              "stage": "Demo", "is_closed": False, "is_won": False, "created_at": now, "synced_at": now} for n in range(1_100)],
+        )  # fmt: skip
+    scan_gaps(session_factory, PLAYBOOK, now)
+    with session_scope(session_factory) as session:
+        session.execute(update(Deal).where(Deal.crm_id.like("M%")).values(next_step="Call"))
+    summary = scan_gaps(session_factory, PLAYBOOK, now)
+    assert (summary.full_scan, summary.deals_judged, summary.deals_scanned) == ("too many deals to judge one by one", 1_102, 1_102)
