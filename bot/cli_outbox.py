@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import audit
+from bot.dml import rows_affected
 from bot.models import OutboxMessage, Person
 
 outbox_app = typer.Typer(help="The outbox of Slack messages: list, retry parked ones, drop.", no_args_is_help=True)
@@ -165,12 +166,13 @@ def retry(
                 continue
             detail = _detail(row, user)
             # Conditional, so a row a drainer or another admin changed meanwhile is left alone.
-            changed = session.execute(
+            changed = rows_affected(
+                session,
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.status == "parked")
                 .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if changed != 1:
                 result.lines.append(f"#{outbox_id}: changed meanwhile; nothing done.")
                 result.refused += 1
@@ -195,12 +197,13 @@ def drop(session_factory: sessionmaker[Session], ids: Sequence[int], now: dt.dat
                 result.refused += 1
                 continue
             detail = _detail(row, user)
-            changed = session.execute(
+            changed = rows_affected(
+                session,
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status)
                 .values(status="dropped", last_error=f"dropped by {user} with `coachbot outbox drop`")
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if changed != 1:
                 result.lines.append(f"#{outbox_id}: changed meanwhile; nothing done.")
                 result.refused += 1

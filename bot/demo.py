@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from rich.console import Console
@@ -131,7 +132,6 @@ def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:
     return [("ahead of pace", ranked[-1]), ("behind pace", ranked[0])] if ranked else []
 
 
-def _team_line(cards) -> str:  # type: ignore[no-untyped-def]
-    cards = list(cards)
+def _team_line(cards: Collection[Scorecard]) -> str:
     ahead = sum(1 for card in cards if (card.pace or 0) >= 1)
     return f"The demo team: {len(cards)} reps, {ahead} on or ahead of pace, {len(cards) - ahead} behind."

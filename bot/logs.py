@@ -91,7 +91,7 @@ def gunicorn_logger_class(settings: Settings) -> type:
 
     formatter = formatter_for(settings)
 
-    class CoachbotGunicornLogger(Logger):  # type: ignore[misc]
+    class CoachbotGunicornLogger(Logger):
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
             for log in (self.error_log, self.access_log):

@@ -38,6 +38,7 @@ from bot.coaching.notices import (
     Notices,
     reachable,
 )
+from bot.dml import rows_affected
 from bot.models import Action, Deal, Goal, Person, RecoveryPlan
 
 log = logging.getLogger(__name__)
@@ -129,12 +130,13 @@ def complete_action(session: Session, notices: Notices, action_id: int, by: Pers
     assert rep is not None  # actions are deleted with their rep
     if by.id not in (action.person_id, action.assigned_by_id) and not is_in_manager_chain(session, by, rep):
         raise NotAllowed(f"Only {rep.name}, whoever assigned it and {rep.name}'s managers can mark this action done.")
-    marked = session.execute(
-        update(Action).where(Action.id == action.id, Action.status == "open").values(status="done", done_at=now)
+    marked = rows_affected(
+        session,
+        update(Action).where(Action.id == action.id, Action.status == "open").values(status="done", done_at=now),
     )
-    if marked.rowcount == 1:
+    if marked == 1:
         audit(session, by, "complete_action", now, subject=rep, detail={"action_id": action.id})
-    if marked.rowcount == 1 and action.assigned_by_id not in (None, by.id):
+    if marked == 1 and action.assigned_by_id not in (None, by.id):
         notices.tell(
             session.get(Person, action.assigned_by_id),
             ActionDone(key=f"action_done:{action.id}", text=action.text, done_by=by.name, rep_name=rep.name),
@@ -154,6 +156,12 @@ def _open_actions_due_by(session: Session, latest_due: dt.date, person: Person |
     return [(action, rep) for action, rep in session.execute(query)]
 
 
+def _due_date(action: Action) -> dt.date:
+    # For actions _open_actions_due_by read (so overdue_actions returns): its query keeps dated ones only.
+    assert action.due_date is not None
+    return action.due_date
+
+
 def overdue_actions(
     session: Session, now: dt.datetime, *, person: Person | None = None, default_timezone: str = "UTC"
 ) -> list[Action]:
@@ -163,7 +171,7 @@ def overdue_actions(
     return [
         action
         for action, rep in _open_actions_due_by(session, latest_due, person)
-        if action.due_date < local_now(rep, now, default_timezone).date()  # type: ignore[operator]
+        if _due_date(action) < local_now(rep, now, default_timezone).date()
     ]
 
 
@@ -190,13 +198,15 @@ def escalate_overdue(
         assert reader is not None
         if local_now(reader, now, default_timezone).time() < not_before:
             continue
-        claimed = session.execute(
-            update(Action).where(Action.id == action.id, Action.escalated_at.is_(None)).values(escalated_at=now)
+        claimed = rows_affected(
+            session,
+            update(Action).where(Action.id == action.id, Action.escalated_at.is_(None)).values(escalated_at=now),
         )
-        if claimed.rowcount != 1:
+        if claimed != 1:
             continue
-        days_overdue = (local_now(rep, now, default_timezone).date() - action.due_date).days  # type: ignore[operator]
-        escalated = ActionEscalated(key=key, rep_name=rep.name, text=action.text, due_date=action.due_date, days_overdue=days_overdue)  # type: ignore[arg-type]
+        due_date = _due_date(action)
+        days_overdue = (local_now(rep, now, default_timezone).date() - due_date).days
+        escalated = ActionEscalated(key=key, rep_name=rep.name, text=action.text, due_date=due_date, days_overdue=days_overdue)
         queued += notices.tell(reader, escalated)
     return queued
 
@@ -221,14 +231,15 @@ def action_reminders(
         key = f"action_reminder:{action.id}"
         if not reachable(rep, "action_reminder", key):
             continue
-        claimed = session.execute(
-            update(Action).where(Action.id == action.id, Action.reminded_at.is_(None)).values(reminded_at=now)
+        claimed = rows_affected(
+            session,
+            update(Action).where(Action.id == action.id, Action.reminded_at.is_(None)).values(reminded_at=now),
         )
-        if claimed.rowcount != 1:
+        if claimed != 1:
             continue
         assigner = session.get(Person, action.assigned_by_id) if action.assigned_by_id else None
         reminder = ActionReminder(
-            key=key, action_id=action.id, text=action.text, due_date=action.due_date, days_left=1,  # type: ignore[arg-type]
+            key=key, action_id=action.id, text=action.text, due_date=action.due_date, days_left=1,
             assigned_by=assigner.name if assigner else None,
         )  # fmt: skip
         queued += notices.tell(rep, reminder)

@@ -28,6 +28,7 @@ from bot.coaching.actions import WORKDAY_START, clean_text, local_now
 from bot.coaching.errors import InvalidInput, NotAllowed, WrongState, require_coach
 from bot.coaching.notices import GoalReminder, GoalSet, Notices, reachable
 from bot.coaching.words import clip
+from bot.dml import rows_affected
 from bot.models import Deal, Goal, Person, ProcessGap, Quota
 
 # measure -> the kind of target it takes
@@ -249,9 +250,11 @@ def goal_reminders(
     )
     queued = 0
     for goal, rep in rows:
+        due_date = goal.due_date
+        assert due_date is not None  # BETWEEN matches no NULL
         rep_now = local_now(rep, now, default_timezone)
         today = rep_now.date()
-        days_left = (goal.due_date - today).days  # type: ignore[operator]
+        days_left = (due_date - today).days
         if not 0 <= days_left <= remind_days_before or rep_now.time() < not_before:
             continue
         if local_now(rep, goal.created_at, default_timezone).date() >= today:
@@ -259,14 +262,14 @@ def goal_reminders(
         key = f"goal_reminder:{goal.id}"
         if not reachable(rep, "goal_reminder", key):
             continue
-        claimed = session.execute(update(Goal).where(Goal.id == goal.id, Goal.reminded_at.is_(None)).values(reminded_at=now))
-        if claimed.rowcount != 1:
+        claimed = rows_affected(session, update(Goal).where(Goal.id == goal.id, Goal.reminded_at.is_(None)).values(reminded_at=now))
+        if claimed != 1:
             continue
         reminder = GoalReminder(
             key=key,
             competency=goal.competency,
             description=goal.description,
-            due_date=goal.due_date,  # type: ignore[arg-type]
+            due_date=due_date,
             days_left=days_left,
             progress=goal.progress,
             measure=goal.measure,

@@ -70,6 +70,8 @@ def collect_items(
     items = []
     for gap in nudge_items(session, person.id, playbook, now, default_timezone=default_timezone):
         why, todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)
+        # nudge_items reads stored gaps; only a playbook preview has gaps without an id.
+        assert gap.gap_id is not None
         items.append(NudgeItem("gap", gap.gap_id, gap.deal_name, gap.detail or gap.rule, why, todo, TIER_GAP, gap.impact, gap.crm_url))
     for action in session.scalars(
         select(Action).where(Action.person_id == person.id, Action.status == "open", Action.due_date <= today + dt.timedelta(days=1))

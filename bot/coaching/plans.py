@@ -61,6 +61,7 @@ from bot.coaching.playbook import Playbook
 from bot.coaching.scorecard import Scorecard
 from bot.coaching.service import scorecard_for
 from bot.coaching.words import money, percent
+from bot.dml import rows_affected
 from bot.models import Action, Person, PlanCheckin, RecoveryPlan
 
 log = logging.getLogger(__name__)
@@ -249,12 +250,13 @@ def open_plan(
         raise InvalidInput("Check in every 1 to 28 days.")
     first_day = today + dt.timedelta(days=checkin_every_days)
     first_checkin = None if first_day > plan.period_end else dt.datetime.combine(first_day, checkin_time, zone).astimezone(dt.UTC)
-    opened = session.execute(
+    opened = rows_affected(
+        session,
         update(RecoveryPlan)
         .where(RecoveryPlan.id == plan.id, RecoveryPlan.status == "proposed")
-        .values(status="open", manager_id=manager.id, opened_at=now, checkin_every_days=checkin_every_days, next_checkin_at=first_checkin)
+        .values(status="open", manager_id=manager.id, opened_at=now, checkin_every_days=checkin_every_days, next_checkin_at=first_checkin),
     )
-    if opened.rowcount != 1:
+    if opened != 1:
         raise WrongState("Someone opened or declined this recovery plan a moment ago.")
     # Commitments are weekly habits, not one-off tasks: no due date, so nothing escalates them;
     # the check-ins are their rhythm, and they close with the plan.
@@ -329,12 +331,13 @@ def due_checkins(session: Session, notices: Notices, now: dt.datetime, *, defaul
         if not reachable(rep, "plan_checkin", key):
             continue
         next_day, next_instant = _following(scheduled, plan.checkin_every_days, zone, now)
-        claimed = session.execute(
+        claimed = rows_affected(
+            session,
             update(RecoveryPlan)
             .where(RecoveryPlan.id == plan.id, RecoveryPlan.status == "open", RecoveryPlan.next_checkin_at == scheduled)
-            .values(next_checkin_at=None if next_day > plan.period_end else next_instant)
+            .values(next_checkin_at=None if next_day > plan.period_end else next_instant),
         )
-        if claimed.rowcount != 1:
+        if claimed != 1:
             continue
         checkin = PlanCheckin(plan_id=plan.id, asked_at=now)
         session.add(checkin)
@@ -374,12 +377,13 @@ def answer_checkin(
     cleaned = (note or "").strip() or None
     if cleaned and len(cleaned) > MAX_NOTE:
         raise InvalidInput(f"The note is {len(cleaned)} characters long; keep it under {MAX_NOTE}.")
-    recorded = session.execute(
+    recorded = rows_affected(
+        session,
         update(PlanCheckin)
         .where(PlanCheckin.id == checkin.id, PlanCheckin.answered_at.is_(None))
-        .values(answer=answer, note=cleaned, answered_at=now)
+        .values(answer=answer, note=cleaned, answered_at=now),
     )
-    if recorded.rowcount == 1:
+    if recorded == 1:
         manager_id = plan.manager_id or rep.manager_id
         answered = CheckinAnswered(
             key=f"checkin_answer:{checkin.id}", rep_name=rep.name, answer=answer, note=cleaned,
@@ -460,9 +464,10 @@ def _verdict(card: Scorecard, ended: bool, today: dt.date) -> tuple[str, str] | 
 
 def _close(session: Session, plan: RecoveryPlan, from_status: str, status: str, outcome: str, now: dt.datetime) -> bool:
     """Claim the plan's closing: True for the one caller whose UPDATE moved it out of `from_status`."""
-    result = session.execute(
+    closed = rows_affected(
+        session,
         update(RecoveryPlan)
         .where(RecoveryPlan.id == plan.id, RecoveryPlan.status == from_status)
-        .values(status=status, outcome=outcome, closed_at=now, next_checkin_at=None)
+        .values(status=status, outcome=outcome, closed_at=now, next_checkin_at=None),
     )
-    return result.rowcount == 1
+    return closed == 1

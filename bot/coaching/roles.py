@@ -23,6 +23,7 @@ from bot.access import audit
 from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
 from bot.coaching.words import clip
 from bot.database import insert_ignoring_conflicts
+from bot.dml import rows_affected
 from bot.models import CoachAssignment, Person
 from bot.models.org import ROLES
 
@@ -55,7 +56,7 @@ def change_role(session: Session, admin: Person, person: Person, role: str, *, g
     ended = 0
     if not grant and role in ("coach", "rep"):
         column = CoachAssignment.coach_id if role == "coach" else CoachAssignment.rep_id
-        ended = session.execute(delete(CoachAssignment).where(column == person.id)).rowcount
+        ended = rows_affected(session, delete(CoachAssignment).where(column == person.id))
     setattr(person, attribute, grant)
     session.flush()
     detail = {"role": role, "granted": grant, **({"coach_assignments_ended": ended} if ended else {})}
@@ -90,9 +91,10 @@ def assign_coach(session: Session, admin: Person, coach: Person, rep: Person, no
 def unassign_coach(session: Session, admin: Person, coach: Person, rep: Person, now: dt.datetime) -> bool:
     """End `coach`'s assignment to `rep`; False when there was none."""
     require_admin(admin)
-    removed = session.execute(
-        delete(CoachAssignment).where(CoachAssignment.coach_id == coach.id, CoachAssignment.rep_id == rep.id)
-    ).rowcount
+    removed = rows_affected(
+        session,
+        delete(CoachAssignment).where(CoachAssignment.coach_id == coach.id, CoachAssignment.rep_id == rep.id),
+    )
     if not removed:
         return False
     audit(session, admin, "unassign_coach", now, subject=rep, detail={"coach_id": coach.id})

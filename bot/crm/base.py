@@ -74,8 +74,10 @@ class CrmError(Exception):
 class CrmProvider(Protocol):
     """A source of deals (and, for some, of the org itself)."""
 
-    #: Stored as deals.crm_source; CRM ids are unique within it.
-    source: str
+    # Read-only, so a connector may name its source once for the class (a ClassVar).
+    @property
+    def source(self) -> str:
+        """Stored as deals.crm_source; CRM ids are unique within it."""
 
     def fetch_org(self) -> list[OrgPerson] | None:
         """The people, roles and quotas, for providers that know them (the demo); else None."""

@@ -26,6 +26,17 @@ class HttpConnector:
     source: ClassVar[str]
     client: CrmHttpClient
 
+    def __init__(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        **options: Any,
+    ) -> None:
+        """The seams every connector takes (see the module docstring), besides its own settings."""
+        raise NotImplementedError
+
     @classmethod
     def from_settings(
         cls,

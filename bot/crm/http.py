@@ -148,6 +148,7 @@ class CrmHttpClient:
             if self.limiter is not None:
                 self.limiter.acquire()
             self.requests_made += 1
+            response: httpx.Response | None  # None when no answer came back
             try:
                 response = self.http.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:

@@ -224,7 +224,9 @@ class HubSpotProvider(HttpConnector):
             for stage in pipeline.get("stages") or ():
                 if not isinstance(stage, dict) or not isinstance(stage.get("id"), str):
                     continue
-                metadata = stage.get("metadata") if isinstance(stage.get("metadata"), dict) else {}
+                metadata = stage.get("metadata")
+                if not isinstance(metadata, dict):
+                    metadata = {}
                 try:
                     probability = values.probability(metadata.get("probability"), "probability")
                     is_closed = values.boolean(metadata.get("isClosed"), "isClosed")

@@ -33,7 +33,7 @@ import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 
@@ -215,7 +215,8 @@ class PipedriveProvider(HttpConnector):
         if status not in ("open", "won", "lost"):
             raise SkipRecord("status is not open, won or lost")
         closed = status != "open"
-        next_activity = activities.get(record.get("next_activity_id")) or {}
+        next_activity_id = record.get("next_activity_id")
+        next_activity = (activities.get(next_activity_id) if _is_id(next_activity_id) else None) or {}
         derived = {"next_step": next_activity.get("subject"), "next_step_date": next_activity.get("due_date")}
 
         def raw(name: str) -> Any:
@@ -420,7 +421,7 @@ def _currency(value: Any, field: str) -> str | None:
     return code.upper() if code else None
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 

@@ -67,6 +67,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
 from bot.database import session_scope
+from bot.dml import rows_affected
 from bot.messaging.history import HistoryUnreadable, find_posted, message_metadata
 from bot.models import OutboxMessage
 from bot.settings import Settings
@@ -307,7 +308,15 @@ class _Dispatcher:
 
     POLL = 0.02  # seconds, while another drainer holds the only due rows
 
-    def __init__(self, session_factory, now_fn, instance, limiter, max_messages, stop) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        now_fn: Callable[[], dt.datetime],
+        instance: str,
+        limiter: PostLimiter,
+        max_messages: int | None,
+        stop: threading.Event,
+    ) -> None:
         self.session_factory = session_factory
         self.now_fn = now_fn
         self.instance = instance
@@ -366,13 +375,14 @@ def _claim_one(
             return _claim_of(row)
         # SQLite: candidates are read without a lock; the conditional UPDATE decides who has one.
         for candidate in session.scalars(due.with_only_columns(OutboxMessage.id).limit(8)).all():
-            won = session.execute(
+            won = rows_affected(
+                session,
                 update(OutboxMessage)
                 .where(OutboxMessage.id == candidate, OutboxMessage.status == "pending")
                 .values(status="sending", claimed_by=instance, claimed_at=now)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if won.rowcount == 1:
+            if won == 1:
                 row = session.get(OutboxMessage, candidate)
                 assert row is not None
                 return _claim_of(row)

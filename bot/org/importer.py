@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -90,7 +90,8 @@ def _yaml_entries(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
     class LineLoader(yaml.SafeLoader):
         pass
 
-    def mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    # YAML keys need not be strings: a quota period such as 2025 reads as a number.
+    def mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
         mapping = loader.construct_mapping(node, deep=True)
         # Only people entries carry their line; a `quotas:` mapping must stay period -> amount.
         if any(getattr(key, "value", None) == "email" for key, _ in node.value):

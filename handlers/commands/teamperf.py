@@ -71,7 +71,7 @@ def parse_teamperf_text(text: str | None) -> TeamperfRequest:
         if word == "help":
             wants_help = True
         elif word in PERIOD_KINDS:
-            periods.append(word)  # type: ignore[arg-type] # checked against PERIOD_KINDS
+            periods.append(word)
         elif _EMAIL.fullmatch(bare):
             people.append((None, word))
         else:
