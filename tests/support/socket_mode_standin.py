@@ -3,8 +3,9 @@
 The app asks the Web API (the stand-in Slack, `apps.connections.open`) for a WebSocket URL and
 connects to it; this server then does what Slack does on that socket: it says `hello`, sends
 envelopes (`slash_commands`, `interactive`, `events_api`) and reads the acknowledgements, each of
-which must echo its envelope's `envelope_id` (docs.slack.dev, "Using Socket Mode" and "Socket Mode
-implementation"). Every message the app sends is recorded.
+which must echo its envelope's `envelope_id` (Slack's "Socket Mode" and "Socket Mode implementation"
+pages, api.slack.com/apis/socket-mode and /apis/connections/socket-implement). Every message the app
+sends is recorded.
 
 Served with the `websockets` library's threaded server, so tests stay synchronous.
 """
