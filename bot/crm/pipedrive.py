@@ -47,7 +47,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TOKEN_SETTING = "PIPEDRIVE_API_TOKEN"
+TOKEN_SETTING = "PIPEDRIVE_API_TOKEN"  # noqa: S105 - the setting's name, not a token
 FIELD_MAP_SETTING = "CRM_FIELD_MAP"
 # API tokens get 20 (Essential) to 120 (Enterprise) requests per 2-second window, and the token
 # owner's own clicks in Pipedrive spend the same budget: the lowest plan's figure is safe on every plan.

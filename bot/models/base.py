@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import DateTime, MetaData, Numeric
+from sqlalchemy import DateTime, Double, MetaData, Numeric
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -50,4 +50,5 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: UTCDateTime(), Decimal: Money}
+    # float named explicitly: SQLAlchemy 2.1 maps it to Double, 2.0 to Float; the migrations say Double.
+    type_annotation_map = {dt.datetime: UTCDateTime(), Decimal: Money, float: Double()}
