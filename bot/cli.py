@@ -159,6 +159,9 @@ def jobs_list() -> None:
 def jobs_run(
     name: Annotated[str, typer.Argument(help="A job from `coachbot jobs list`.")],
     person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Nudges and digests: send to people in quiet hours, on a day off or paused too.")
+    ] = False,
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
     from bot.coaching.playbook import load_playbook
@@ -170,7 +173,7 @@ def jobs_run(
     if name not in BY_ID:
         raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(BY_ID)}", param_hint="NAME")
     engine = _check_database(settings, syncing=name == "crm_sync")
-    context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path))
+    context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path), force=force)
     # As the schedule runs it: a sync is followed by a gap scan.
     for job_id, result in run_with_followers(BY_ID[name], context, dt.datetime.now(dt.UTC), person):
         console.print(f"{job_id}: {result}", highlight=False)

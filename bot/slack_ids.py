@@ -17,6 +17,14 @@ COACH_TEXT_BLOCK, COACH_TEXT_INPUT = "coach_text", "coach_text_input"
 COACH_DUE_BLOCK, COACH_DUE_INPUT = "coach_due", "coach_due_input"
 COACH_LINK_BLOCK, COACH_LINK_INPUT = "coach_link", "coach_link_input"
 
+# Each person's own controls: a button on the App Home, a menu on every nudge, and their modal.
+PREFS_OPEN = "prefs_open"
+NUDGE_MENU = "nudge_menu"
+PREFS_VIEW = "prefs_view"
+PREFS_TIME_BLOCK, PREFS_TIME_INPUT = "prefs_time", "prefs_time_input"
+PREFS_PAUSE_BLOCK, PREFS_PAUSE_INPUT = "prefs_pause", "prefs_pause_input"
+PREFS_DIGEST_BLOCK, PREFS_DIGEST_INPUT = "prefs_digest", "prefs_digest_input"
+
 # Buttons on the morning nudge.
 NUDGE_OPEN_CRM = "nudge_open_crm"  # a link button; the suffix makes each one unique in a message
 NUDGE_GAP_SNOOZE = "nudge_gap_snooze"
@@ -41,8 +49,8 @@ PLAN_CADENCE_BLOCK = "coaching_plan_cadence"
 PLAN_CADENCE_INPUT = "coaching_plan_cadence_input"
 
 # Every button action_id a message can carry, and every modal callback_id: each has a listener.
-ACTION_IDS = (ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS)
-VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW)
+ACTION_IDS = (ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS, PREFS_OPEN, NUDGE_MENU)
+VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW)
 
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND, TEAMPERF_COMMAND, COACH_COMMAND)

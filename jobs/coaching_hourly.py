@@ -36,7 +36,7 @@ def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.dat
         checkin_every_days=recovery.checkin_every_days,
     )  # fmt: skip
     checkins = plans.due_checkins(session, notices, now, default_timezone=tz)
-    deliver(session, notices, now)
+    deliver(session, notices, now, playbook=playbook, default_timezone=tz)
     return (
         f"{measured} goals measured, {goal_reminders} goal and {action_reminders} action reminders, "
         f"{escalations} escalations, {proposals} plan proposals, {checkins} check-ins, {closed} plans closed"

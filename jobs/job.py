@@ -29,6 +29,8 @@ class JobContext:
     client: WebClient | None = None  # the outbox drain's; built from the settings when None
     # The outbox drain reads the time as it goes (it paces its sends); the other jobs take `now`.
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # A hand-run with --force: send to people outside their window (quiet hours, a weekend, a pause) too.
+    force: bool = False
 
 
 @dataclass(frozen=True)

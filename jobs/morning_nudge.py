@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from bot.coaching.playbook import Playbook, clock
+from bot.coaching.policy import in_window
 from bot.database import session_scope
 from bot.delivery.nudges import queue_morning_nudge
 from bot.models import Person
@@ -15,6 +16,9 @@ from jobs.people import active_people
 
 
 def run_for(session: Session, rep: Person, context: JobContext, now: dt.datetime) -> bool:
+    """Today's nudge, unless the rep is outside their window (paused, quiet hours, not a working day) and it is not forced."""
+    if not context.force and not in_window(rep, context.playbook, now, context.settings.timezone):
+        return False
     return queue_morning_nudge(session, rep, context.playbook, now, context.settings.timezone)
 
 
@@ -22,8 +26,12 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     """Queue today's nudge for every rep (or the one with `email`), under the schedule's keys."""
     with session_scope(context.session_factory) as session:
         reps = active_people(session, "reps", email)
+        held = 0 if context.force else sum(not in_window(rep, context.playbook, now, context.settings.timezone) for rep in reps)
         queued = sum(run_for(session, rep, context, now) for rep in reps)
-    return f"{queued} nudge(s) queued for {len(reps)} rep(s) (reps with nothing worth saying, or not in Slack, get none)"
+    summary = f"{queued} nudge(s) queued for {len(reps)} rep(s) (reps with nothing worth saying, or not in Slack, get none)"
+    if held:
+        summary += f"; {held} held back: paused, in quiet hours or not a working day where they are (--force sends anyway)"
+    return summary + ("; forced: sent whatever the time where they are" if context.force else "")
 
 
 def _nudge_time(rep: Person, playbook: Playbook) -> dt.time:

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from bot.coaching.playbook import clock
+from bot.coaching.policy import in_window
 from bot.database import session_scope
 from bot.delivery.digests import queue_weekly_digest
 from bot.models import Person
@@ -15,7 +16,10 @@ from jobs.people import active_people
 
 
 def run_for(session: Session, manager: Person, context: JobContext, now: dt.datetime) -> bool:
+    """This week's digest, unless the manager turned it off, or is outside their window and it is not forced."""
     settings = context.settings
+    if not manager.digest_enabled or (not context.force and not in_window(manager, context.playbook, now, settings.timezone)):
+        return False
     return queue_weekly_digest(
         session, manager, context.playbook, now, default_timezone=settings.timezone, default_currency=settings.currency,
         fiscal_year_start_month=settings.fiscal_year_start_month,
@@ -26,8 +30,12 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     """Queue this week's digest for every manager (or the one with `email`), under the schedule's keys."""
     with session_scope(context.session_factory) as session:
         managers = active_people(session, "managers", email)
+        held = 0 if context.force else sum(not in_window(m, context.playbook, now, context.settings.timezone) for m in managers)
         queued = sum(run_for(session, manager, context, now) for manager in managers)
-    return f"{queued} digest(s) queued for {len(managers)} manager(s)"
+    summary = f"{queued} digest(s) queued for {len(managers)} manager(s) (a manager can turn theirs off)"
+    if held:
+        summary += f"; {held} held back: paused, in quiet hours or not a working day where they are (--force sends anyway)"
+    return summary + ("; forced: sent whatever the time where they are" if context.force else "")
 
 
 JOB = Job(

@@ -28,6 +28,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks.format import clip, escape, money, percent, short_date
 from bot.blocks.messages import not_linked_blocks
+from bot.blocks.preferences import preferences_blocks
 from bot.blocks.scorecard import (
     SECTION_LIMIT,
     footnote,
@@ -104,6 +105,8 @@ def home_blocks(data: HomeData) -> list[Block]:
         parts.append(team_blocks(data.team, f"as of {short_date(local.date())}, {local:%H:%M} ({data.timezone})"))
     if not parts:
         parts.append([_section(NOTHING_YET)])
+    if data.preferences is not None and (rep or data.team is not None):
+        parts.append(preferences_blocks(data.preferences, data.timezone))
     blocks: list[Block] = []
     for part in parts:
         blocks += [DividerBlock(), *part] if blocks else part

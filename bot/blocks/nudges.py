@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.blocks.format import clip, escape, first_name
+from bot.blocks.preferences import nudge_menu
 from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, NUDGE_OPEN_CRM
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def _buttons(item: NudgeItem) -> list[ButtonElement]:
 
 
 def nudge_blocks(name: str, items: Sequence[NudgeItem], total: int) -> list[Block]:
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{nudge_text(name, items, total)}*"))]
+    # The menu beside the greeting: the rep's own nudge time and pause, one click from every nudge.
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{nudge_text(name, items, total)}*"), accessory=nudge_menu())]
     for item in items:
         text = (
             f"*{escape(clip(item.title, 120))}*: {escape(clip(item.detail, 200))}\n"

@@ -27,6 +27,7 @@ from bot.access import manager_chain
 from bot.coaching.gaps import read_deals, read_open_gaps
 from bot.coaching.nudges import DEFAULT_GUIDANCE, GUIDANCE
 from bot.coaching.playbook import Playbook
+from bot.coaching.preferences import Preferences, preferences_of
 from bot.coaching.rules import impact, money_at_stake, rank_key
 from bot.coaching.scorecard import GoalFacts, PlanFacts, Scorecard
 from bot.coaching.service import scorecard_for
@@ -70,6 +71,7 @@ class HomeData:
     team: TeamPerformance | None  # None unless they manage or coach
     open_deal_count: int = 0
     deals_with_gaps: int = 0  # open deals with at least one open gap
+    preferences: Preferences | None = None  # their own controls (bot/coaching/preferences.py)
 
 
 def home_for(
@@ -108,6 +110,7 @@ def home_for(
         team=team,
         open_deal_count=open_deal_count,
         deals_with_gaps=len({gap.deal_id for gap in gaps}),
+        preferences=preferences_of(person, playbook, today),
     )
 
 

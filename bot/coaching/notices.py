@@ -157,8 +157,9 @@ class PlanClosed(Notice):
 
 @dataclass(frozen=True)
 class Addressed:
-    """A notice and the Slack user it goes to."""
+    """A notice, the person it is for, and their Slack user id."""
 
+    person: Person
     recipient: str
     notice: Notice
 
@@ -174,7 +175,7 @@ class Notices:
         if not reachable(person, notice.kind, notice.key):
             return False
         assert person is not None and person.slack_user_id is not None  # reachable() checked both
-        self.addressed.append(Addressed(person.slack_user_id, notice))
+        self.addressed.append(Addressed(person, person.slack_user_id, notice))
         return True
 
     def __iter__(self) -> Iterator[Addressed]:

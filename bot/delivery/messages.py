@@ -25,6 +25,8 @@ from bot.blocks.coaching import (
 )
 from bot.coaching import notices
 from bot.coaching.notices import Addressed, Notice
+from bot.coaching.playbook import Playbook
+from bot.coaching.policy import window_opens
 from bot.messaging.outbox import enqueue
 
 # A builder takes the notice's content (every field but its key) as keyword arguments.
@@ -48,15 +50,22 @@ def compose(notice: Notice) -> Message:
     return BUILDERS[type(notice)](**notice.content())
 
 
-def queue(session: Session, recipient: str, notice: Notice, now: dt.datetime, *, extra: dict[str, Any] | None = None) -> bool:
+def queue(
+    session: Session, recipient: str, notice: Notice, now: dt.datetime, *, not_before: dt.datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bool:  # fmt: skip
     """Queue one composed notice under its key; False when that key was queued before."""
     message = compose(notice)
     return enqueue(
         session, key=notice.key, recipient=recipient, kind=notice.kind, text=message.text, blocks=to_dicts(message.blocks),
-        now=now, extra=extra,
+        now=now, extra=extra, not_before=not_before,
     )  # fmt: skip
 
 
-def deliver(session: Session, addressed: Iterable[Addressed], now: dt.datetime) -> int:
-    """Queue every addressed notice in the caller's transaction; the number newly queued."""
-    return sum(queue(session, item.recipient, item.notice, now) for item in addressed)
+def deliver(session: Session, addressed: Iterable[Addressed], now: dt.datetime, *, playbook: Playbook, default_timezone: str) -> int:
+    """Queue every addressed notice in the caller's transaction, each held back until its
+    recipient's window opens (bot/coaching/policy.py); the number newly queued."""
+    return sum(
+        queue(session, item.recipient, item.notice, now, not_before=window_opens(item.person, playbook, now, default_timezone))
+        for item in addressed
+    )

@@ -27,12 +27,14 @@ def enqueue(
     blocks: list[dict[str, Any]] | None = None,
     now: dt.datetime,
     extra: dict[str, Any] | None = None,
+    not_before: dt.datetime | None = None,
 ) -> bool:
     """Queue one message; False when a message with this key was queued before.
 
     `recipient` is a Slack user or channel id; `kind` names the message family ("nudge",
     "digest", "plan_checkin", ...); `extra` carries anything the sender needs beyond
-    chat.postMessage (e.g. {"chart": {...}} for a digest's image).
+    chat.postMessage (e.g. {"chart": {...}} for a digest's image); `not_before` holds it back
+    until then (the recipient's quiet hours, weekend or pause).
     """
     payload: dict[str, Any] = {"text": text, "blocks": blocks or []}
     if extra:
@@ -45,7 +47,7 @@ def enqueue(
             payload=payload,
             status="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=max(now, not_before) if not_before else now,
             created_at=now,
         ).returning(OutboxMessage.id)
     ).first()

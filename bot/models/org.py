@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, true, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, utcnow
@@ -34,6 +34,10 @@ class Person(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # The rep's own morning-nudge time, "HH:MM" in their time zone; None: the playbook's default.
     nudge_time: Mapped[str | None] = mapped_column(String(5))
+    # Nothing is sent to them through this day of their own calendar (a vacation); None: not paused.
+    paused_until: Mapped[dt.date | None] = mapped_column()
+    # A manager's weekly digest; they can turn it off from their App Home.
+    digest_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

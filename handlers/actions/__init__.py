@@ -2,8 +2,9 @@
 
 from slack_bolt import App
 
-from handlers.actions import coaching
+from handlers.actions import coaching, preferences
 
 
 def register(app: App) -> None:
     coaching.register(app)
+    preferences.register(app)

@@ -68,7 +68,7 @@ def handle_action_done(ack: Ack, body: dict[str, Any], respond: Respond, client:
     with unit_of_work(context) as session:
         notices = Notices()
         action = actions.complete_action(session, notices, int(_click(body)[1]), session.get_one(Person, caller_id), now)
-        deliver(session, notices, now)
+        deliver(session, notices, now, playbook=services.playbook, default_timezone=services.settings.timezone)
         text, rep_id = action.text, action.person_id
     _update(respond, body, f":white_check_mark: Done: {text[:200]}")
     publish_homes(client, services, [caller_id, rep_id], now)
@@ -138,7 +138,7 @@ def handle_checkin_answer(ack: Ack, body: dict[str, Any], respond: Respond, clie
         notices = Notices()
         plans.answer_checkin(session, notices, int(value), session.get_one(Person, caller_id), answer, None, now,
                              default_timezone=services.settings.timezone)  # fmt: skip
-        deliver(session, notices, now)
+        deliver(session, notices, now, playbook=services.playbook, default_timezone=services.settings.timezone)
     _update(respond, body, ANSWER_NOTES[answer])
 
 

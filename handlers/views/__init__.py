@@ -2,9 +2,10 @@
 
 from slack_bolt import App
 
-from handlers.views import coach, plans
+from handlers.views import coach, plans, preferences
 
 
 def register(app: App) -> None:
     plans.register(app)
     coach.register(app)
+    preferences.register(app)

@@ -154,7 +154,7 @@ def handle_coach_submission(
         try:
             notices = Notices()
             message = _record(session, notices, caller, rep, form, deal, goal, now, services)
-            deliver(session, notices, now)
+            deliver(session, notices, now, playbook=services.playbook, default_timezone=services.settings.timezone)
         except CoachingError as error:
             # Checked above; this is a change between the check and the write (a goal closed meanwhile).
             session.rollback()

@@ -54,7 +54,7 @@ def handle_plan_open_submission(ack: Ack, body: dict[str, Any], view: dict[str, 
             session.rollback()
             ack(response_action="errors", errors={PLAN_COMMITMENTS_BLOCK: str(error)})
             return
-        deliver(session, notices, now)
+        deliver(session, notices, now, playbook=services.playbook, default_timezone=services.settings.timezone)
     ack()
 
 

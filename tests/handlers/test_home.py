@@ -25,7 +25,7 @@ from bot.coaching.service import scorecard_for
 from bot.database import session_scope
 from bot.models import Action, AuditEntry, Deal, Goal, Person, ProcessGap, Quota
 from bot.settings import Settings
-from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE
+from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, PREFS_OPEN
 from bot.runtime.home import publish_homes
 from bot.runtime.services import Services
 from tests.support.personas import MIA, OUTSIDER, RILEY, seed_team
@@ -175,6 +175,12 @@ def test_opening_the_home_tab_publishes_the_reps_home(app, slack, team) -> None:
             "type": "section",
             "text": {"type": "mrkdwn", "text": "*Your development goals* (1)\n• *Discovery*: Ask three open questions\n   `████░░░░░░` 40% · due Dec 15"},
         },
+        {"type": "divider"},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Your preferences*\nMorning nudge at *09:00* (America/New_York), the playbook's time · not paused"},
+            "accessory": {"type": "button", "action_id": PREFS_OPEN, "value": "home", "text": {"type": "plain_text", "text": "Change…", "emoji": True}},
+        },
     ]
     # Linked on first contact, by the email on their Slack profile.
     assert [call.body["user"] for call in slack.calls_to("users.info")] == ["URILEY"]
@@ -198,6 +204,7 @@ def test_a_managers_home_includes_the_team_summary_and_a_reps_does_not(app, slac
         "```rep                    won  pace  proj process\nRiley Rep              40%   66%   86%     50% !!```",
         "won, pace, proj: of quota this quarter · process: open deals with no gap · !: reasons for attention · "
         "as of Nov 25, 10:00 (America/New_York)",
+        "*Your preferences*\nMorning nudge at *09:00* (America/New_York), the playbook's time · not paused · weekly digest on",
     ]
     open_home(app, "URILEY")
     [_, (_, rep_blocks)] = published(slack, 2)

@@ -102,7 +102,7 @@ def handle_coach(ack: Ack, command: dict[str, Any], respond: Respond, client: We
     with unit_of_work(context) as session:
         ask = Ask(session, session.get_one(Person, caller_id), services, now, mentioned)
         reply = subcommand.run(ask, request) if subcommand else _open_form(ask)
-        deliver(session, ask.notices, now)
+        deliver(session, ask.notices, now, playbook=services.playbook, default_timezone=services.settings.timezone)
     # After the commit: a plan the form opens must exist when the form comes back.
     if reply.view is not None:
         client.views_open(trigger_id=command["trigger_id"], view=reply.view)
