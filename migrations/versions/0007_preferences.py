@@ -1,7 +1,7 @@
 """people: each person's own controls: a pause until a date, and the weekly digest on or off
 
-Revision ID: 0006_preferences
-Revises: 0004_outbox_unconfirmed
+Revision ID: 0007_preferences
+Revises: 0005_incremental_gap_scan
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_preferences"
-down_revision = "0004_outbox_unconfirmed"
+revision = "0007_preferences"
+down_revision = "0005_incremental_gap_scan"
 branch_labels = None
 depends_on = None
 
