@@ -89,7 +89,7 @@ def _reason(error: exc.DBAPIError) -> str:
     return first_line.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # SQLite leaves foreign keys off unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")

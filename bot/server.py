@@ -81,7 +81,7 @@ def _metrics(engine: Any, start_response: Callable[..., Any]) -> Iterable[bytes]
     return [payload]
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self.settings = settings
         self.options = options

@@ -199,7 +199,7 @@ class Settings(BaseSettings):
 _FIELD_BY_ENV = {field.alias: name for name, field in Settings.model_fields.items()}
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings once; raise SettingsError naming each bad setting."""
     try:
         settings = Settings(**overrides)

@@ -23,10 +23,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -248,15 +248,15 @@ def plan_changes(
     """
     by_key: dict[tuple[int, str], OpenGap | ScanGap] = {}
     changes: list[GapChange] = []
-    for gap in sorted(open_gaps, key=lambda gap: gap.id):
-        if (gap.deal_id, gap.rule) in by_key:
-            changes.append(GapChange("resolve", gap.deal_id, gap.rule, gap.severity, gap.detail, gap_id=gap.id))
+    for stored in sorted(open_gaps, key=lambda gap: gap.id):
+        if (stored.deal_id, stored.rule) in by_key:
+            changes.append(GapChange("resolve", stored.deal_id, stored.rule, stored.severity, stored.detail, gap_id=stored.id))
         else:
-            by_key[(gap.deal_id, gap.rule)] = gap
+            by_key[(stored.deal_id, stored.rule)] = stored
     for deal in deals:
         playbook = org.playbook(deal.owner_id)
         for finding in evaluate_deal(deal, playbook, now, org.today(deal.owner_id, now)):
-            gap = by_key.pop((deal.id, finding.rule), None)
+            gap = by_key.pop((deal.id, finding.rule)) if (deal.id, finding.rule) in by_key else None
             changes_at = detail_changes_at(finding.rule, deal, now)
             if gap is None:
                 changes.append(
@@ -264,8 +264,8 @@ def plan_changes(
                               changes_at=changes_at)
                 )  # fmt: skip
                 continue
-            stored = getattr(gap, "changes_at", changes_at)
-            same = (gap.severity, gap.detail, stored) == (finding.severity, finding.detail, changes_at)
+            stored_changes_at = gap.changes_at if isinstance(gap, ScanGap) else changes_at  # an OpenGap has none
+            same = (gap.severity, gap.detail, stored_changes_at) == (finding.severity, finding.detail, changes_at)
             kind: Literal["keep", "update"] = "keep" if same else "update"
             changes.append(
                 GapChange(kind, deal.id, finding.rule, finding.severity, finding.detail, finding.impact, gap.id,
@@ -406,7 +406,7 @@ def _save_state(
         state.full_scan_at = now
 
 
-_GAPS = ProcessGap.__table__
+_GAPS = cast(Table, ProcessGap.__table__)  # a declarative model's table is a Table; the stubs say FromClause
 # Core executemany statements: the ORM's bulk paths cost more per row than the rules do.
 # ON CONFLICT: a gap another scan opened meanwhile (SQLite has no advisory lock) is left to it.
 _OPEN = {
@@ -451,7 +451,7 @@ def _count_snoozed(connection: Connection, org: Org, now: dt.datetime) -> int:
         .join(Deal, Deal.id == ProcessGap.deal_id)
         .where(*_OPEN_GAPS, ProcessGap.snoozed_until.is_not(None), ProcessGap.snoozed_until >= earliest)
     )
-    return sum(1 for snoozed_until, owner_id in rows if snoozed_until > org.today(owner_id, now))
+    return sum(1 for snoozed_until, owner_id in rows if snoozed_until is not None and snoozed_until > org.today(owner_id, now))
 
 
 def _count_pipelines(connection: Connection, org: Org, catalogue: Sequence[str]) -> tuple[int, int]:
@@ -514,10 +514,9 @@ def team_snoozes(session: Session, manager_id: int, today: dt.date) -> list[Snoo
                 ProcessGap.snoozed_until > today,
             )
         )
-        found.extend(
-            SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason)
-            for gap, deal_name, rep_name, email in rows
-        )
+        for gap, deal_name, rep_name, email in rows:
+            assert gap.snoozed_until is not None  # the query asks for snoozes that last past today
+            found.append(SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason))
     return sorted(found, key=lambda snoozed: (snoozed.snoozed_until, snoozed.rep_name, snoozed.deal_name, snoozed.rule))
 
 
