@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.access import people_under
+from bot.access import audit, people_under
 from bot.coaching import rescan
 from bot.coaching.playbook import NudgeSettings, Playbook
 from bot.coaching.rules import (
@@ -483,9 +483,10 @@ def time_to_fix(gap: ProcessGap) -> dt.timedelta | None:
 
 
 def snooze_gap(
-    session: Session, gap_id: int, until: dt.date, reason: str, now: dt.datetime, *, today: dt.date | None = None
-) -> ProcessGap:
-    """Keep an open gap out of nudges until `until` (a later date than `today`, default now's UTC date)."""
+    session: Session, gap_id: int, until: dt.date, reason: str, now: dt.datetime, *, today: dt.date | None = None,
+    by: Person | None = None,
+) -> ProcessGap:  # fmt: skip
+    """Keep an open gap out of nudges until `until` (a later date than `today`, default now's UTC date); audited, by `by`."""
     gap = session.get(ProcessGap, gap_id)
     if gap is None or gap.resolved_at is not None:
         raise GapError(f"gap {gap_id} is not open: there is nothing to snooze")
@@ -496,6 +497,9 @@ def snooze_gap(
         raise GapError("say why the gap is snoozed: the manager sees the reason")
     gap.snoozed_until, gap.snooze_reason = until, reason[:500]
     session.flush()
+    owner_id = session.scalar(select(Deal.owner_id).where(Deal.id == gap.deal_id))
+    owner = session.get(Person, owner_id) if owner_id is not None else None
+    audit(session, by, "snooze_gap", now, subject=owner, detail={"gap_id": gap.id, "until": until.isoformat(), "reason": gap.snooze_reason})
     return gap
 
 

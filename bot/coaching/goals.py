@@ -218,6 +218,7 @@ def update_progress(session: Session, goal: Goal, rep: Person, progress: float, 
     goal.progress = float(progress)
     goal.progress_note = cleaned or None
     session.flush()
+    audit(session, rep, "update_goal", now, subject=rep, detail={"goal_id": goal.id, "progress": goal.progress})
     return goal
 
 

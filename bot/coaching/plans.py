@@ -271,6 +271,7 @@ def open_plan(
         first_checkin=first_checkin.astimezone(zone).date() if first_checkin else None,
     )  # fmt: skip
     notices.tell(rep, opened_notice)
+    audit(session, manager, "open_plan", now, subject=rep, detail={"plan_id": plan.id, "commitments": len(commitments)})
     return plan
 
 
@@ -291,6 +292,7 @@ def decline_plan(
         .where(RecoveryPlan.id == plan.id, RecoveryPlan.status == "proposed")
         .values(status="cancelled", outcome=outcome, closed_at=now)
     )
+    audit(session, manager, "decline_plan", now, subject=rep, detail={"plan_id": plan.id})
     return plan
 
 
@@ -390,6 +392,7 @@ def answer_checkin(
             asked_on=local_now(rep, checkin.asked_at, default_timezone).date(),
         )  # fmt: skip
         notices.tell(session.get(Person, manager_id) if manager_id else None, answered)
+        audit(session, rep, "answer_checkin", now, subject=rep, detail={"plan_id": plan.id, "checkin_id": checkin.id, "answer": answer})
     return checkin
 
 
@@ -428,6 +431,7 @@ def close_finished_plans(
         if not _close(session, plan, "open", status, outcome, now):
             continue
         closed += 1
+        audit(session, None, "close_plan", now, subject=rep, detail={"plan_id": plan.id, "status": status})
         # The commitments end with their plan: neither done nor overdue.
         session.execute(update(Action).where(Action.plan_id == plan.id, Action.status == "open").values(status="closed"))
         manager = session.get(Person, plan.manager_id) if plan.manager_id else None

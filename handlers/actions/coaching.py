@@ -90,7 +90,7 @@ def handle_gap_snooze(ack: Ack, body: dict[str, Any], respond: Respond, client: 
         today = now.astimezone(ZoneInfo(caller.timezone or services.settings.timezone)).date()
         until = today + dt.timedelta(days=SNOOZE_DAYS)
         where = "the App Home" if body.get("container", {}).get("type") == "view" else "the morning nudge"
-        gaps.snooze_gap(session, gap.id, until, f"snoozed from {where}", now, today=today)
+        gaps.snooze_gap(session, gap.id, until, f"snoozed from {where}", now, today=today, by=caller)
         owner_id = owner.id
     _update(respond, body, f":zzz: Snoozed until {short_date(until)}. Your manager sees snoozed items.")
     publish_homes(client, services, [caller_id, owner_id], now)
