@@ -16,6 +16,9 @@ COACH_PERSON_BLOCK, COACH_PERSON_INPUT = "coach_person", "coach_person_input"
 COACH_TEXT_BLOCK, COACH_TEXT_INPUT = "coach_text", "coach_text_input"
 COACH_DUE_BLOCK, COACH_DUE_INPUT = "coach_due", "coach_due_input"
 COACH_LINK_BLOCK, COACH_LINK_INPUT = "coach_link", "coach_link_input"
+COACH_MEASURE_BLOCK, COACH_MEASURE_INPUT = "coach_measure", "coach_measure_input"
+COACH_MEASURED_ON_BLOCK, COACH_MEASURED_ON_INPUT = "coach_measured_on", "coach_measured_on_input"
+COACH_TARGET_BLOCK, COACH_TARGET_INPUT = "coach_target", "coach_target_input"
 
 # Each person's own controls: a button on the App Home, a menu on every nudge, and their modal.
 PREFS_OPEN = "prefs_open"

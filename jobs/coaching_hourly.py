@@ -24,6 +24,7 @@ def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.dat
     recovery = playbook.recovery
     notices = Notices()
     measured = goals.refresh_measured_goals(session, now, default_timezone=tz, default_currency=currency)
+    goals_closed = goals.close_finished_goals(session, notices, now, default_timezone=tz)
     goal_reminders = goals.goal_reminders(session, notices, now, default_timezone=tz)
     action_reminders = actions.action_reminders(session, notices, now, default_timezone=tz)
     escalations = actions.escalate_overdue(session, notices, now, default_timezone=tz)
@@ -38,7 +39,7 @@ def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.dat
     checkins = plans.due_checkins(session, notices, now, default_timezone=tz)
     deliver(session, notices, now, playbook=playbook, default_timezone=tz)
     return (
-        f"{measured} goals measured, {goal_reminders} goal and {action_reminders} action reminders, "
+        f"{measured} goals measured, {goals_closed} closed, {goal_reminders} goal and {action_reminders} action reminders, "
         f"{escalations} escalations, {proposals} plan proposals, {checkins} check-ins, {closed} plans closed"
     )
 

@@ -1,7 +1,8 @@
 """The gap scan job: bring the process gaps of every open deal in line with the playbook.
 
 It follows every CRM sync, so a deal fixed in the CRM leaves the next nudge once they have run;
-gaps are judged on each rep's own calendar day.
+gaps are judged on each rep's own calendar day. Goals measured from the CRM are measured again
+right after it, and closed when achieved or past due, so everyone sees progress move with the CRM.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.coaching import goals
 from bot.coaching.gaps import ScanSummary, scan_gaps
+from bot.coaching.notices import Notices
 from bot.coaching.playbook import Playbook, load_playbook
+from bot.database import session_scope
+from bot.delivery.messages import deliver
 from bot.settings import Settings
 from jobs.job import AfterJob, Job, JobContext
 
@@ -23,7 +28,22 @@ def run(settings: Settings, session_factory: sessionmaker[Session], now: dt.date
 
 def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
     summary = run(context.settings, context.session_factory, now, playbook=context.playbook)
-    return f"{summary.opened} gaps opened, {summary.resolved} resolved, {summary.still_open} still open"
+    measured, closed = measure_goals(context, now)
+    return (
+        f"{summary.opened} gaps opened, {summary.resolved} resolved, {summary.still_open} still open; "
+        f"{measured} goals measured, {closed} closed"
+    )
+
+
+def measure_goals(context: JobContext, now: dt.datetime) -> tuple[int, int]:
+    """Measure every open measured goal again and close the achieved and the past-due; (measured, closed)."""
+    settings = context.settings
+    with session_scope(context.session_factory) as session:
+        notices = Notices()
+        measured = goals.refresh_measured_goals(session, now, default_timezone=settings.timezone, default_currency=settings.currency)
+        closed = goals.close_finished_goals(session, notices, now, default_timezone=settings.timezone)
+        deliver(session, notices, now, playbook=context.playbook, default_timezone=settings.timezone)
+    return measured, closed
 
 
 JOB = Job(id="gap_scan", description="open and resolve process gaps with the playbook", trigger=AfterJob("crm_sync"), run=_run_job)

@@ -14,11 +14,12 @@ from slack_sdk.models.blocks import (
     PlainTextInputElement,
     RadioButtonsElement,
     SectionBlock,
+    StaticSelectElement,
     UserSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.coaching import Message, day, one_line, quote
+from bot.blocks.coaching import MEASURE_WORDS, Message, day, measure_words, one_line, quote
 from bot.blocks.format import clip, escape, first_name, percent
 from bot.coaching.roles import RoleChange
 from bot.coaching.worklist import MAX_REPS_LISTED, OpenAction, OpenGoal, WorkList
@@ -30,8 +31,14 @@ from bot.slack_ids import (
     COACH_KIND_INPUT,
     COACH_LINK_BLOCK,
     COACH_LINK_INPUT,
+    COACH_MEASURED_ON_BLOCK,
+    COACH_MEASURED_ON_INPUT,
+    COACH_MEASURE_BLOCK,
+    COACH_MEASURE_INPUT,
     COACH_PERSON_BLOCK,
     COACH_PERSON_INPUT,
+    COACH_TARGET_BLOCK,
+    COACH_TARGET_INPUT,
     COACH_TEXT_BLOCK,
     COACH_TEXT_INPUT,
     COACH_VIEW,
@@ -145,8 +152,38 @@ def coach_modal() -> View:
                 ),
                 element=PlainTextInputElement(action_id=COACH_LINK_INPUT, max_length=200, placeholder="e.g. Globex expansion"),
             ),
+            InputBlock(
+                block_id=COACH_MEASURE_BLOCK,
+                label="Measured from the CRM (goals)",
+                optional=True,
+                hint="Leave empty for a goal the rep reports on; progress then moves when they say so.",
+                element=StaticSelectElement(
+                    action_id=COACH_MEASURE_INPUT,
+                    placeholder="No measure",
+                    options=[Option(value=name, text=_measure_label(name, words)) for name, (words, _) in MEASURE_WORDS.items()],
+                ),
+            ),
+            InputBlock(
+                block_id=COACH_MEASURED_ON_BLOCK,
+                label="Measured on",
+                optional=True,
+                hint="For the measures that name one: the product line, or the number of days (gaps open more than N days).",
+                element=PlainTextInputElement(action_id=COACH_MEASURED_ON_INPUT, max_length=100, placeholder="e.g. Analytics, or 14"),
+            ),
+            InputBlock(
+                block_id=COACH_TARGET_BLOCK,
+                label="Target",
+                optional=True,
+                hint="A share (90%), an amount (50,000) or a count (3); for gaps open too long, the most you accept (0).",
+                element=PlainTextInputElement(action_id=COACH_TARGET_INPUT, max_length=20, placeholder="e.g. 90%"),
+            ),
         ],
     )
+
+
+def _measure_label(name: str, words: str) -> str:
+    # The form names what the measure is measured on in general; the goal's own words name it.
+    return clip(words.format(arg="N" if name == "old_open_gaps" else "a product line"), 75)
 
 
 def confirmation_view(message: Message) -> View:
@@ -189,13 +226,16 @@ def action_confirmation(
 
 
 def goal_confirmation(
-    *, goal_id: int, rep_name: str, competency: str, description: str, due_date: dt.date | None, rep_told: bool
-) -> Message:
-    """To whoever set the goal, privately."""
+    *, goal_id: int, rep_name: str, competency: str, description: str, due_date: dt.date | None, rep_told: bool,
+    measure: str | None = None, target: float | None = None, measure_arg: str | None = None, progress: float = 0.0,
+) -> Message:  # fmt: skip
+    """To whoever set the goal, privately (with where its CRM measure stands today, if it has one)."""
     rep = escape(rep_name)
     body = f":dart: Goal `goal {goal_id}` for *{rep}*: *{escape(competency)}*"
     if description != competency:
         body += f"\n{quote(description)}"
+    if measure:
+        body += f"\nMeasured from the CRM: {measure_words(measure, target, measure_arg)}; *{percent(progress)}* of the way today."
     due = f" (due {day(due_date)})" if due_date else ""
     return Message(
         [_section(body), _context(f"{_due(due_date)} · {_told(rep_name, rep_told, '')}")],
@@ -203,12 +243,17 @@ def goal_confirmation(
     )
 
 
-def goal_set_message(*, set_by: str, competency: str, description: str, due_date: dt.date | None) -> Message:
-    """To the rep: a development goal set for them."""
+def goal_set_message(
+    *, set_by: str, competency: str, description: str, due_date: dt.date | None, measure: str | None = None,
+    target: float | None = None, measure_arg: str | None = None,
+) -> Message:  # fmt: skip
+    """To the rep: a development goal set for them (and how the CRM measures it, if it does)."""
     who = escape(set_by)
     body = f":dart: *{who}* set you a development goal: *{escape(competency)}*"
     if description != competency:
         body += f"\n{quote(description)}"
+    if measure:
+        body += f"\nMeasured from the CRM: {measure_words(measure, target, measure_arg)}."
     due = f" (due {day(due_date)})" if due_date else ""
     return Message(
         [_section(body), _context(f"{_due(due_date)} · Your progress shows on /myperf.")],

@@ -56,6 +56,10 @@ MEASURE_WORDS = {
     "pipeline_added_per_week": ("pipeline added in the last 7 days", "amount"),
     "process_adherence": ("open deals with no process gap", "share"),
     "product_lines_in_play": ("product lines in play", "count"),
+    "win_rate": ("win rate of deals closed in the last 90 days", "share"),
+    "old_open_gaps": ("process gaps open more than {arg} days, at most", "count"),
+    "pipeline_in_line": ("open pipeline in {arg}", "amount"),
+    "won_in_line": ("deals won in {arg} since the goal was set", "count"),
 }
 
 
@@ -180,9 +184,10 @@ def action_reminder_message(*, action_id: int, text: str, due_date: dt.date, day
 # Goals --------------------------------------------------------------------------------------
 
 
-def measure_words(measure: str, target: float | None) -> str:
-    """'open deals with a dated next step, target 90%'."""
+def measure_words(measure: str, target: float | None, argument: str | None = None) -> str:
+    """'open deals with a dated next step, target 90%' (escaped: a product line is someone's text)."""
     label, unit = MEASURE_WORDS.get(measure, (measure.replace("_", " "), "count"))
+    label = label.format(arg=escape(argument or ""))
     if target is None:
         return label
     if unit == "share":
@@ -203,11 +208,12 @@ def goal_reminder_message(
     progress: float,
     measure: str | None,
     target: float | None,
+    measure_arg: str | None = None,
 ) -> Message:
     """To the rep, a few days before a goal is due."""
     when = relative_days(days_left)
     if measure:
-        how = f"Progress: *{percent(progress)}*, measured from the CRM ({measure_words(measure, target)})."
+        how = f"Progress: *{percent(progress)}*, measured from the CRM ({measure_words(measure, target, measure_arg)})."
     else:
         how = f"Progress: *{percent(progress)}*, as you last reported it. If it has moved, tell your coach."
     return Message(
@@ -407,3 +413,13 @@ def plan_closed_message(*, rep_name: str, period_label: str, status: str, outcom
     if status != "recovered" and not for_manager:
         blocks.append(_context("Take what worked into next quarter; your manager will talk it through with you."))
     return Message(blocks, f"{headline} {one_line(outcome, 300)}")
+
+
+def goal_closed_message(*, rep_name: str, competency: str, status: str, progress: float, on: dt.date, for_rep: bool) -> Message:
+    """To the rep and to whoever set the goal: it was achieved, or its due date passed first."""
+    whose = "Your goal" if for_rep else f"{escape(rep_name)}'s goal"
+    if status == "achieved":
+        line = f":trophy: {whose} *{escape(clip(competency, 100))}* is achieved ({day(on)})."
+    else:
+        line = f":hourglass: {whose} *{escape(clip(competency, 100))}* closed on {day(on)} at {percent(progress)}, short of its target."
+    return Message([_section(line)], line.replace("*", ""))

@@ -80,6 +80,20 @@ class GoalSet(Notice):
     competency: str
     description: str
     due_date: dt.date | None
+    measure: str | None = None
+    target: float | None = None
+    measure_arg: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoalClosed(Notice):
+    kind: ClassVar[str] = "goal_closed"
+    rep_name: str
+    competency: str
+    status: str  # "achieved" or "missed"
+    progress: float
+    on: dt.date
+    for_rep: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +106,7 @@ class GoalReminder(Notice):
     progress: float
     measure: str | None
     target: float | None
+    measure_arg: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -87,6 +87,8 @@ class Goal(Base):
     # A measure computed from CRM data (e.g. "next_step_coverage"), with its target.
     measure: Mapped[str | None] = mapped_column(String(64))
     target: Mapped[float | None]
+    # What the measure is measured on, where it takes something: a product line, a number of days.
+    measure_arg: Mapped[str | None] = mapped_column(String(100))
     # 0..1, from the measure or from the rep's own update.
     progress: Mapped[float] = mapped_column(default=0.0)
     # The rep's own words on their progress, for goals without a CRM measure.

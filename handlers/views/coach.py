@@ -42,8 +42,14 @@ from bot.slack_ids import (
     COACH_KIND_INPUT,
     COACH_LINK_BLOCK,
     COACH_LINK_INPUT,
+    COACH_MEASURE_BLOCK,
+    COACH_MEASURE_INPUT,
+    COACH_MEASURED_ON_BLOCK,
+    COACH_MEASURED_ON_INPUT,
     COACH_PERSON_BLOCK,
     COACH_PERSON_INPUT,
+    COACH_TARGET_BLOCK,
+    COACH_TARGET_INPUT,
     COACH_TEXT_BLOCK,
     COACH_TEXT_INPUT,
     COACH_VIEW,
@@ -60,6 +66,9 @@ class CoachForm:
     text: str
     due: dt.date | None
     link: str
+    measure: str | None = None
+    measured_on: str = ""
+    target: str = ""
 
 
 def read_coach_form(view: dict[str, Any]) -> CoachForm:
@@ -74,7 +83,23 @@ def read_coach_form(view: dict[str, Any]) -> CoachForm:
     text = _CONTROL.sub(" ", field(COACH_TEXT_BLOCK, COACH_TEXT_INPUT).get("value") or "").strip()
     due = field(COACH_DUE_BLOCK, COACH_DUE_INPUT).get("selected_date")
     link = _CONTROL.sub(" ", field(COACH_LINK_BLOCK, COACH_LINK_INPUT).get("value") or "")
-    return CoachForm(kind, picked, text, dt.date.fromisoformat(due) if due else None, " ".join(link.split()))
+    measure = (field(COACH_MEASURE_BLOCK, COACH_MEASURE_INPUT).get("selected_option") or {}).get("value")
+    measured_on = _CONTROL.sub(" ", field(COACH_MEASURED_ON_BLOCK, COACH_MEASURED_ON_INPUT).get("value") or "").strip()
+    target = (field(COACH_TARGET_BLOCK, COACH_TARGET_INPUT).get("value") or "").strip()
+    return CoachForm(
+        kind, picked, text, dt.date.fromisoformat(due) if due else None, " ".join(link.split()), measure, measured_on, target
+    )
+
+
+def target_value(written: str) -> float | None:
+    """“90%” as 0.9, “50,000” as 50000.0; None when nothing was written; InvalidInput for anything else."""
+    if not written:
+        return None
+    number = written.replace(",", "").strip()
+    try:
+        return float(number.rstrip("%")) / 100 if number.endswith("%") else float(number)
+    except ValueError:
+        raise InvalidInput(f"“{written[:20]}” is not a number: write a share (90%), an amount (50,000) or a count (3).") from None
 
 
 def find_link(session: Session, rep: Person, words: str) -> tuple[Deal | None, Goal | None]:
@@ -108,6 +133,10 @@ def _check(
             actions.clean_text(form.text, "action", actions.MAX_ACTION_TEXT)
     except InvalidInput as error:
         errors[COACH_TEXT_BLOCK] = str(error)
+    if form.kind == "goal":
+        _check_goal_measure(form, errors)
+    elif form.measure or form.target or form.measured_on:
+        errors[COACH_MEASURE_BLOCK] = "Only a goal is measured from the CRM; leave these empty for an action."
     if form.due and (problem := past_due_error(form.due, actions.local_now(caller, now, services.settings.timezone).date())):
         errors[COACH_DUE_BLOCK] = problem
     if rep is None:
@@ -130,6 +159,18 @@ def _check(
         except InvalidInput as error:
             errors[COACH_LINK_BLOCK] = str(error)
     return errors, deal, goal
+
+
+MEASURE_FIELDS = {"measure": COACH_MEASURE_BLOCK, "argument": COACH_MEASURED_ON_BLOCK, "target": COACH_TARGET_BLOCK}
+
+
+def _check_goal_measure(form: CoachForm, errors: dict[str, str]) -> None:
+    try:
+        goals.check_measure(form.measure, target_value(form.target), form.measured_on or None)
+    except goals.MeasureError as error:
+        errors[MEASURE_FIELDS[error.field]] = str(error)
+    except InvalidInput as error:
+        errors[COACH_TARGET_BLOCK] = str(error)
 
 
 def handle_coach_submission(
@@ -173,12 +214,14 @@ def _record(
     told = rep.slack_user_id is not None
     if form.kind == "goal":
         created = goals.give_goal(
-            session, notices, rep=rep, set_by=caller, text=form.text, due_date=form.due, now=now,
-            default_timezone=settings.timezone, default_currency=settings.currency,
+            session, notices, rep=rep, set_by=caller, text=form.text, due_date=form.due, now=now, measure=form.measure,
+            target=target_value(form.target), measure_arg=form.measured_on or None, default_timezone=settings.timezone,
+            default_currency=settings.currency,
         )  # fmt: skip
         return goal_confirmation(
             goal_id=created.id, rep_name=rep.name, competency=created.competency, description=created.description,
-            due_date=form.due, rep_told=told,
+            due_date=form.due, rep_told=told, measure=created.measure, target=created.target, measure_arg=created.measure_arg,
+            progress=created.progress,
         )  # fmt: skip
     action = actions.assign_action(
         session, notices, rep=rep, assigned_by=caller, text=form.text, due_date=form.due, deal=deal, goal=goal, now=now,

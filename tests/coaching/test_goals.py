@@ -150,7 +150,7 @@ def test_a_manager_chain_that_loops_does_not_hang_and_grants_nothing(session_fac
     [
         ({"competency": "  "}, "Please fill in the competency."),
         ({"measure": "vibes", "target": 1.0}, "I don't know the measure “vibes”. Choose one of: next_step_coverage, "
-         "pipeline_added_per_week, process_adherence, product_lines_in_play."),
+         "pipeline_added_per_week, process_adherence, product_lines_in_play, win_rate, old_open_gaps, pipeline_in_line, won_in_line."),
         ({"measure": "next_step_coverage"}, "A measured goal needs a target (e.g. 0.9 for 90% of open deals)."),
         ({"measure": "next_step_coverage", "target": 90}, "The target of next_step_coverage is a share: a number above 0 and at most 1 (0.9 for 90%)."),
         ({"target": 0.9}, "A target needs a measure to be compared with; choose one, or leave the target out."),

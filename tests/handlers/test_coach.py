@@ -539,7 +539,8 @@ def test_the_bare_command_opens_the_form(app, slack, team) -> None:  # type: ign
     [opened] = slack.wait_for("views.open")
     assert (opened.body["trigger_id"], opened.body["view"]) == ("1.2.3", coach_modal().to_dict())
     assert [block["block_id"] for block in opened.body["view"]["blocks"]] == [
-        COACH_KIND_BLOCK, COACH_PERSON_BLOCK, COACH_TEXT_BLOCK, COACH_DUE_BLOCK, COACH_LINK_BLOCK,
+        COACH_KIND_BLOCK, COACH_PERSON_BLOCK, COACH_TEXT_BLOCK, COACH_DUE_BLOCK, COACH_LINK_BLOCK, "coach_measure", "coach_measured_on",
+        "coach_target",
     ]  # fmt: skip
     assert opened.body["view"]["callback_id"] == COACH_VIEW
 

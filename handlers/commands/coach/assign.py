@@ -10,13 +10,7 @@ from bot.coaching.dates import past_due_error
 from bot.coaching.errors import InvalidInput, require_coach
 from bot.slack_ids import COACH_COMMAND
 from handlers.commands.coach.ask import Ask, Reply, require_rep
-from handlers.commands.coach.parsing import (
-    PersonRef,
-    due_date,
-    plain_text,
-    split_due,
-    take_person,
-)
+from handlers.commands.coach.parsing import MeasureWords, PersonRef, due_date, plain_text, split_due, split_measure, take_person
 
 
 @dataclass(frozen=True)
@@ -25,17 +19,21 @@ class AssignRequest:
     rep: PersonRef
     text: str
     due_words: str | None
+    measure: MeasureWords | None = None
 
 
 def usage(kind: str) -> str:
-    what = "what to do" if kind == "assign" else "competency: what good looks like"
+    what = "what to do" if kind == "assign" else "competency: what good looks like [measure NAME[:ON] TARGET]"
     return f"`{COACH_COMMAND} {kind} @rep {what} [by date]`"
 
 
 def parse(kind: str, words: str) -> AssignRequest:
     ref, rest = take_person(words, usage(kind))
     text, due_words = split_due(plain_text(rest))
-    return AssignRequest(kind, ref, text, due_words)
+    measure = None
+    if kind == "goal":
+        text, measure = split_measure(text)
+    return AssignRequest(kind, ref, text, due_words, measure)
 
 
 def run(ask: Ask, request: AssignRequest) -> Reply:
@@ -58,13 +56,17 @@ def run(ask: Ask, request: AssignRequest) -> Reply:
             rep_told=rep.slack_user_id is not None,
         )  # fmt: skip
     else:
+        measure = request.measure
         goal = goals.give_goal(
             ask.session, ask.notices, rep=rep, set_by=ask.caller, text=request.text, due_date=due, now=ask.now,
-            default_timezone=settings.timezone, default_currency=settings.currency,
+            measure=measure.name if measure else None, target=measure.target if measure else None,
+            measure_arg=measure.argument if measure else None, default_timezone=settings.timezone,
+            default_currency=settings.currency,
         )  # fmt: skip
         message = goal_confirmation(
             goal_id=goal.id, rep_name=rep.name, competency=goal.competency, description=goal.description, due_date=due,
-            rep_told=rep.slack_user_id is not None,
+            rep_told=rep.slack_user_id is not None, measure=goal.measure, target=goal.target, measure_arg=goal.measure_arg,
+            progress=goal.progress,
         )  # fmt: skip
     # The rep's Home lists the new action or goal.
     return Reply(message=message, homes=(rep.id,))

@@ -24,6 +24,9 @@ _MAILTO = re.compile(r"<mailto:(?P<email>[^|<>\s]+)(?:\|[^<>]*)?>")
 _EMAIL = re.compile(r"(?P<email>[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)(?=\s|$)")
 _MARKUP = re.compile(r"<(?P<target>[^<>|]*)(?:\|(?P<label>[^<>]*))?>")
 _DUE = re.compile(r"^(?:(?P<text>.*\S)\s+)?by\s+(?P<due>\S.*)$", re.IGNORECASE | re.DOTALL)
+_MEASURE = re.compile(
+    r"^(?P<text>.*\S)\s+measure\s+(?P<name>[a-z_]+)(?::(?P<arg>\S+))?\s+(?P<target>\d[\d,]*(?:\.\d+)?%?)$", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,22 @@ def due_date(due_words: str | None, *, now: dt.datetime, timezone: str) -> dt.da
             f"{error} I read what follows the last “by” as the due date; to keep “by” in the text, "
             f"end it with a date, or use the form ({COACH_COMMAND})."
         ) from None
+
+
+@dataclass(frozen=True)
+class MeasureWords:
+    """`measure win_rate 30%` at the end of a goal: the measure, what it is measured on, the target."""
+
+    name: str
+    argument: str | None
+    target: float
+
+
+def split_measure(text: str) -> tuple[str, MeasureWords | None]:
+    """(the goal's text, its measure) from “Discovery: … measure pipeline_in_line:Analytics 50,000”."""
+    match = _MEASURE.match(text)
+    if match is None:
+        return text, None
+    written = match["target"].replace(",", "")
+    target = float(written.rstrip("%")) / 100 if written.endswith("%") else float(written)
+    return match["text"].strip(), MeasureWords(match["name"].lower(), match["arg"], target)
