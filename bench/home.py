@@ -30,7 +30,6 @@ from rich.table import Table
 from slack_bolt import BoltRequest
 from sqlalchemy import Engine, func, insert, select, update
 
-import handlers.events
 from bench.common import analyze, median_p95, migrate, sqlite_and_postgres, timed
 from bench.myperf import NOW, POSTGRES_URL, populate
 from bot.app import create_app
@@ -134,7 +133,6 @@ def measure(url: str, runs: int) -> tuple[dict[str, list[float]], dict[str, int]
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url,
                         database_url=url, timezone="America/New_York")  # type: ignore[call-arg]  # fmt: skip
     app = create_app(settings, session_factory=session_factory, playbook=playbook, clock=lambda: NOW)
-    handlers.events.register(app)
     pool = ThreadPoolExecutor(max_workers=1)
 
     def handler(user_id: str) -> Callable[[], float]:

@@ -36,7 +36,7 @@ from bot.blocks.scorecard import scorecard_blocks
 from bot.coaching.playbook import load_playbook
 from bot.coaching.service import scorecard_for
 from bot.database import make_engine, make_session_factory
-from bot.identity import person_for_slack_user
+from bot.identity import identify
 from bot.models import Deal, Person, ProductLine, Quota
 from bot.periods import period_containing
 from bot.settings import Settings
@@ -49,8 +49,19 @@ STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Nego
 LINES = ("Core Platform", "Analytics", "Services")
 
 
-def populate(engine: Engine, reps: int, deals: int, seed: int = 7) -> None:
-    """1 manager per 10 reps, a quarterly quota each, `deals` deals spread evenly, a year of history."""
+LIVE_DEALS_PER_REP = 200  # a rep's deals of the past year: 1,000 reps × 200 = the 200,000-deal database
+
+
+def populate(engine: Engine, reps: int, deals: int, seed: int = 7, live_per_rep: int = LIVE_DEALS_PER_REP) -> None:
+    """1 manager per 10 reps, a quarterly quota each, and `deals` deals dealt round the reps.
+
+    The layout, so that what grows with `deals` is plain: each rep's first `live_per_rep` deals
+    are their past year (created in the last 365 days, 60 % closed, the rest open in a random
+    stage), as a rep's book looks at any moment; every deal beyond that is closed history from
+    the 1 to 5 years before (closed at least a year ago). At 1,000 reps, 200,000 deals are all
+    past year; 1,000,000 add 800 old deals per rep and nothing open or closed this year. At
+    10,000 reps and 2,000,000 deals each rep again has 200 deals of the past year.
+    """
     rng = random.Random(seed)
     with engine.begin() as connection:
         connection.execute(insert(ProductLine), [{"name": line} for line in LINES])
@@ -76,16 +87,23 @@ def populate(engine: Engine, reps: int, deals: int, seed: int = 7) -> None:
             [{"person_id": rep_id, "period_start": dt.date(2026, 10, 1), "period_end": dt.date(2027, 1, 1),
               "amount": Decimal(250000), "currency": "USD"} for rep_id in rep_ids],
         )  # fmt: skip
+        live = live_per_rep * len(rep_ids)
         batch: list[dict[str, object]] = []
         for number in range(deals):
             owner = rep_ids[number % len(rep_ids)]
-            created = NOW - dt.timedelta(days=rng.randint(1, 365))
-            closed = rng.random() < 0.6
-            won = closed and rng.random() < 0.35
-            stage = ("Closed Won" if won else "Closed Lost") if closed else rng.choice(STAGES)
-            close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
-            if closed and close > NOW.date():
-                close = NOW.date() - dt.timedelta(days=rng.randint(1, 30))
+            if number < live:
+                created = NOW - dt.timedelta(days=rng.randint(1, 365))
+                closed = rng.random() < 0.6
+                won = closed and rng.random() < 0.35
+                stage = ("Closed Won" if won else "Closed Lost") if closed else rng.choice(STAGES)
+                close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
+                if closed and close > NOW.date():
+                    close = NOW.date() - dt.timedelta(days=rng.randint(1, 30))
+            else:
+                created = NOW - dt.timedelta(days=rng.randint(486, 5 * 365))
+                closed, won = True, rng.random() < 0.35
+                stage = "Closed Won" if won else "Closed Lost"
+                close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
             batch.append(
                 {"crm_source": "bench", "crm_id": f"B{number}", "owner_id": owner, "crm_owner_key": f"rep{owner}",
                  "name": f"Bench deal {number}", "amount": Decimal(rng.randrange(2_000, 90_000, 500)), "currency": "USD",
@@ -125,8 +143,8 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
 
     def scorecard() -> object:
         with session_factory() as session:
-            caller = person_for_slack_user(session, None, "UREP500")  # type: ignore[arg-type] # linked: no Slack call
-            card = scorecard_for(session, caller.person, "quarter", now=NOW, playbook=playbook,
+            caller = identify(session_factory, None, "UREP500")  # type: ignore[arg-type] # linked: no Slack call
+            card = scorecard_for(session, session.get_one(Person, caller.person_id), "quarter", now=NOW, playbook=playbook,
                                  default_timezone="UTC", default_currency="USD")  # fmt: skip
             return to_dicts(scorecard_blocks(card, NOW))
 

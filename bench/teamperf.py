@@ -41,7 +41,7 @@ from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import load_playbook
 from bot.coaching.team import team_performance
 from bot.database import make_engine, make_session_factory, session_scope
-from bot.identity import person_for_slack_user
+from bot.identity import identify
 from bot.models import Action, Deal, Person, RecoveryPlan
 from bot.periods import period_containing
 from bot.settings import Settings
@@ -97,10 +97,10 @@ def measure(url: str, runs: int, team: list[int]) -> dict[str, list[float]]:
             ).scalar()
 
     def team_view() -> object:
+        caller = identify(session_factory, None, DIRECTOR)  # type: ignore[arg-type] # linked: no Slack call
         with session_scope(session_factory) as session:
-            caller = person_for_slack_user(session, None, DIRECTOR)  # type: ignore[arg-type] # linked: no Slack call
             view = team_performance(
-                session, caller.person, "quarter", now=NOW, playbook=playbook, default_timezone="UTC", default_currency="USD"
+                session, session.get_one(Person, caller.person_id), "quarter", now=NOW, playbook=playbook, default_timezone="UTC", default_currency="USD"
             )  # type: ignore[arg-type]
         return to_dicts(team_blocks(view))
 

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from bot.access import audit, may_view, people_under, visible_rep_ids
+from bot.access import audit, audit_views, may_view, people_under, visible_rep_ids
 from bot.coaching.errors import NotAllowed
 from bot.coaching.playbook import Playbook
 from bot.coaching.scorecard import (
@@ -151,8 +151,7 @@ def team_performance(
         session, viewer, reps, kind, now=now, playbook=playbook, default_timezone=default_timezone,
         default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
     )  # fmt: skip
-    for rep in reps:
-        audit(session, viewer, "view_team", now, subject=rep, detail={"period": kind})
+    audit_views(session, viewer, "view_team", now, reps, detail={"period": kind})
     return team
 
 

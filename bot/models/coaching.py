@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base, utcnow
@@ -15,7 +15,15 @@ class ProcessGap(Base):
     """A playbook rule firing on a deal, from when it opened until it was resolved."""
 
     __tablename__ = "process_gaps"
-    __table_args__ = (Index("ix_process_gaps_deal_rule_open", "deal_id", "rule", "resolved_at"),)
+    __table_args__ = (
+        Index("ix_process_gaps_deal_rule_open", "deal_id", "rule", "resolved_at"),
+        # The digest's "fixed this week" on deals that left the pipeline. Partial: a gap enters it
+        # when resolved, so the gap scan's inserts of new gaps do not pay for it.
+        Index(
+            "ix_process_gaps_resolved_at", "resolved_at",
+            sqlite_where=column("resolved_at").is_not(None), postgresql_where=column("resolved_at").is_not(None),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
