@@ -160,3 +160,14 @@ def peak_rss_kb() -> int:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def growth(medians: dict[tuple[str, int, str], float], sizes: list[int], measures: tuple[str, ...]) -> list[str]:
+    """How the median grew from the first size to the last, per database and measure."""
+    lines = []
+    for name in sorted({key[0] for key in medians}):
+        for measure_name in measures:
+            first, last = medians.get((name, sizes[0], measure_name)), medians.get((name, sizes[-1], measure_name))
+            if first and last and len(sizes) > 1:
+                lines.append(f"{name} {measure_name}: {last:.1f} ms at {sizes[-1]:,} deals = {last / first:.2f}× its {first:.1f} ms at {sizes[0]:,}")
+    return lines

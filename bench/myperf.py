@@ -8,8 +8,12 @@ Measured in the same run, per database:
   received the scorecard on the response_url (listener thread and HTTP post included);
 - ack: the same request until Bolt returned the HTTP 200 (Bolt polls for the ack every 10 ms).
 
-Run: `make bench` (or `python -m bench.myperf --reps 1000 --deals 200000`).
-Goal (issue 2): handler median under 50 ms and under 5x the baseline query.
+Each reps:deals size is a fresh database; by default 1,000 reps with 200,000 deals and 10,000 reps
+with 2,000,000: each rep has the same 200 deals of the past year, the table 10× more rows.
+
+Run: `make bench` (or `python -m bench.myperf --sizes 1000:200000`).
+Goals: handler median under 50 ms and under 5x the baseline query (issue 2); the scorecard and
+handler at 10,000 reps and 2,000,000 deals within 1.5× of the same at 1,000 and 200,000 (issue 8).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from rich.table import Table
 from slack_bolt import BoltRequest
 from sqlalchemy import Engine, func, insert, select
 
-from bench.common import DEFAULT_POSTGRES_URL, analyze, median_p95, migrate, sqlite_and_postgres, timed
+from bench.common import DEFAULT_POSTGRES_URL, analyze, growth, median_p95, migrate, sqlite_and_postgres, timed
 
 from bot.app import create_app
 from bot.blocks import to_dicts
@@ -36,7 +40,7 @@ from bot.blocks.scorecard import scorecard_blocks
 from bot.coaching.playbook import load_playbook
 from bot.coaching.service import scorecard_for
 from bot.database import make_engine, make_session_factory
-from bot.identity import person_for_slack_user
+from bot.identity import identify
 from bot.models import Deal, Person, ProductLine, Quota
 from bot.periods import period_containing
 from bot.settings import Settings
@@ -49,8 +53,19 @@ STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Nego
 LINES = ("Core Platform", "Analytics", "Services")
 
 
-def populate(engine: Engine, reps: int, deals: int, seed: int = 7) -> None:
-    """1 manager per 10 reps, a quarterly quota each, `deals` deals spread evenly, a year of history."""
+LIVE_DEALS_PER_REP = 200  # a rep's deals of the past year: 1,000 reps × 200 = the 200,000-deal database
+
+
+def populate(engine: Engine, reps: int, deals: int, seed: int = 7, live_per_rep: int = LIVE_DEALS_PER_REP) -> None:
+    """1 manager per 10 reps, a quarterly quota each, and `deals` deals dealt round the reps.
+
+    The layout, so that what grows with `deals` is plain: each rep's first `live_per_rep` deals
+    are their past year (created in the last 365 days, 60 % closed, the rest open in a random
+    stage), as a rep's book looks at any moment; every deal beyond that is closed history from
+    the 1 to 5 years before (closed at least a year ago). At 1,000 reps, 200,000 deals are all
+    past year; 1,000,000 add 800 old deals per rep and nothing open or closed this year. At
+    10,000 reps and 2,000,000 deals each rep again has 200 deals of the past year.
+    """
     rng = random.Random(seed)
     with engine.begin() as connection:
         connection.execute(insert(ProductLine), [{"name": line} for line in LINES])
@@ -76,16 +91,23 @@ def populate(engine: Engine, reps: int, deals: int, seed: int = 7) -> None:
             [{"person_id": rep_id, "period_start": dt.date(2026, 10, 1), "period_end": dt.date(2027, 1, 1),
               "amount": Decimal(250000), "currency": "USD"} for rep_id in rep_ids],
         )  # fmt: skip
+        live = live_per_rep * len(rep_ids)
         batch: list[dict[str, object]] = []
         for number in range(deals):
             owner = rep_ids[number % len(rep_ids)]
-            created = NOW - dt.timedelta(days=rng.randint(1, 365))
-            closed = rng.random() < 0.6
-            won = closed and rng.random() < 0.35
-            stage = ("Closed Won" if won else "Closed Lost") if closed else rng.choice(STAGES)
-            close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
-            if closed and close > NOW.date():
-                close = NOW.date() - dt.timedelta(days=rng.randint(1, 30))
+            if number < live:
+                created = NOW - dt.timedelta(days=rng.randint(1, 365))
+                closed = rng.random() < 0.6
+                won = closed and rng.random() < 0.35
+                stage = ("Closed Won" if won else "Closed Lost") if closed else rng.choice(STAGES)
+                close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
+                if closed and close > NOW.date():
+                    close = NOW.date() - dt.timedelta(days=rng.randint(1, 30))
+            else:
+                created = NOW - dt.timedelta(days=rng.randint(486, 5 * 365))
+                closed, won = True, rng.random() < 0.35
+                stage = "Closed Won" if won else "Closed Lost"
+                close = (created + dt.timedelta(days=rng.randint(10, 120))).date()
             batch.append(
                 {"crm_source": "bench", "crm_id": f"B{number}", "owner_id": owner, "crm_owner_key": f"rep{owner}",
                  "name": f"Bench deal {number}", "amount": Decimal(rng.randrange(2_000, 90_000, 500)), "currency": "USD",
@@ -125,8 +147,8 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
 
     def scorecard() -> object:
         with session_factory() as session:
-            caller = person_for_slack_user(session, None, "UREP500")  # type: ignore[arg-type] # linked: no Slack call
-            card = scorecard_for(session, caller.person, "quarter", now=NOW, playbook=playbook,
+            caller = identify(session_factory, None, "UREP500")  # type: ignore[arg-type] # linked: no Slack call
+            card = scorecard_for(session, session.get_one(Person, caller.person_id), "quarter", now=NOW, playbook=playbook,
                                  default_timezone="UTC", default_currency="USD")  # fmt: skip
             return to_dicts(scorecard_blocks(card, NOW))
 
@@ -170,37 +192,43 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=1000)
-    parser.add_argument("--deals", type=int, default=200_000)
+    parser.add_argument("--sizes", default="1000:200000,10000:2000000", help="reps:deals pairs, each in a fresh database")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--out", type=Path, default=Path("bench/results/myperf.json"))
     args = parser.parse_args()
+    sizes = [tuple(int(part) for part in size.split(":")) for size in args.sizes.split(",")]
     console = Console()
-    report: dict[str, object] = {"reps": args.reps, "deals": args.deals, "runs": args.runs, "databases": {}}
-    table = Table(title=f"/myperf: {args.reps:,} reps, {args.deals:,} deals, {args.runs} runs (ms)")
-    for column in ("database", "measure", "median", "p95", "× baseline median"):
+    report: dict[str, object] = {"sizes": sizes, "runs": args.runs, "databases": {}}
+    table = Table(title=f"/myperf: {args.runs} runs (ms)")
+    for column in ("database", "reps", "deals", "measure", "median", "p95", "× baseline median"):
         table.add_column(column, justify="right")
+    medians: dict[tuple[str, int, str], float] = {}
 
-    for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
-        try:
-            migrate(url)
-            engine = make_engine(url)
-            started = time.perf_counter()
-            populate(engine, args.reps, args.deals)
-            engine.dispose()
-            console.print(f"{name}: populated in {time.perf_counter() - started:.1f} s")
-            results = measure(url, args.runs)
-        finally:
-            cleanup()
-        base = median_p95(results["baseline"])[0]
-        summary = {}
-        for measure_name, samples in results.items():
-            median, p95 = median_p95(samples)
-            summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
-            table.add_row(name, measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
-        report["databases"][name] = summary  # type: ignore[index]
+    for reps, deals in sizes:
+        for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
+            try:
+                migrate(url)
+                engine = make_engine(url)
+                started = time.perf_counter()
+                populate(engine, reps, deals)
+                engine.dispose()
+                console.print(f"{name}, {reps:,} reps, {deals:,} deals: populated in {time.perf_counter() - started:.1f} s")
+                results = measure(url, args.runs)
+            finally:
+                cleanup()
+            base = median_p95(results["baseline"])[0]
+            summary = {}
+            for measure_name, samples in results.items():
+                median, p95 = median_p95(samples)
+                medians[(name, deals, measure_name)] = median
+                summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
+                table.add_row(name, f"{reps:,}", f"{deals:,}", measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
+            report["databases"].setdefault(name, {})[f"{reps}:{deals}"] = summary  # type: ignore[attr-defined,index]
     console.print(table)
+    report["growth"] = growth(medians, [deals for _, deals in sizes], ("baseline", "scorecard", "handler"))
+    for line in report["growth"]:  # type: ignore[attr-defined]
+        console.print(line)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     console.print(f"Figures written to {args.out}")

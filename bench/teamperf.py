@@ -13,8 +13,15 @@ Measured in the same run, per database:
   received the team view on the response_url;
 - ack: the same request until Bolt returned the HTTP 200.
 
-Run: `python -m bench.teamperf` (`--deals 100000` for a quick look; 1,000,000 takes a few minutes a database).
-Goal (issue 5): team_view and handler medians under 200 ms at 1,000,000 deals.
+Each size is a fresh database in bench/myperf.py's layout: at 200,000 deals every rep's 200 deals
+are their past year (the team: 40,000 deals, ~16,000 open); 1,000,000 deals add 800 closed deals per
+rep from the 1 to 5 years before. So from the first size to the last the table and the team's own
+deals grow 5×, while what the team view needs (open deals, deals closed this quarter, open gaps)
+stays the same: the growth line says whether the cost followed the team or the table.
+
+Run: `python -m bench.teamperf` (`--sizes 20000,100000` for a quick look; 1,000,000 takes a few minutes a database).
+Goals (issue 8): team_view and handler medians at most 50 ms at 1,000,000 deals, and within 1.5× of
+the same at 200,000 deals.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from rich.table import Table
 from slack_bolt import BoltRequest
 from sqlalchemy import Engine, func, insert, select, update
 
-from bench.common import analyze, median_p95, migrate, sqlite_and_postgres, timed
+from bench.common import analyze, growth, median_p95, migrate, sqlite_and_postgres, timed
 from bench.myperf import NOW, POSTGRES_URL, populate
 from bot.app import create_app
 from bot.blocks import to_dicts
@@ -41,7 +48,7 @@ from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import load_playbook
 from bot.coaching.team import team_performance
 from bot.database import make_engine, make_session_factory, session_scope
-from bot.identity import person_for_slack_user
+from bot.identity import identify
 from bot.models import Action, Deal, Person, RecoveryPlan
 from bot.periods import period_containing
 from bot.settings import Settings
@@ -97,10 +104,10 @@ def measure(url: str, runs: int, team: list[int]) -> dict[str, list[float]]:
             ).scalar()
 
     def team_view() -> object:
+        caller = identify(session_factory, None, DIRECTOR)  # type: ignore[arg-type] # linked: no Slack call
         with session_scope(session_factory) as session:
-            caller = person_for_slack_user(session, None, DIRECTOR)  # type: ignore[arg-type] # linked: no Slack call
             view = team_performance(
-                session, caller.person, "quarter", now=NOW, playbook=playbook, default_timezone="UTC", default_currency="USD"
+                session, session.get_one(Person, caller.person_id), "quarter", now=NOW, playbook=playbook, default_timezone="UTC", default_currency="USD"
             )  # type: ignore[arg-type]
         return to_dicts(team_blocks(view))
 
@@ -143,56 +150,72 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--team", type=int, default=200, help="reps under the director (a multiple of 10)")
-    parser.add_argument("--deals", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="200000,1000000", help="deal counts, each in a fresh database; the last is compared with the first")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--out", type=Path, default=Path("bench/results/teamperf.json"))
     args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
     console = Console()
-    report: dict[str, object] = {"reps": args.reps, "team": args.team, "deals": args.deals, "runs": args.runs, "databases": {}}
-    table = Table(title=f"/teamperf: {args.team} of {args.reps:,} reps, {args.deals:,} deals, {args.runs} runs (ms)")
-    for column in ("database", "measure", "median", "p95", "× baseline median"):
+    report: dict[str, object] = {"reps": args.reps, "team": args.team, "sizes": sizes, "runs": args.runs, "databases": {}}
+    table = Table(title=f"/teamperf: {args.team} of {args.reps:,} reps, {args.runs} runs (ms)")
+    for column in ("database", "deals", "measure", "median", "p95", "× baseline median"):
         table.add_column(column, justify="right")
+    medians: dict[tuple[str, int, str], float] = {}
 
-    for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
-        try:
-            migrate(url)
-            engine = make_engine(url)
-            started = time.perf_counter()
-            populate(engine, args.reps, args.deals)
-            team = add_director(engine, args.team)
-            populated = time.perf_counter() - started
-            started = time.perf_counter()
-            scan = scan_gaps(make_session_factory(engine), load_playbook(), NOW, default_timezone=TIMEZONE)
-            scanned = time.perf_counter() - started
-            # The gap scan filled process_gaps after populate's ANALYZE: the planner must know it. On
-            # PostgreSQL, VACUUM too: autovacuum does it within minutes of a bulk load, and without the
-            # visibility map it sets, every index-only probe of process_gaps also reads the table.
-            analyze(engine, vacuum=True)
-            with engine.connect() as connection:
-                team_deals = connection.scalar(select(func.count()).select_from(Deal).where(Deal.owner_id.in_(team)))
-                team_open = connection.scalar(
-                    select(func.count()).select_from(Deal).where(Deal.owner_id.in_(team), Deal.is_closed.is_(False))
-                )
-            engine.dispose()
-            console.print(
-                f"{name}: populated in {populated:.1f} s, gap scan {scanned:.1f} s ({scan.opened:,} gaps); "
-                f"team owns {team_deals:,} deals, {team_open:,} open"
-            )
-            results = measure(url, args.runs, team)
-        finally:
-            cleanup()
-        base = median_p95(results["baseline"])[0]
-        summary: dict[str, object] = {"team_deals": team_deals, "team_open_deals": team_open, "open_gaps": scan.opened}
-        for measure_name, samples in results.items():
-            median, p95 = median_p95(samples)
-            summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
-            table.add_row(name, measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
-        report["databases"][name] = summary  # type: ignore[index]
+    for deals in sizes:
+        for name, url, cleanup in sqlite_and_postgres(args.postgres_url, console):
+            try:
+                migrate(url)
+                engine = make_engine(url)
+                started = time.perf_counter()
+                populate(engine, args.reps, deals)
+                team = add_director(engine, args.team)
+                populated = time.perf_counter() - started
+                started = time.perf_counter()
+                scan = scan_gaps(make_session_factory(engine), load_playbook(), NOW, default_timezone=TIMEZONE)
+                scanned = time.perf_counter() - started
+                # The gap scan filled process_gaps after populate's ANALYZE: the planner must know it. On
+                # PostgreSQL, VACUUM too: autovacuum does it within minutes of a bulk load, and without the
+                # visibility map it sets, every index-only probe of process_gaps also reads the table.
+                analyze(engine, vacuum=True)
+                sizes_seen = team_sizes(engine, team, scan.opened)
+                engine.dispose()
+                console.print(f"{name}, {deals:,} deals: populated in {populated:.1f} s, gap scan {scanned:.1f} s; {sizes_seen}")
+                results = measure(url, args.runs, team)
+            finally:
+                cleanup()
+            base = median_p95(results["baseline"])[0]
+            summary: dict[str, object] = dict(sizes_seen)
+            for measure_name, samples in results.items():
+                median, p95 = median_p95(samples)
+                medians[(name, deals, measure_name)] = median
+                summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
+                table.add_row(name, f"{deals:,}", measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
+            report["databases"].setdefault(name, {})[deals] = summary  # type: ignore[attr-defined,index]
     console.print(table)
+    report["growth"] = growth(medians, sizes, ("team_view", "handler"))
+    for line in report["growth"]:  # type: ignore[attr-defined]
+        console.print(line)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     console.print(f"Figures written to {args.out}")
+
+
+def team_sizes(engine: Engine, team: list[int], open_gaps: int) -> dict[str, int]:
+    """What the team's view reads from, and what it must not follow: the team's deals and how many are live."""
+    quarter = period_containing("quarter", NOW, TIMEZONE)
+    with engine.connect() as connection:
+        def count(*criteria: object) -> int:
+            return connection.scalar(select(func.count()).select_from(Deal).where(Deal.owner_id.in_(team), *criteria)) or 0  # type: ignore[arg-type]
+
+        return {
+            "table_deals": connection.scalar(select(func.count()).select_from(Deal)) or 0,
+            "team_deals": count(),
+            "team_open_deals": count(Deal.is_closed.is_(False)),
+            "team_closed_this_quarter": count(Deal.is_closed.is_(True), Deal.close_date >= quarter.start),
+            "org_open_gaps": open_gaps,
+        }
 
 
 if __name__ == "__main__":

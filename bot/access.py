@@ -10,9 +10,10 @@ Every look at someone else's data and every change is written to the audit log (
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditEntry, CoachAssignment, Person
@@ -32,17 +33,11 @@ def manager_chain(session: Session, rep: Person) -> list[int]:
 
 def people_under(session: Session, manager_id: int) -> set[int]:
     """Everyone under the manager, directly or further down (a loop in the org chart ends the walk)."""
-    below: dict[int, list[int]] = {}
-    for person_id, boss_id in session.execute(select(Person.id, Person.manager_id).where(Person.manager_id.is_not(None))):
-        below.setdefault(boss_id, []).append(person_id)
-    found: set[int] = set()
-    waiting = list(below.get(manager_id, []))
-    while waiting:
-        person_id = waiting.pop()
-        if person_id not in found and person_id != manager_id:
-            found.add(person_id)
-            waiting.extend(below.get(person_id, []))
-    return found
+    # One recursive query down the manager_id index: it reads the manager's subtree, not the whole
+    # people table. UNION, not UNION ALL: a loop yields ids already found, which ends the recursion.
+    below = select(Person.id).where(Person.manager_id == manager_id).cte("below", recursive=True)
+    below = below.union(select(Person.id).join(below, Person.manager_id == below.c.id))
+    return set(session.scalars(select(below.c.id))) - {manager_id}
 
 
 def coached_by(session: Session, coach_id: int) -> set[int]:
@@ -71,6 +66,15 @@ def may_coach(session: Session, person: Person, rep: Person) -> bool:
         return True
     assignment = select(CoachAssignment.id).where(CoachAssignment.coach_id == person.id, CoachAssignment.rep_id == rep.id)
     return session.scalar(assignment) is not None
+
+
+def audit_views(
+    session: Session, actor: Person, action: str, now: dt.datetime, subjects: Iterable[Person], detail: dict[str, Any]
+) -> None:
+    """`audit` for a look at many people at once (a team view): one multi-row INSERT, not one per person."""
+    rows = [{"actor_id": actor.id, "action": action, "subject_id": subject.id, "detail": detail, "at": now} for subject in subjects]
+    if rows:
+        session.execute(insert(AuditEntry), rows)
 
 
 def audit(

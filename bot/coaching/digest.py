@@ -15,12 +15,12 @@ from statistics import median
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
-from bot.coaching.team import TeamPerformance, TeamRow, reps_under, team_view
+from bot.coaching.team import TeamPerformance, TeamRow, chunks, reps_under, team_view
 from bot.models import Deal, Person, ProcessGap
 
 
@@ -88,17 +88,37 @@ def weekly_digest(
 
 
 def _week_changes(session: Session, rep_ids: list[int], since: dt.datetime, now: dt.datetime) -> WeekChanges:
+    """The team's gaps opened and fixed in (since, now], read so the cost follows the team's open
+    deals and the week's fixes, not the years of closed deals and resolved gaps behind them."""
     if not rep_ids:
         return WeekChanges(0, None, 0, 0)
-    team_gaps = select(ProcessGap).join(Deal, Deal.id == ProcessGap.deal_id).where(Deal.owner_id.in_(rep_ids))
-    fixed = session.execute(
-        team_gaps.with_only_columns(ProcessGap.opened_at, ProcessGap.resolved_at, ProcessGap.last_nudged_at).where(
-            ProcessGap.resolved_at > since, ProcessGap.resolved_at <= now
-        )
-    ).all()
-    opened = session.scalar(
-        team_gaps.with_only_columns(func.count()).where(ProcessGap.opened_at > since, ProcessGap.opened_at <= now)
-    )
+    opened_in_week = and_(ProcessGap.opened_at > since, ProcessGap.opened_at <= now)
+    fixed_in_week = and_(ProcessGap.resolved_at > since, ProcessGap.resolved_at <= now)
+    columns = (ProcessGap.opened_at, ProcessGap.resolved_at, ProcessGap.last_nudged_at)
+    fixed: list[tuple[dt.datetime, dt.datetime, dt.datetime | None]] = []
+    opened = 0
+    for chunk in chunks(rep_ids):
+        team = Deal.owner_id.in_(chunk)
+        # The gaps of the team's open deals, reached through the open-pipeline index (the same terms).
+        open_deals = (team, Deal.is_closed.is_(False), Deal.deleted_at.is_(None))
+        # A deal that left the pipeline (won, lost, deleted) has its gaps resolved by the next gap scan,
+        # so its gaps of this week were fixed this week: reached through the index on resolved_at.
+        # (A gap still open on a deal that left in the hour since the last scan counts once resolved.)
+        deals_gone = (fixed_in_week, team, or_(Deal.is_closed.is_(True), Deal.deleted_at.is_not(None)))
+        week = union_all(
+            _gaps(*columns).where(*open_deals, or_(opened_in_week, fixed_in_week)), _gaps(*columns).where(*deals_gone)
+        ).subquery()
+        fixed += [(opened_at, resolved, nudged_at) for opened_at, resolved, nudged_at in session.execute(
+            select(week).where(week.c.resolved_at > since, week.c.resolved_at <= now)
+        )]  # fmt: skip
+        # Opened ones are counted, not read: the first scan of an org opens every gap in one week.
+        opened += session.scalar(
+            select(func.count()).select_from(week).where(week.c.opened_at > since, week.c.opened_at <= now)
+        ) or 0
     hours = [(resolved - opened_at).total_seconds() / 3600 for opened_at, resolved, _ in fixed]
     nudged = sum(1 for _, resolved, nudged_at in fixed if nudged_at is not None and nudged_at <= resolved)
-    return WeekChanges(len(fixed), median(hours) if hours else None, opened or 0, nudged)
+    return WeekChanges(len(fixed), median(hours) if hours else None, opened, nudged)
+
+
+def _gaps(*columns: ColumnElement[object]) -> Select[tuple[object, ...]]:
+    return select(*columns).join(Deal, Deal.id == ProcessGap.deal_id)

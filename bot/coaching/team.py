@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from bot.access import audit, may_view, people_under, visible_rep_ids
+from bot.access import audit, audit_views, may_view, people_under, visible_rep_ids
 from bot.coaching.errors import NotAllowed
 from bot.coaching.playbook import Playbook
 from bot.coaching.scorecard import (
@@ -151,8 +151,7 @@ def team_performance(
         session, viewer, reps, kind, now=now, playbook=playbook, default_timezone=default_timezone,
         default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
     )  # fmt: skip
-    for rep in reps:
-        audit(session, viewer, "view_team", now, subject=rep, detail={"period": kind})
+    audit_views(session, viewer, "view_team", now, reps, detail={"period": kind})
     return team
 
 
@@ -169,7 +168,7 @@ def reps_under(session: Session, manager: Person) -> list[Person]:
 def _active_reps(session: Session, ids: list[int]) -> list[Person]:
     reps = [
         rep
-        for chunk in _chunks(ids)
+        for chunk in chunks(ids)
         for rep in session.scalars(select(Person).where(Person.id.in_(chunk), Person.is_rep, Person.active.is_(True)))
     ]
     return sorted(reps, key=lambda rep: (rep.name, rep.id))
@@ -267,10 +266,10 @@ def team_rows(
     for rep_id, tally in tallies.items():
         by_period[(tally.period.start, tally.period.end)].append(rep_id)
     for (start, end), rep_ids in by_period.items():
-        for chunk in _chunks(rep_ids):
+        for chunk in chunks(rep_ids):
             _read_won(session, chunk, start, end, tallies)
             _read_open(session, chunk, start, end, tallies, playbook)
-    for chunk in _chunks(list(tallies)):
+    for chunk in chunks(list(tallies)):
         _read_overdue_actions(session, chunk, tallies)
         _read_plans(session, chunk, tallies)
         _read_quotas(session, chunk, tallies)
@@ -316,7 +315,8 @@ def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str, pl
     )  # fmt: skip
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
+def chunks(ids: list[int]) -> Iterator[list[int]]:
+    """`ids` in slices short enough for one IN (...)."""
     for start in range(0, len(ids), _IN_CHUNK):
         yield ids[start : start + _IN_CHUNK]
 

@@ -6,13 +6,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint, and_, column, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from bot.models.base import Base, utcnow
+
+# The predicates of the team read model's partial indexes, written once: SQLite uses a partial
+# index only where the query repeats its WHERE terms, so bot/coaching/team.py's queries carry
+# these same terms (is_closed IS false, is_won IS true, deleted_at IS NULL).
+_OPEN_LIVE = and_(column("is_closed").is_(False), column("deleted_at").is_(None))
+_WON_LIVE = and_(column("is_won").is_(True), column("deleted_at").is_(None))
 
 
 class next_change_seq(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it renders as
@@ -69,6 +75,18 @@ class Deal(Base):
         open_deal_index("ix_deals_open_last_activity_at", "last_activity_at"),
         # The scan's count of open deals and of reps selling one product line, without reading deals.
         open_deal_index("ix_deals_open_owner_line", "owner_id", "product_line"),
+        # The team view's open pipeline per owner, currency and stage, read from the index alone and
+        # in group order; only open deals are in it, so its size follows the open pipeline, not the
+        # years of closed history beside it (id for the probe of each deal's open gaps).
+        Index(
+            "ix_deals_open_by_owner", "owner_id", "currency", "stage", "close_date", "amount", "id",
+            sqlite_where=_OPEN_LIVE, postgresql_where=_OPEN_LIVE,
+        ),
+        # The team view's closed-won sums per owner in a period, from the index alone.
+        Index(
+            "ix_deals_won_by_owner", "owner_id", "is_closed", "close_date", "currency", "amount",
+            sqlite_where=_WON_LIVE, postgresql_where=_WON_LIVE,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,7 @@
 """people: each person's own controls: a pause until a date, and the weekly digest on or off
 
 Revision ID: 0007_preferences
-Revises: 0005_incremental_gap_scan
+Revises: 0006_team_read_indexes
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_preferences"
-down_revision = "0005_incremental_gap_scan"
+down_revision = "0006_team_read_indexes"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,78 @@
+"""The digest's week of gap changes, on SQLite and PostgreSQL: what counts as fixed, opened and fixed after a nudge."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.coaching.digest import WeekChanges, build_digest
+from bot.database import session_scope
+from bot.models import Deal, Person, ProcessGap
+from tests.coaching.test_team import PLAYBOOK, TIMEZONE, person, seed_org
+from tests.support.personas import _deal
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+def gap(deal: Deal, rule: str, opened_at: dt.datetime, resolved_at: dt.datetime | None = None,
+        last_nudged_at: dt.datetime | None = None) -> ProcessGap:  # fmt: skip
+    return ProcessGap(deal_id=deal.id, rule=rule, severity="warning", opened_at=opened_at, resolved_at=resolved_at,
+                      last_nudged_at=last_nudged_at)  # fmt: skip
+
+
+def seed_week(session_factory: sessionmaker[Session], ids: dict[str, int], now: dt.datetime) -> None:
+    """Gaps of Dana's reps opened and fixed around the week before `now`, and one of Olly's (not Dana's)."""
+    with session_scope(session_factory) as session:
+        riley, sam, olly = (session.get_one(Person, ids[key]) for key in ("riley", "sam", "olly"))
+        open_deal = _deal(riley, "G1", "1000", "Proposal", close_date=dt.date(2026, 12, 1))
+        won_deal = _deal(riley, "G2", "2000", "Closed Won", close_date=dt.date(2026, 11, 24))
+        deleted = _deal(sam, "G3", "3000", "Demo", close_date=dt.date(2026, 12, 1), deleted_at=now - 2 * DAY)
+        others = _deal(olly, "G4", "4000", "Demo", close_date=dt.date(2026, 12, 1))
+        session.add_all([open_deal, won_deal, deleted, others])
+        session.flush()
+        session.add_all(
+            [
+                # Fixed this week on a deal still open, 10 h after it opened, after a nudge.
+                gap(open_deal, "next_step_missing", now - 3 * DAY, now - 3 * DAY + 10 * HOUR, last_nudged_at=now - 3 * DAY + HOUR),
+                # Opened this week, still open.
+                gap(open_deal, "close_date_past", now - DAY),
+                # Opened and fixed before the week: counts for nothing.
+                gap(open_deal, "stage_stuck", now - 20 * DAY, now - 10 * DAY),
+                # Opened before the week, resolved this week when the deal was won (the scan resolves a closed deal's gaps).
+                gap(won_deal, "next_step_overdue", now - 8 * DAY, now - 8 * DAY + 36 * HOUR, last_nudged_at=now - 8 * DAY + HOUR),
+                # Opened this week, resolved this week when the deal was deleted; nudged only after it was fixed.
+                gap(deleted, "next_step_missing", now - 5 * DAY, now - 2 * DAY, last_nudged_at=now - DAY),
+                # Resolved after `now`: opened, not yet fixed as of the digest.
+                gap(open_deal, "amount_missing", now - 2 * DAY, now + HOUR),
+                # Still open on a deal won since the last gap scan: it counts the week the scan resolves it.
+                gap(won_deal, "next_step_missing", now - 2 * DAY),
+                # Olly is not under Dana.
+                gap(others, "next_step_missing", now - DAY, now - HOUR),
+            ]
+        )  # fmt: skip
+
+
+def test_the_week_counts_the_teams_gaps_fixed_and_opened_in_the_seven_days_before_now(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_org(session_factory)
+    seed_week(session_factory, ids, now)
+    with session_factory() as session:
+        digest = build_digest(session, person(session, ids["dana"]), PLAYBOOK, now, default_timezone=TIMEZONE, default_currency="USD")
+    # Fixed: the open deal's (10 h), the won deal's (36 h), the deleted deal's (72 h); median 36 h.
+    # Opened: the open deal's three of this week (one resolved only after now) and the deleted deal's.
+    # After a nudge: the open deal's and the won deal's; the deleted deal's nudge came after its fix.
+    assert digest.changes == WeekChanges(gaps_fixed=3, median_hours_to_fix=36.0, gaps_opened=4, nudged_then_fixed=2)
+    assert digest.week_of == dt.date(2026, 11, 23)
+
+
+def test_a_manager_without_reps_has_an_empty_week(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_org(session_factory)
+    with session_scope(session_factory) as session:
+        session.add(Person(email="nora.new@example.com", name="Nora New", is_manager=True))
+    with session_factory() as session:
+        nora = session.query(Person).filter_by(email="nora.new@example.com").one()
+        digest = build_digest(session, nora, PLAYBOOK, now, default_timezone=TIMEZONE, default_currency="USD")
+    assert digest.changes == WeekChanges(0, None, 0, 0)
+    assert digest.team.rows == ()
+    assert ids  # the org exists; Nora just has nobody under her
