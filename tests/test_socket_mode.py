@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.coaching import actions
+from tests.support.delivered import delivered
 from bot.database import session_scope
 from bot.models import Action, Deal, Person, Quota
 from bot.slack_ids import ACTION_DONE, APP_HOME_OPENED, MYPERF_COMMAND
@@ -76,7 +77,7 @@ def team(session_factory, slack) -> dict[str, int]:  # type: ignore[no-untyped-d
                 created_at=dt.datetime.combine(start, dt.time(), dt.UTC) - dt.timedelta(days=30),
             )
         )
-        action = actions.assign_action(
+        action = delivered(actions.assign_action)(
             session,
             rep=riley,
             assigned_by=mia,
