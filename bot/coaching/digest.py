@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from statistics import median
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
+from sqlalchemy import Select, and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.coaching.notices import Notice
@@ -120,5 +120,5 @@ def _week_changes(session: Session, rep_ids: list[int], since: dt.datetime, now:
     return WeekChanges(len(fixed), median(hours) if hours else None, opened, nudged)
 
 
-def _gaps(*columns: ColumnElement[object]) -> Select[tuple[object, ...]]:
+def _gaps(*columns: Any) -> Select[Any]:
     return select(*columns).join(Deal, Deal.id == ProcessGap.deal_id)

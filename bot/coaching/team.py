@@ -332,6 +332,7 @@ def _read_won(session: Session, owner_ids: list[int], start: dt.date, end: dt.da
         .group_by(Deal.owner_id, Deal.currency)
     )
     for owner_id, currency, amount in won:
+        assert owner_id is not None  # read by owner_id IN (...)
         tallies[owner_id].won[currency] += amount or ZERO
 
 
@@ -377,6 +378,7 @@ def _read_crm_weighted(
         .group_by(Deal.owner_id, Deal.currency, Deal.crm_probability)
     )
     for owner_id, currency, probability, amount in groups:
+        assert owner_id is not None  # read by owner_id IN (...)
         if amount and probability:
             tallies[owner_id].weighted[currency] += amount * Decimal(str(probability))
 
@@ -390,7 +392,7 @@ def _read_overdue_actions(session: Session, person_ids: list[int], tallies: dict
         .group_by(Action.person_id, Action.due_date)
     )
     for person_id, due_date, count in counts:
-        if due_date < tallies[person_id].today:
+        if due_date is not None and due_date < tallies[person_id].today:
             tallies[person_id].overdue_actions += count
 
 
