@@ -117,3 +117,15 @@ def test_a_bad_org_file_exits_with_every_problem_and_stores_nothing(cli_env, tmp
     ]
     with make_session_factory(make_engine(cli_env))() as session:
         assert session.scalars(select(Person)).all() == []
+
+
+def test_a_sync_from_the_command_line_is_followed_by_the_gap_scan(cli_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CRM_PROVIDER", "demo")
+    result = runner.invoke(app, ["sync"])
+    assert result.exit_code == 0, result.output
+    [scan_line] = [line for line in result.output.splitlines() if line.startswith("gap_scan: ")]
+    opened = int(re.match(r"gap_scan: (\d+) gaps opened", scan_line).group(1))  # type: ignore[union-attr]
+    from bot.models import ProcessGap
+
+    with make_session_factory(make_engine(cli_env))() as session:
+        assert len(session.scalars(select(ProcessGap).where(ProcessGap.resolved_at.is_(None))).all()) == opened > 0

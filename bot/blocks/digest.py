@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.format import clip, escape, percent
+from bot.blocks.format import clip, escape, percent, short_date
 
 if TYPE_CHECKING:
     from bot.coaching.digest import Digest
@@ -26,9 +26,10 @@ MAX_TABLE_ROWS = 200  # Slack allows 50 blocks: 10 table sections, then a summar
 def _row(row: TeamRow) -> str:
     goals = f"{row.goals_open} ({percent(row.goals_progress)})" if row.goals_open else "–"
     plan = {"open": "plan", "proposed": "plan?"}.get(row.plan or "", "")
+    paused = f" paused to {short_date(row.paused_until)}" if row.paused_until else ""
     return (
         f"{clip(row.name, 18):<18} {percent(row.attainment):>5} {percent(row.pace):>5} {percent(row.projected_attainment):>5} "
-        f"{percent(row.adherence):>6} {goals:>9} {row.overdue_actions or '':>3} {plan}"
+        f"{percent(row.adherence):>6} {goals:>9} {row.overdue_actions or '':>3} {plan}{paused}"
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.blocks.digest import MAX_TABLE_ROWS, ROWS_PER_SECTION
-from bot.blocks.format import clip, escape, money, percent
+from bot.blocks.format import clip, escape, money, percent, short_date
 from bot.coaching.team import TeamPerformance, TeamRow
 from bot.slack_ids import TEAMPERF_COMMAND
 
@@ -26,7 +26,7 @@ TABLE_HEADER = f"{'rep':<{NAME_WIDTH}} {'won':>5} {'pace':>5} {'proj':>5} {'proc
 LEGEND = (
     "won, pace, proj: closed-won, pace and projection against quota · process: open deals with no process gap "
     "(as of the last gap scan) · gaps: open deals with gaps · od: overdue actions · plan: recovery plan open, "
-    f"or plan? when proposed · `{TEAMPERF_COMMAND} @rep` for one rep's scorecard"
+    f"or plan? when proposed · paused: the rep paused coachbot (nothing is sent to them) · `{TEAMPERF_COMMAND} @rep` for one rep's scorecard"
 )
 
 TEAMPERF_HELP = (
@@ -49,6 +49,8 @@ def team_row_line(row: TeamRow) -> str:
         f"{name:<{NAME_WIDTH}} {percent(row.attainment):>5} {percent(row.pace):>5} {percent(row.projected_attainment):>5} "
         f"{percent(row.adherence):>7} {gaps:>4} {row.overdue_actions or '':>3} {plan}"
     )
+    if row.paused_until:
+        line += f" paused to {short_date(row.paused_until)}"
     return escape(line.rstrip())
 
 

@@ -23,14 +23,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from bot.access import manager_chain
 from bot.coaching.gaps import read_deals, read_open_gaps
 from bot.coaching.nudges import DEFAULT_GUIDANCE, GUIDANCE
 from bot.coaching.playbook import Playbook
 from bot.coaching.preferences import Preferences, preferences_of
 from bot.coaching.rules import impact, money_at_stake, rank_key
 from bot.coaching.scorecard import GoalFacts, PlanFacts, Scorecard
-from bot.coaching.service import scorecard_for
+from bot.coaching.service import scorecard_for, team_playbook
 from bot.coaching.team import TeamPerformance, team_view, visible_reps
 from bot.models import Action, Deal, Person
 
@@ -135,7 +134,7 @@ def open_gaps(session: Session, person: Person, playbook: Playbook, today: dt.da
     deals = {deal.id: deal for deal in read_deals(connection, Deal.owner_id == person.id)}
     if not deals:
         return (), 0
-    team_playbook = _team_playbook(session, person, playbook)
+    team_playbook = team_playbook(session, person, playbook)
     found = []
     for gap in read_open_gaps(connection, Deal.owner_id == person.id):
         deal = deals.get(gap.deal_id)
@@ -147,12 +146,3 @@ def open_gaps(session: Session, person: Person, playbook: Playbook, today: dt.da
         found.append(HomeGap(gap.id, gap.deal_id, deal.name, deal.crm_url, gap.rule, gap.severity, gap.detail, todo, stake, snoozed))
     found.sort(key=lambda gap: (gap.snoozed_until is not None, *rank_key(gap.rule, gap.severity, gap.impact), gap.deal_name, gap.id))
     return tuple(found), len(deals)
-
-
-def _team_playbook(session: Session, person: Person, playbook: Playbook) -> Playbook:
-    """The playbook of the person's team (nearest manager's overrides win), as the gap scan uses it."""
-    chain = manager_chain(session, person)
-    if not chain:
-        return playbook
-    emails = dict(session.execute(select(Person.id, Person.email).where(Person.id.in_(chain))).all())
-    return playbook.for_team(emails[manager_id] for manager_id in chain if manager_id in emails)

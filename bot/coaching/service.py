@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from bot.access import manager_chain
 from bot.coaching.playbook import Playbook
 from bot.coaching.scorecard import (
     ActionFacts,
@@ -63,7 +64,8 @@ def scorecard_for(
         period=period,
         deals=deals,
         quota_spans=quotas,
-        playbook=playbook,
+        # The rules run as the gap scan runs them for this rep: their team's overrides applied.
+        playbook=team_playbook(session, person, playbook),
         catalogue=catalogue,
         default_currency=default_currency,
         now=now,
@@ -113,3 +115,14 @@ def _development(session: Session, person: Person, today: dt.date) -> Developmen
         ),
         plan=PlanFacts(plan.status, plan.gap_amount, plan.pipeline_to_add, plan.currency, plan.period_end) if plan else None,
     )
+
+
+def team_playbook(session: Session, person: Person, playbook: Playbook) -> Playbook:
+    """The playbook of the person's team (nearest manager's overrides win), as the gap scan uses it."""
+    if not playbook.teams:
+        return playbook  # nothing to override: no need to read the manager chain
+    chain = manager_chain(session, person)
+    if not chain:
+        return playbook
+    emails = dict(session.execute(select(Person.id, Person.email).where(Person.id.in_(chain))).all())
+    return playbook.for_team(emails[manager_id] for manager_id in chain if manager_id in emails)

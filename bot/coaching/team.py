@@ -82,6 +82,7 @@ class TeamRow:
     attention: tuple[str, ...]
     goals_open: int = 0
     goals_progress: float | None = None  # the mean progress of the open goals
+    paused_until: dt.date | None = None  # while the rep has paused coachbot (their own calendar)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,7 @@ def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str, pl
         pace=row_pace, projected_amount=projected, projected_attainment=projected_share, open_deals=tally.open_deals,
         deals_with_gaps=tally.deals_with_gaps, adherence=adherence, overdue_actions=tally.overdue_actions, plan=tally.plan,
         attention=attention_reasons(playbook, row_pace, projected_share, adherence, tally.overdue_actions, tally.plan),
+        paused_until=rep.paused_until if rep.paused_until is not None and rep.paused_until >= tally.today else None,
         goals_open=len(tally.goal_progress),
         goals_progress=sum(tally.goal_progress) / len(tally.goal_progress) if tally.goal_progress else None,
     )  # fmt: skip

@@ -180,3 +180,13 @@ def test_hostile_command_text_is_shown_escaped_and_short() -> None:
         "I don't understand “&lt;!channel&gt; *bold* xxxxxxxxxxxxxxxxxxxxx…”. Try a period (`week`, `month`, `quarter`, "
         "`year`), a rep (`@name` or their email), or both."
     )
+
+
+def test_a_paused_rep_is_marked_in_the_team_table_and_the_digest_with_the_day_they_are_back() -> None:
+    from bot.blocks.digest import _row as digest_line
+    from bot.blocks.team import team_row_line
+
+    paused = row("Riley Rep", paused_until=dt.date(2026, 12, 4))
+    assert team_row_line(paused).endswith("paused to Dec 4")
+    assert digest_line(paused).endswith("paused to Dec 4")
+    assert "paused" not in team_row_line(row("Sam Seller"))

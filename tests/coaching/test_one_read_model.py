@@ -63,3 +63,24 @@ def test_myperf_teamperf_the_app_home_and_the_digest_show_the_same_figures(sessi
     # Sam (EUR quota, an overdue action, an open plan) and Tess (no quota, a proposed plan) differ
     # from Riley in every way the rules care about, so the rows are worth comparing.
     assert {row.name: row.plan for row in teamperf.rows} == {"Riley Rep": None, "Sam Rep": "open", "Tess Rep": "proposed"}
+
+
+def test_myperf_applies_the_reps_team_overrides_as_the_gap_scan_does(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    from bot.coaching.playbook import parse_playbook
+    from tests.coaching.test_gaps import load_playbook_text
+    from tests.support.personas import MIA, seed_team
+
+    ids = seed_team(session_factory)
+    # Mia's team does not count a next step's absence against a deal.
+    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{next_step_missing: {{enabled: false}}}}"))
+    scan_gaps(session_factory, team, now, default_timezone=TIMEZONE)
+    with session_factory() as session:
+        riley = session.get(Person, ids["riley"])
+        assert riley is not None
+        with_overrides = scorecard_for(session, riley, "quarter", now=now, playbook=team, **SETTINGS)
+        without = scorecard_for(session, riley, "quarter", now=now, playbook=PLAYBOOK, **SETTINGS)
+        stored = {row.person_id: row.adherence for row in view(session, ids["mia"], now).rows}
+    assert "next_step_missing" not in {reason.code for gaps in with_overrides.deal_gaps for reason in gaps.reasons}
+    assert "next_step_missing" in {reason.code for gaps in without.deal_gaps for reason in gaps.reasons}
+    # The scan stored the gaps with the team's overrides, and /myperf now counts the same ones.
+    assert with_overrides.adherence == stored[ids["riley"]]
