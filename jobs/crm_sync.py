@@ -48,6 +48,8 @@ def run_from_cli(settings: Settings, console: Console) -> SyncSummary:
     """`coachbot sync`: the same run, with a progress bar when the output is a terminal."""
     now = dt.datetime.now(dt.UTC)
     provider = provider_from_settings(settings, now)
+    # Before the progress bar starts: a bad playbook is a one-line refusal, not a broken bar.
+    playbook = load_playbook(settings.playbook_path)
     columns = (TextColumn("Syncing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as progress:
         task = progress.add_task(provider.source, total=provider.expected_total())
@@ -55,6 +57,7 @@ def run_from_cli(settings: Settings, console: Console) -> SyncSummary:
             settings,
             make_session_factory(make_engine(settings.database_url)),
             now,
+            playbook=playbook,
             on_progress=lambda count: progress.advance(task, count),
             provider=provider,
         )
