@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import zlib
@@ -116,6 +116,15 @@ def session_scope(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
+
+
+def in_chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    """`ids` in slices short enough for one IN (...)."""
+    for start in range(0, len(ids), IN_CHUNK):
+        yield list(ids[start : start + IN_CHUNK])
 
 
 def insert_ignoring_conflicts(session: Session, model: Any, conflict_columns: list[str]) -> Insert:

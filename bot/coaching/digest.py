@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
-from bot.coaching.team import TeamPerformance, TeamRow, chunks, reps_under, team_view
+from bot.coaching.team import TeamPerformance, TeamRow, reps_under, team_view
+from bot.database import in_chunks
 from bot.models import Deal, Person, ProcessGap
 
 
@@ -97,7 +98,7 @@ def _week_changes(session: Session, rep_ids: list[int], since: dt.datetime, now:
     columns = (ProcessGap.opened_at, ProcessGap.resolved_at, ProcessGap.last_nudged_at)
     fixed: list[tuple[dt.datetime, dt.datetime, dt.datetime | None]] = []
     opened = 0
-    for chunk in chunks(rep_ids):
+    for chunk in in_chunks(rep_ids):
         team = Deal.owner_id.in_(chunk)
         # The gaps of the team's open deals, reached through the open-pipeline index (the same terms).
         open_deals = (team, Deal.is_closed.is_(False), Deal.deleted_at.is_(None))

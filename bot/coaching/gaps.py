@@ -44,11 +44,10 @@ from bot.coaching.rules import (
     money_at_stake,
     rank_key,
 )
-from bot.database import Busy, exclusive, session_scope
+from bot.database import Busy, exclusive, in_chunks, session_scope
 from bot.models import Deal, GapScanState, Person, ProcessGap, ProductLine
 
 CHUNK_SIZE = 5_000  # deals per read and commit: big enough to amortise round trips, small enough to stay flat
-_IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 
 
 class GapError(Exception):
@@ -507,13 +506,13 @@ def team_snoozes(session: Session, manager_id: int, today: dt.date) -> list[Snoo
     """Open gaps snoozed past `today` on deals of everyone under the manager, soonest back first."""
     reports = sorted(people_under(session, manager_id))
     found: list[SnoozedGap] = []
-    for start in range(0, len(reports), _IN_CHUNK):
+    for chunk in in_chunks(reports):
         rows = session.execute(
             select(ProcessGap, Deal.name.label("deal_name"), Person.name.label("rep_name"), Person.email)
             .join(Deal, Deal.id == ProcessGap.deal_id)
             .join(Person, Person.id == Deal.owner_id)
             .where(
-                Deal.owner_id.in_(reports[start : start + _IN_CHUNK]),
+                Deal.owner_id.in_(chunk),
                 ProcessGap.resolved_at.is_(None),
                 ProcessGap.snoozed_until > today,
             )

@@ -134,7 +134,7 @@ def open_gaps(session: Session, person: Person, playbook: Playbook, today: dt.da
     deals = {deal.id: deal for deal in read_deals(connection, Deal.owner_id == person.id)}
     if not deals:
         return (), 0
-    team_playbook = team_playbook(session, person, playbook)
+    own_playbook = team_playbook(session, person, playbook)
     found = []
     for gap in read_open_gaps(connection, Deal.owner_id == person.id):
         deal = deals.get(gap.deal_id)
@@ -142,7 +142,7 @@ def open_gaps(session: Session, person: Person, playbook: Playbook, today: dt.da
             continue  # the deal closed since the last scan, which will resolve the gap
         snoozed = gap.snoozed_until if gap.snoozed_until is not None and gap.snoozed_until > today else None
         todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)[1]
-        stake = impact(gap.severity, money_at_stake(deal, team_playbook))
+        stake = impact(gap.severity, money_at_stake(deal, own_playbook))
         found.append(HomeGap(gap.id, gap.deal_id, deal.name, deal.crm_url, gap.rule, gap.severity, gap.detail, todo, stake, snoozed))
     found.sort(key=lambda gap: (gap.snoozed_until is not None, *rank_key(gap.rule, gap.severity, gap.impact), gap.deal_name, gap.id))
     return tuple(found), len(deals)

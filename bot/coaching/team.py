@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -46,12 +46,12 @@ from bot.coaching.scorecard import (
     ratio,
 )
 from bot.coaching.service import scorecard_for
+from bot.database import in_chunks
 from bot.models import Action, Deal, Goal, Person, ProcessGap, Quota, RecoveryPlan
 from bot.periods import Period, PeriodKind, period_containing
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
-_IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 
 NO_TEAM = (
     "/teamperf shows the reps you manage or coach, and coachbot has none for you. "
@@ -169,7 +169,7 @@ def reps_under(session: Session, manager: Person) -> list[Person]:
 def _active_reps(session: Session, ids: list[int]) -> list[Person]:
     reps = [
         rep
-        for chunk in chunks(ids)
+        for chunk in in_chunks(ids)
         for rep in session.scalars(select(Person).where(Person.id.in_(chunk), Person.is_rep, Person.active.is_(True)))
     ]
     return sorted(reps, key=lambda rep: (rep.name, rep.id))
@@ -267,10 +267,10 @@ def team_rows(
     for rep_id, tally in tallies.items():
         by_period[(tally.period.start, tally.period.end)].append(rep_id)
     for (start, end), rep_ids in by_period.items():
-        for chunk in chunks(rep_ids):
+        for chunk in in_chunks(rep_ids):
             _read_won(session, chunk, start, end, tallies)
             _read_open(session, chunk, start, end, tallies, playbook)
-    for chunk in chunks(list(tallies)):
+    for chunk in in_chunks(list(tallies)):
         _read_overdue_actions(session, chunk, tallies)
         _read_plans(session, chunk, tallies)
         _read_quotas(session, chunk, tallies)
@@ -315,12 +315,6 @@ def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str, pl
         goals_open=len(tally.goal_progress),
         goals_progress=sum(tally.goal_progress) / len(tally.goal_progress) if tally.goal_progress else None,
     )  # fmt: skip
-
-
-def chunks(ids: list[int]) -> Iterator[list[int]]:
-    """`ids` in slices short enough for one IN (...)."""
-    for start in range(0, len(ids), _IN_CHUNK):
-        yield ids[start : start + _IN_CHUNK]
 
 
 def _read_won(session: Session, owner_ids: list[int], start: dt.date, end: dt.date, tallies: dict[int, _Tally]) -> None:
