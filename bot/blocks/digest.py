@@ -41,6 +41,22 @@ def digest_text(digest: Digest) -> str:
     return f"Your team, week of {digest.week_of:%b} {digest.week_of.day}: {len(digest.rows)} reps, {behind} need attention."
 
 
+SNOOZES_NAMED = 10
+
+
+def snoozes_text(digest: Digest) -> str:
+    """The gaps the team snoozed and why, in the rep's own words: a snooze is a promise to look again."""
+    snoozes = digest.snoozes
+    lines = [f"*Snoozed by your reps* ({len(snoozes)})"]
+    for snooze in snoozes[:SNOOZES_NAMED]:
+        what = escape(clip(snooze.detail or snooze.rule.replace("_", " "), 80))
+        why = f": “{escape(clip(' '.join((snooze.reason or '').split()), 200))}”" if snooze.reason else ""
+        lines.append(f"• *{escape(snooze.rep_name)}* · {escape(clip(snooze.deal_name, 60))}, {what} · until {short_date(snooze.snoozed_until)}{why}")
+    if len(snoozes) > SNOOZES_NAMED:
+        lines.append(f"…and {len(snoozes) - SNOOZES_NAMED} more.")
+    return clip("\n".join(lines), 3000)
+
+
 def digest_blocks(digest: Digest) -> list[Block]:
     changes = digest.changes
     fix_time = f", median {changes.median_hours_to_fix:.0f} h to fix" if changes.median_hours_to_fix is not None else ""
@@ -63,6 +79,8 @@ def digest_blocks(digest: Digest) -> list[Block]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), 3000))))
     else:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*Nobody needs special attention this week.* :tada:")))
+    if digest.snoozes:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=snoozes_text(digest))))
     blocks.append(DividerBlock())
     rows = list(digest.rows[:MAX_TABLE_ROWS])
     for start in range(0, len(rows), ROWS_PER_SECTION):

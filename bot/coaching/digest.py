@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from bot.coaching.gaps import SnoozedGap, team_snoozes
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.team import TeamPerformance, TeamRow, reps_under, team_view
@@ -39,6 +40,7 @@ class Digest:
     week_of: dt.date
     team: TeamPerformance
     changes: WeekChanges
+    snoozes: tuple[SnoozedGap, ...] = ()  # the team's active snoozes, with the rep's reason, soonest back first
 
     @property
     def rows(self) -> tuple[TeamRow, ...]:
@@ -69,7 +71,8 @@ def build_digest(
         default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
     )  # fmt: skip
     changes = _week_changes(session, [rep.id for rep in reps], now - dt.timedelta(days=7), now)
-    return Digest(manager.name, today - dt.timedelta(days=today.weekday()), team, changes)
+    snoozes = tuple(team_snoozes(session, manager.id, today))
+    return Digest(manager.name, today - dt.timedelta(days=today.weekday()), team, changes, snoozes)
 
 
 def weekly_digest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.coaching.digest import WeekChanges, build_digest
@@ -76,3 +77,33 @@ def test_a_manager_without_reps_has_an_empty_week(session_factory, now) -> None:
     assert digest.changes == WeekChanges(0, None, 0, 0)
     assert digest.team.rows == ()
     assert ids  # the org exists; Nora just has nobody under her
+
+
+def test_the_digest_shows_the_teams_snoozes_with_the_reps_own_reason_until_they_end(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    from bot.blocks import to_dicts
+    from bot.blocks.digest import digest_blocks
+    from bot.coaching.digest import build_digest
+    from bot.coaching.gaps import snooze_gap
+    from bot.coaching.playbook import load_playbook
+    from bot.database import session_scope
+    from bot.models import Deal, Person, ProcessGap
+    from tests.support.personas import seed_team
+
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        deal_id = session.scalar(select(Deal.id).where(Deal.crm_id == "O2"))
+        gap = ProcessGap(deal_id=deal_id, rule="next_step_missing", severity="high", detail="no dated next step", opened_at=now)
+        session.add(gap)
+        session.flush()
+        snooze_gap(session, gap.id, dt.date(2026, 12, 2), "Buyer <on leave> until December", now, by=session.get(Person, ids["riley"]))
+        gap_id = gap.id
+    playbook = load_playbook()
+    with session_factory() as session:
+        digest = build_digest(session, session.get(Person, ids["mia"]), playbook, now, default_timezone="America/New_York", default_currency="USD")
+    texts = [block["text"]["text"] for block in to_dicts(digest_blocks(digest)) if block["type"] == "section"]
+    assert "*Snoozed by your reps* (1)\n• *Riley Rep* · Globex expansion, no dated next step · until Dec 2: “Buyer &lt;on leave&gt; until December”" in texts
+    # Fixed in the CRM, the gap resolves, and its snooze ends with it.
+    with session_scope(session_factory) as session:
+        session.get(ProcessGap, gap_id).resolved_at = now  # type: ignore[union-attr]
+    with session_factory() as session:
+        assert build_digest(session, session.get(Person, ids["mia"]), playbook, now, default_timezone="America/New_York", default_currency="USD").snoozes == ()
