@@ -44,9 +44,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from bench.common import analyze, fresh_database, peak_rss_kb
 from bot.coaching.gaps import scan_gaps
+from bot.coaching.nudges import morning_nudges
 from bot.coaching.playbook import Playbook, parse_playbook
 from bot.database import make_engine, make_session_factory, session_scope
-from bot.coaching.nudges import morning_nudges
 from bot.delivery.nudges import queue_morning_nudge, queue_morning_nudges
 from bot.models import Action, Deal, Goal, OutboxMessage, Person, ProcessGap, ProductLine
 

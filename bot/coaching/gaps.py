@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Result, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -570,6 +570,7 @@ def nudge_items_by_rep(
     org = Org(session, playbook, default_timezone, around=next(iter(wanted)) if len(wanted) == 1 else None)
     reps = {person_id: _RepGaps(org, person_id, now) for person_id in wanted}
     query = _NUDGE_GAPS.where(*_surely_not_nudgeable_left_out(reps.values(), now))
+    rows: Result[Any]
     if len(wanted) <= FEW_REPS:
         rows = session.connection().execute(query.where(Deal.owner_id.in_(wanted)))
     else:
