@@ -8,9 +8,15 @@ Measured in the same run, per database, each in its own process (so peak memory 
 - baseline: one plain SQL query that reads every open gap with its deal, for all reps at once;
 - per-rep queries: for each rep, the plain reads a nudge needs (open gaps with deals, actions
   due, goals due) and nothing else: the floor under any rep-at-a-time loop;
-- nudges: what the schedule does for each rep, `queue_morning_nudge(session, person, playbook,
-  now, default_timezone)`, committed every `--commit-every` reps (the schedule commits each rep
-  with its claim; 1 gives that);
+- decide all: today's nudge for every rep at once, `morning_nudges(session, reps, ...)`: the
+  reads and the choosing, nothing written (rolled back);
+- nudges all: what `coachbot jobs run morning_nudge` does for every rep, `queue_morning_nudges(
+  session, reps, ...)`: decide, render, enqueue, mark the gaps nudged, in one transaction; the
+  goal is at most 3x the baseline. Its nudges are then taken back (outbox rows deleted, the
+  gaps' nudge times set as before) for the next run;
+- nudges one at a time: what the schedule does for each rep at their nudge time,
+  `queue_morning_nudge(session, person, ...)`, committed every `--commit-every` reps (the
+  schedule commits each rep with its claim; 1 gives that);
 - idle: a process that imports the same modules and does nothing, the floor under every peak.
 
 Run: `python -m bench.nudges --reps 1000` first; `python -m bench.nudges` for the 10,000.
@@ -34,13 +40,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from bench.common import analyze, fresh_database, peak_rss_kb
 from bot.coaching.gaps import scan_gaps
+from bot.coaching.nudges import morning_nudges
 from bot.coaching.playbook import Playbook, parse_playbook
 from bot.database import make_engine, make_session_factory, session_scope
-from bot.delivery.nudges import queue_morning_nudge
+from bot.delivery.nudges import queue_morning_nudge, queue_morning_nudges
 from bot.models import Action, Deal, Goal, OutboxMessage, Person, ProcessGap, ProductLine
 
 # A Wednesday: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London, Thursday 00:00 in Tokyo.
@@ -51,6 +58,8 @@ LINES = ("Core Platform", "Analytics", "Services")
 ZONES = ("America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo")
 HEAD = "head@bench.example"
 BATCH = 10_000
+RUN_NAMES = {"baseline": "baseline", "per_rep_queries": "per-rep queries", "decide_all": "decide all",
+             "nudges_all": "nudges all", "nudges": "nudges one at a time"}  # fmt: skip
 # Two teams change rules, so some reps get a team playbook (the head's applies to everyone).
 TEAMS = f"""teams:
   {HEAD}:
@@ -142,8 +151,21 @@ def age_gaps(engine: Engine) -> None:
     """After the scan: some gaps snoozed past today, some nudged lately (left out), some long ago (due again)."""
     with engine.begin() as connection:
         connection.execute(update(ProcessGap).where(ProcessGap.id % 19 == 0).values(snoozed_until=NOW.date() + dt.timedelta(days=5), snooze_reason="Buyer on holiday"))  # fmt: skip
-        connection.execute(update(ProcessGap).where(ProcessGap.id % 7 == 1).values(last_nudged_at=NOW - dt.timedelta(days=1)))
-        connection.execute(update(ProcessGap).where(ProcessGap.id % 7 == 2).values(last_nudged_at=NOW - dt.timedelta(days=6)))
+        _nudged_before(connection)
+    analyze(engine)
+
+
+def _nudged_before(connection: Connection) -> None:
+    connection.execute(update(ProcessGap).values(last_nudged_at=None))
+    connection.execute(update(ProcessGap).where(ProcessGap.id % 7 == 1).values(last_nudged_at=NOW - dt.timedelta(days=1)))
+    connection.execute(update(ProcessGap).where(ProcessGap.id % 7 == 2).values(last_nudged_at=NOW - dt.timedelta(days=6)))
+
+
+def take_back_nudges(engine: Engine) -> None:
+    """Undo a nudge run: its outbox rows gone, every gap's nudge time as age_gaps left it."""
+    with engine.begin() as connection:
+        connection.execute(delete(OutboxMessage).where(OutboxMessage.kind == "nudge"))
+        _nudged_before(connection)
     analyze(engine)
 
 
@@ -187,6 +209,18 @@ def worker(mode: str, url: str, commit_every: int) -> None:
                     Goal.person_id == rep_id, Goal.status == "open", Goal.due_date <= today + dt.timedelta(days=7))).all())  # fmt: skip
                 per_rep.append((time.perf_counter() - rep_started) * 1000)
         result = {"rows": rows}
+    elif mode in ("decide_all", "nudges_all"):
+        playbook = bench_playbook()
+        with session_factory() as session:
+            reps = session.scalars(
+                select(Person).where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep).order_by(Person.name)
+            ).all()
+            if mode == "decide_all":
+                result = {"queued": len(morning_nudges(session, reps, playbook, NOW, DEFAULT_TIMEZONE))}
+                session.rollback()
+            else:
+                result = {"queued": queue_morning_nudges(session, reps, playbook, NOW, DEFAULT_TIMEZONE)}
+                session.commit()
     elif mode == "nudges":
         playbook = bench_playbook()
         # The schedule's read of who is due a nudge, then each rep in turn.
@@ -247,14 +281,27 @@ def run_database(kind: str, scratch: str, reps: int, deals_per_rep: int, commit_
         runs = {
             "baseline": measure("baseline", url),
             "per_rep_queries": measure("per_rep_queries", url),
-            "nudges": measure("nudges", url, commit_every),
+            "decide_all": measure("decide_all", url),
+            "nudges_all": measure("nudges_all", url),
         }
         engine = make_engine(url)
-        with engine.connect() as connection:
-            outbox = connection.scalar(select(func.count()).where(OutboxMessage.kind == "nudge"))
+        queued_all = _queued(engine)
+        take_back_nudges(engine)
+        runs["nudges"] = measure("nudges", url, commit_every)
+        # The same nudges, whichever way they were composed.
+        assert queued_all == _queued(engine), "the two nudge runs queued or marked different things"
+        counts = {runs[run]["queued"] for run in ("decide_all", "nudges_all", "nudges")}
+        assert counts == {len(queued_all) - 1}, (counts, len(queued_all) - 1)
         engine.dispose()
-        assert outbox == runs["nudges"]["queued"], (outbox, runs["nudges"])
         return {"data": data, "gap_scan_seconds": round(scanned, 1), **runs}
+
+
+def _queued(engine: Engine) -> list[tuple[str, str]]:
+    """Every nudge in the outbox (key and text), and every gap marked nudged now, to compare two runs by."""
+    with engine.connect() as connection:
+        outbox = connection.execute(select(OutboxMessage.dedupe_key, OutboxMessage.payload).where(OutboxMessage.kind == "nudge")).all()
+        marked = connection.scalars(select(ProcessGap.id).where(ProcessGap.last_nudged_at == NOW).order_by(ProcessGap.id)).all()
+    return sorted((key, json.dumps(payload, sort_keys=True)) for key, payload in outbox) + [("marked", str(marked))]
 
 
 def main() -> None:
@@ -292,14 +339,14 @@ def main() -> None:
                 continue
             base = figures["baseline"]["seconds"]
             per_rep_base = figures["per_rep_queries"]["per_rep_median_ms"]
-            for run in ("baseline", "per_rep_queries", "nudges"):
+            for run in ("baseline", "per_rep_queries", "decide_all", "nudges_all", "nudges"):
                 run_figures = figures[run]
                 figures[run]["ratio_to_baseline"] = round(run_figures["seconds"] / base, 2)
                 median = run_figures.get("per_rep_median_ms")
                 if median is not None:
                     figures[run]["ratio_to_per_rep_queries"] = round(median / per_rep_base, 2)
                 table.add_row(
-                    kind, f"{figures['data']['open_gaps']:,}", run.replace("_", " "), f"{run_figures['seconds']:.2f}",
+                    kind, f"{figures['data']['open_gaps']:,}", RUN_NAMES[run], f"{run_figures['seconds']:.2f}",
                     f"{run_figures['seconds'] / base:.1f}×",
                     "" if median is None else f"{median:.2f}",
                     "" if median is None else f"{run_figures['per_rep_p95_ms']:.2f}",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from bot.coaching.playbook import Playbook, clock
 from bot.coaching.policy import in_window
 from bot.database import session_scope
-from bot.delivery.nudges import queue_morning_nudge
+from bot.delivery.nudges import queue_morning_nudge, queue_morning_nudges
 from bot.models import Person
 from jobs.job import Job, JobContext, LocalTime
 from jobs.people import active_people
@@ -26,8 +26,10 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     """Queue today's nudge for every rep (or the one with `email`), under the schedule's keys."""
     with session_scope(context.session_factory) as session:
         reps = active_people(session, "reps", email)
-        held = 0 if context.force else sum(not in_window(rep, context.playbook, now, context.settings.timezone) for rep in reps)
-        queued = sum(run_for(session, rep, context, now) for rep in reps)
+        due = reps if context.force else [rep for rep in reps if in_window(rep, context.playbook, now, context.settings.timezone)]
+        held = len(reps) - len(due)
+        # All at once: one read of everyone's gaps, actions and goals, one insert of the nudges.
+        queued = queue_morning_nudges(session, due, context.playbook, now, context.settings.timezone)
     summary = f"{queued} nudge(s) queued for {len(reps)} rep(s) (reps with nothing worth saying, or not in Slack, get none)"
     if held:
         summary += f"; {held} held back: paused, in quiet hours or not a working day where they are (--force sends anyway)"

@@ -20,19 +20,20 @@ nothing (the next one picks up). A scan that finds nothing changed writes nothin
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Result, Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import audit, people_under
 from bot.coaching import rescan
-from bot.coaching.playbook import NudgeSettings, Playbook
+from bot.coaching.playbook import NudgeSettings, Playbook, StageRule
 from bot.coaching.rules import (
     Finding,
     PipelineShape,
@@ -41,7 +42,6 @@ from bot.coaching.rules import (
     evaluate_person,
     evaluate_pipeline,
     impact,
-    money_at_stake,
     rank_key,
 )
 from bot.database import Busy, exclusive, in_chunks, session_scope
@@ -539,29 +539,119 @@ def choose_for_nudge(items: Iterable[NudgeItem], playbook: Playbook, today: dt.d
     return eligible[: playbook.nudges.max_items]
 
 
-# The open gaps on one rep's open deals with what a nudge shows and weighs of each deal, in one
-# read: the morning run does this for every rep, so no second query and no unused deal columns.
+# The open gaps on reps' open deals with what a nudge shows and weighs of each deal, in one
+# read: the morning run reads this once for every rep, so no second query and no unused columns.
 _NUDGE_GAPS = (
-    select(*GAP_COLUMNS, Deal.name.label("deal_name"), Deal.crm_url, Deal.amount, Deal.stage, Deal.crm_probability)
+    select(*GAP_COLUMNS, Deal.owner_id, Deal.name.label("deal_name"), Deal.crm_url, Deal.amount, Deal.stage,
+           Deal.crm_probability)
     .join(Deal, Deal.id == ProcessGap.deal_id)
-    .where(Deal.owner_id == bindparam("person_id"), Deal.is_closed.is_(False), Deal.deleted_at.is_(None),
-           ProcessGap.resolved_at.is_(None))
-    .order_by(ProcessGap.id)
+    .where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), ProcessGap.resolved_at.is_(None))
 )  # fmt: skip
+FEW_REPS = _IN_CHUNK  # up to this many reps, their gaps are read by owner; more, every open gap is read once
+_STREAM = {"stream_results": True, "yield_per": CHUNK_SIZE}  # a server-side cursor on PostgreSQL: memory stays flat
 
 
 def nudge_items(
     session: Session, person_id: int, playbook: Playbook, now: dt.datetime, *, default_timezone: str = "UTC"
 ) -> list[NudgeItem]:
     """What a nudge to the rep would carry now, from the stored open gaps on their open deals."""
-    org = Org(session, playbook, default_timezone, around=person_id)
-    team_playbook = org.playbook(person_id)
-    items = [
-        NudgeItem(row.id, row.deal_id, row.deal_name, row.crm_url, row.rule, row.severity, row.detail,
-                  impact(row.severity, money_at_stake(row, team_playbook)), row.snoozed_until, row.last_nudged_at)
-        for row in session.connection().execute(_NUDGE_GAPS, {"person_id": person_id})
-    ]  # fmt: skip
-    return choose_for_nudge(items, team_playbook, org.today(person_id, now), org.zone(person_id))
+    return nudge_items_by_rep(session, [person_id], playbook, now, default_timezone=default_timezone).get(person_id, [])
+
+
+def nudge_items_by_rep(
+    session: Session, person_ids: Iterable[int], playbook: Playbook, now: dt.datetime, *, default_timezone: str = "UTC"
+) -> dict[int, list[NudgeItem]]:
+    """`nudge_items` for each of the reps (those with nothing to carry left out), from one read of their gaps.
+
+    The items and their order are choose_for_nudge's: only the best `max_items` of each rep's
+    gaps are kept while reading, so memory grows with reps, not with gaps.
+    """
+    wanted = set(person_ids)
+    if not wanted:
+        return {}
+    # One rep: just their manager chain; many: the whole people table, small next to the gaps.
+    org = Org(session, playbook, default_timezone, around=next(iter(wanted)) if len(wanted) == 1 else None)
+    reps = {person_id: _RepGaps(org, person_id, now) for person_id in wanted}
+    query = _NUDGE_GAPS.where(*_surely_not_nudgeable_left_out(reps.values(), now))
+    rows: Result[Any]
+    if len(wanted) <= FEW_REPS:
+        rows = session.connection().execute(query.where(Deal.owner_id.in_(wanted)))
+    else:
+        rows = session.connection().execute(query, execution_options=_STREAM)
+    # Unpacked, not read by attribute: this loop runs once per open gap, and a Row's attributes cost.
+    for row in rows:
+        gap_id, _, rule, severity, _, snoozed_until, last_nudged_at, owner_id, deal_name, _, amount, stage, crm_probability = row
+        rep = reps.get(owner_id)
+        if rep is None:
+            continue
+        # Most gaps were never snoozed nor nudged: nudgeable without asking.
+        if (snoozed_until is None and last_nudged_at is None) or is_nudgeable(
+            snoozed_until, last_nudged_at, rep.today, rep.zone, rep.playbook.nudges
+        ):
+            rep.consider(row, gap_id, rule, severity, deal_name, rep.stake(amount, stage, crm_probability))
+    return {person_id: items for person_id, rep in reps.items() if (items := rep.chosen())}
+
+
+class _RepGaps:
+    """One rep's best gaps so far while all reps' gaps stream past."""
+
+    def __init__(self, org: Org, person_id: int, now: dt.datetime) -> None:
+        self.playbook = org.playbook(person_id)
+        self.today, self.zone = org.today(person_id, now), org.zone(person_id)
+        self.max_items = self.playbook.nudges.max_items
+        # (rank, impact, row): the rows stay rows until chosen, as most gaps are not.
+        self.best: list[tuple[tuple[float, int, int, str, int], float, Row[Any]]] = []
+        # The impact of the worst gap kept once `max_items` are: a gap below it can never be chosen.
+        self.floor = -math.inf
+        self.stages: dict[str, StageRule | None] = {}
+
+    def stake(self, amount: Decimal | None, stage: str, crm_probability: float | None) -> float:
+        """rules.money_at_stake of a deal with these values, the stage looked up once per rep."""
+        if stage not in self.stages:
+            self.stages[stage] = self.playbook.stage(stage)
+        stage_rule = self.stages[stage]
+        probability = stage_rule.probability if stage_rule is not None else crm_probability
+        return float(amount or 0) * float(probability or 0)
+
+    def consider(self, row: Row[Any], gap_id: int, rule: str, severity: str, deal_name: str, stake: float) -> None:
+        weighed = impact(severity, stake)
+        if weighed < self.floor:
+            return
+        # choose_for_nudge's order; the gap id last, as its stable sort of gaps read in id order.
+        self.best.append(((*rank_key(rule, severity, weighed), deal_name, gap_id), weighed, row))
+        if len(self.best) > 4 * self.max_items:
+            self._trim()
+
+    def _trim(self) -> None:
+        self.best.sort(key=lambda ranked: ranked[0])
+        del self.best[self.max_items :]
+        if len(self.best) == self.max_items:
+            self.floor = self.best[-1][1]
+
+    def chosen(self) -> list[NudgeItem]:
+        self._trim()
+        return [
+            NudgeItem(row.id, row.deal_id, row.deal_name, row.crm_url, row.rule, row.severity, row.detail, stake,
+                      row.snoozed_until, row.last_nudged_at)
+            for _, stake, row in self.best
+        ]  # fmt: skip
+
+
+def _surely_not_nudgeable_left_out(reps: Iterable[_RepGaps], now: dt.datetime) -> list[ColumnElement[bool]]:
+    """Criteria that leave out gaps no rep could be nudged about today, so they are never read.
+
+    Loose on purpose; is_nudgeable decides exactly. A gap snoozed past the latest today anywhere
+    (no time zone is more than a day ahead of UTC) is left out, and so is one nudged too lately
+    for the shortest `renudge_days`: local dates `renudge_days` apart in one zone are more than
+    `renudge_days - 1` days apart, give or take a daylight-saving shift (3 hours covers any).
+    """
+    utc_today = now.astimezone(dt.UTC).date()
+    renudge_days = min(rep.playbook.nudges.renudge_days for rep in reps)
+    nudged_before = now - dt.timedelta(days=renudge_days - 1) + dt.timedelta(hours=3)
+    return [
+        or_(ProcessGap.snoozed_until.is_(None), ProcessGap.snoozed_until <= utc_today + dt.timedelta(days=1)),
+        or_(ProcessGap.last_nudged_at.is_(None), ProcessGap.last_nudged_at < nudged_before),
+    ]
 
 
 def person_findings(

@@ -1,23 +1,26 @@
 """The morning nudge: the few most important things for a rep today, ranked by impact.
 
-`collect_items` reads what is worth saying (open process gaps not snoozed and not nudged
-recently, actions due or overdue, goals due soon), `rank` orders them, and `morning_nudge`
-decides today's nudge, key `nudge:<person>:<local date>`; the delivery layer
-(bot/delivery/nudges.py) queues it and `mark_nudged` marks the gaps it carries, in the same
+`morning_nudges` reads what is worth saying to some reps or to all at once (open process gaps
+not snoozed and not nudged recently, actions due or overdue, goals due soon), `collect_items`
+turns one rep's into items, `rank` orders them, and each rep's nudge is keyed
+`nudge:<person>:<local date>`; `morning_nudge` is the same for one rep. The delivery layer
+(bot/delivery/nudges.py) queues them and `mark_nudged` marks the gaps they carry, in the same
 transaction. Nothing worth saying, nothing sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.coaching.gaps import nudge_items
+from bot.coaching.gaps import FEW_REPS, nudge_items_by_rep
+from bot.coaching.gaps import NudgeItem as GapItem
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.words import short_date
@@ -37,6 +40,7 @@ GUIDANCE: dict[str, tuple[str, str]] = {
     "missing_field": ("A field the playbook requires at this stage is empty.", "Fill it in, in the CRM."),
 }  # fmt: skip
 DEFAULT_GUIDANCE = ("The playbook flags it.", "Open it in the CRM and fix what is missing.")
+_IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -60,39 +64,81 @@ TIER_OVERDUE_ACTION, TIER_GAP, TIER_DUE_ACTION, TIER_GOAL = range(4)
 
 
 def collect_items(
-    session: Session, person: Person, playbook: Playbook, now: dt.datetime, today: dt.date, default_timezone: str
+    gaps: Iterable[GapItem], actions: Iterable[DueAction], goals: Iterable[DueGoal], today: dt.date
 ) -> list[NudgeItem]:
-    """Everything worth telling `person` this morning, unranked.
+    """Everything worth telling a rep this morning, unranked, from what `_read_due` read for them.
 
-    Gaps come from gaps.nudge_items: the rep's team playbook, not snoozed past today and not
-    carried by a nudge in the last `renudge_days` of the rep's own days.
+    Gaps come from gaps.nudge_items_by_rep: the rep's team playbook, not snoozed past today and
+    not carried by a nudge in the last `renudge_days` of the rep's own days.
     """
     items = []
-    for gap in nudge_items(session, person.id, playbook, now, default_timezone=default_timezone):
+    for gap in gaps:
         why, todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)
         # nudge_items reads stored gaps; only a playbook preview has gaps without an id.
         assert gap.gap_id is not None
         items.append(NudgeItem("gap", gap.gap_id, gap.deal_name, gap.detail or gap.rule, why, todo, TIER_GAP, gap.impact, gap.crm_url))
-    for action in session.scalars(
-        select(Action).where(Action.person_id == person.id, Action.status == "open", Action.due_date <= today + dt.timedelta(days=1))
-    ):
-        due = action.due_date
-        assert due is not None
-        overdue = due < today
-        when = f"overdue since {short_date(due)}" if overdue else "due " + ("today" if due == today else "tomorrow")
+    for action in actions:
+        if action.due_date > today + dt.timedelta(days=1):
+            continue
+        overdue = action.due_date < today
+        when = f"overdue since {short_date(action.due_date)}" if overdue else "due " + ("today" if action.due_date == today else "tomorrow")
         items.append(
             NudgeItem("action", action.id, action.text, when, "Your coach asked for it.", "Do it, then press Mark done.",
                       TIER_OVERDUE_ACTION if overdue else TIER_DUE_ACTION)  # fmt: skip
         )
-    for goal in session.scalars(
-        select(Goal).where(Goal.person_id == person.id, Goal.status == "open", Goal.due_date <= today + dt.timedelta(days=7))
-    ):
-        assert goal.due_date is not None
+    for goal in goals:
+        if goal.due_date > today + dt.timedelta(days=7):
+            continue
         items.append(
             NudgeItem("goal", goal.id, f"Goal: {goal.competency}", f"{goal.progress:.0%} done, due {short_date(goal.due_date)}",
                       goal.description, "Take one step toward it today.", TIER_GOAL)  # fmt: skip
         )
     return items
+
+
+class DueAction(NamedTuple):
+    id: int
+    person_id: int
+    text: str
+    due_date: dt.date
+
+
+class DueGoal(NamedTuple):
+    id: int
+    person_id: int
+    competency: str
+    description: str
+    progress: float
+    due_date: dt.date
+
+
+_DUE_ACTIONS = select(Action.id, Action.person_id, Action.text, Action.due_date).where(Action.status == "open").order_by(Action.id)
+_DUE_GOALS = select(Goal.id, Goal.person_id, Goal.competency, Goal.description, Goal.progress, Goal.due_date).where(
+    Goal.status == "open"
+).order_by(Goal.id)
+
+
+def _read_due(session: Session, todays: dict[int, dt.date]) -> tuple[dict[int, list[DueAction]], dict[int, list[DueGoal]]]:
+    """Open actions and goals that fall due soon enough for some rep in `todays`, by rep (one read each).
+
+    Read up to the latest of the reps' todays; collect_items keeps what falls due by each rep's own.
+    """
+    latest = max(todays.values())
+    connection = session.connection()
+    actions_query = _DUE_ACTIONS.where(Action.due_date <= latest + dt.timedelta(days=1))
+    goals_query = _DUE_GOALS.where(Goal.due_date <= latest + dt.timedelta(days=7))
+    if len(todays) <= FEW_REPS:
+        actions_query = actions_query.where(Action.person_id.in_(todays))
+        goals_query = goals_query.where(Goal.person_id.in_(todays))
+    actions: dict[int, list[DueAction]] = {}
+    for action_row in connection.execute(actions_query):
+        if action_row.person_id in todays:
+            actions.setdefault(action_row.person_id, []).append(DueAction._make(action_row))
+    goals: dict[int, list[DueGoal]] = {}
+    for goal_row in connection.execute(goals_query):
+        if goal_row.person_id in todays:
+            goals.setdefault(goal_row.person_id, []).append(DueGoal._make(goal_row))
+    return actions, goals
 
 
 def rank(items: list[NudgeItem], max_items: int) -> list[NudgeItem]:
@@ -118,18 +164,36 @@ def morning_nudge(
     session: Session, person: Person, playbook: Playbook, now: dt.datetime, default_timezone: str
 ) -> MorningNudge | None:
     """Today's nudge for `person`, if there is anything worth saying and they are in Slack."""
-    if not person.slack_user_id:
-        return None
-    today = local_today(person, default_timezone, now)
-    items = collect_items(session, person, playbook, now, today, default_timezone)
-    chosen = rank(items, playbook.nudges.max_items)
-    if not chosen:
-        return None
-    return MorningNudge(key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items))
+    return next((nudge for _, nudge in morning_nudges(session, [person], playbook, now, default_timezone)), None)
 
 
-def mark_nudged(session: Session, nudge: MorningNudge, now: dt.datetime) -> None:
-    """Record that the gaps `nudge` carries were nudged: they rest `renudge_days` before the next."""
-    gap_ids = [item.ref_id for item in nudge.items if item.kind == "gap"]
-    if gap_ids:
-        session.execute(update(ProcessGap).where(ProcessGap.id.in_(gap_ids)).values(last_nudged_at=now))
+def morning_nudges(
+    session: Session, people: Sequence[Person], playbook: Playbook, now: dt.datetime, default_timezone: str
+) -> list[tuple[Person, MorningNudge]]:
+    """Today's nudge for each of `people` with anything worth saying and in Slack, in their order.
+
+    One read of gaps, one of actions and one of goals, whether for one rep or for all: a morning
+    run over every rep costs about one pass over the open gaps, not a round of queries a rep.
+    """
+    in_slack = [person for person in people if person.slack_user_id]
+    if not in_slack:
+        return []
+    todays = {person.id: local_today(person, default_timezone, now) for person in in_slack}
+    gaps = nudge_items_by_rep(session, todays, playbook, now, default_timezone=default_timezone)
+    actions, goals = _read_due(session, todays)
+    nudges = []
+    for person in in_slack:
+        today = todays[person.id]
+        items = collect_items(gaps.get(person.id, ()), actions.get(person.id, ()), goals.get(person.id, ()), today)
+        chosen = rank(items, playbook.nudges.max_items)
+        if chosen:
+            nudge = MorningNudge(key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items))
+            nudges.append((person, nudge))
+    return nudges
+
+
+def mark_nudged(session: Session, nudges: Iterable[MorningNudge], now: dt.datetime) -> None:
+    """Record that the gaps the `nudges` carry were nudged: they rest `renudge_days` before the next."""
+    gap_ids = [item.ref_id for nudge in nudges for item in nudge.items if item.kind == "gap"]
+    for start in range(0, len(gap_ids), _IN_CHUNK):
+        session.execute(update(ProcessGap).where(ProcessGap.id.in_(gap_ids[start : start + _IN_CHUNK])).values(last_nudged_at=now))

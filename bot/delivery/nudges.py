@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from bot.blocks import to_dicts
-from bot.blocks.nudges import nudge_blocks, nudge_text
-from bot.coaching.nudges import mark_nudged, morning_nudge
+from bot.blocks.nudges import nudge_block_dicts, nudge_text
+from bot.coaching.nudges import MorningNudge, mark_nudged, morning_nudges
 from bot.coaching.playbook import Playbook
-from bot.messaging.outbox import enqueue
+from bot.messaging.outbox import Message, enqueue_many
 from bot.models import Person
 
 
@@ -20,14 +20,22 @@ def queue_morning_nudge(session: Session, person: Person, playbook: Playbook, no
     The gaps it carries are marked nudged in the same transaction, and only when it was queued
     now: a nudge queued earlier today (by hand, or by another process) marks nothing again.
     """
-    nudge = morning_nudge(session, person, playbook, now, default_timezone)
-    if nudge is None:
-        return False
-    assert person.slack_user_id is not None  # morning_nudge decides nothing for someone not in Slack
-    queued = enqueue(
-        session, key=nudge.key, recipient=person.slack_user_id, kind=nudge.kind, text=nudge_text(nudge.name, nudge.items, nudge.total),
-        blocks=to_dicts(nudge_blocks(nudge.name, nudge.items, nudge.total)), now=now,
-    )  # fmt: skip
-    if queued:
-        mark_nudged(session, nudge, now)
-    return queued
+    return queue_morning_nudges(session, [person], playbook, now, default_timezone) == 1
+
+
+def queue_morning_nudges(
+    session: Session, people: Sequence[Person], playbook: Playbook, now: dt.datetime, default_timezone: str
+) -> int:
+    """`queue_morning_nudge` for each of `people`, read, queued and marked together; how many were queued."""
+    decided = morning_nudges(session, people, playbook, now, default_timezone)
+    messages = []
+    for person, nudge in decided:
+        assert person.slack_user_id is not None  # morning_nudges decides nothing for someone not in Slack
+        messages.append(
+            Message(key=nudge.key, recipient=person.slack_user_id, kind=nudge.kind, text=nudge_text(nudge.name, nudge.items, nudge.total),
+                    blocks=nudge_block_dicts(nudge.name, nudge.items, nudge.total))
+        )  # fmt: skip
+    queued = enqueue_many(session, messages, now=now)
+    carried: list[MorningNudge] = [nudge for _, nudge in decided if nudge.key in queued]
+    mark_nudged(session, carried, now)
+    return len(carried)

@@ -9,6 +9,8 @@ restart, a second instance) queues one message. The sender (bot/messaging/sender
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -52,3 +54,32 @@ def enqueue(
         ).returning(OutboxMessage.id)
     ).first()
     return inserted is not None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message for `enqueue_many`: what `enqueue` takes, bar the time."""
+
+    key: str
+    recipient: str
+    kind: str
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def enqueue_many(session: Session, messages: Sequence[Message], *, now: dt.datetime) -> set[str]:
+    """Queue many messages in one statement; the keys of those queued now (not queued before)."""
+    if not messages:
+        return set()
+    rows = [
+        {"dedupe_key": message.key[:200], "recipient": message.recipient, "kind": message.kind,
+         "payload": {"text": message.text, "blocks": message.blocks}, "status": "pending", "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
+        for message in messages
+    ]  # fmt: skip
+    # One INSERT … ON CONFLICT DO NOTHING over many rows (SQLAlchemy's insertmanyvalues): RETURNING
+    # names just the rows that went in, which is how the caller learns which decisions are its own.
+    statement = insert_ignoring_conflicts(session, OutboxMessage, ["dedupe_key"]).returning(OutboxMessage.dedupe_key)
+    queued = set(session.scalars(statement, rows))
+    truncated = {message.key[:200]: message.key for message in messages}
+    return {truncated[key] for key in queued}

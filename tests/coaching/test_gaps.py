@@ -7,13 +7,14 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.coaching import rescan
+from bot.coaching import gaps, rescan
 from bot.coaching.gaps import (
     GapChange,
     GapError,
@@ -24,6 +25,7 @@ from bot.coaching.gaps import (
     ScanSummary,
     SnoozedGap,
     nudge_items,
+    nudge_items_by_rep,
     person_findings,
     plan_changes,
     read_deals,
@@ -606,3 +608,71 @@ def test_a_rescan_with_most_deals_to_judge_again_is_a_full_scan(session_factory,
         session.execute(update(Deal).where(Deal.crm_id.like("M%")).values(next_step="Call"))
     summary = scan_gaps(session_factory, PLAYBOOK, now)
     assert (summary.full_scan, summary.deals_judged, summary.deals_scanned) == ("too many deals to judge one by one", 1_102, 1_102)
+
+
+def many_reps_with_gaps(session_factory: sessionmaker[Session], now: dt.datetime) -> list[int]:
+    """Twelve reps in zones from UTC-11 to UTC+14 under two managers (one with a team playbook),
+    three open deals each, scanned, then some gaps snoozed and some nudged at scattered times."""
+    rng = random.Random(8)
+    zones = ("Pacific/Pago_Pago", "America/Los_Angeles", "America/New_York", "UTC", "Europe/Berlin", "Asia/Tokyo", "Pacific/Kiritimati")
+    with session_scope(session_factory) as session:
+        managers = [Person(email=MIA, name="Mia Manager", is_manager=True), Person(email="vic.manager@example.com", name="Vic Manager", is_manager=True)]
+        session.add_all(managers)
+        session.flush()
+        reps = [Person(email=f"rep{n}@example.com", name=f"Rep {n}", is_rep=True, manager_id=managers[n % 2].id,
+                       timezone=zones[n % len(zones)]) for n in range(12)]  # fmt: skip
+        session.add_all(reps)
+        session.flush()
+        session.add_all(
+            _deal(rep, f"M{rep.id}-{d}", str(rng.randrange(5_000, 60_000, 5_000)), rng.choice(("Discovery", "Proposal", "Negotiation")),
+                  name=f"Deal {d % 2}", close_date=now.date() + dt.timedelta(days=rng.randint(-10, 30)),
+                  stage_entered_at=now - dt.timedelta(days=rng.randint(1, 50)),
+                  next_step_date=now.date() + dt.timedelta(days=rng.randint(-5, 5)))
+            for rep in reps for d in range(3)
+        )  # fmt: skip
+        rep_ids = [rep.id for rep in reps]
+    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{no_activity: {{severity: high}}}}"), "team.yml")
+    scan_gaps(session_factory, team, now)
+    with session_scope(session_factory) as session:
+        for gap in session.scalars(select(ProcessGap).order_by(ProcessGap.id)):
+            if rng.random() < 0.2:
+                gap.snoozed_until = now.date() + dt.timedelta(days=rng.randint(-1, 2))
+            if rng.random() < 0.5:
+                gap.last_nudged_at = now - dt.timedelta(hours=rng.randint(24, 96))
+    return rep_ids
+
+
+@pytest.mark.parametrize("few_reps", [500, 1], ids=["read by owner", "every open gap read once"])
+def test_nudge_items_for_many_reps_at_once_are_what_each_rep_alone_gets(session_factory, now, monkeypatch, few_reps) -> None:  # type: ignore[no-untyped-def]
+    # Past FEW_REPS every open gap is read in one pass; a threshold of 1 takes that path with twelve reps.
+    monkeypatch.setattr(gaps, "FEW_REPS", few_reps)
+    rep_ids = many_reps_with_gaps(session_factory, now)
+    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{no_activity: {{severity: high}}}}"), "team.yml")
+    with session_factory() as session:
+        for moment in (now, now + dt.timedelta(hours=11), now + DAY + dt.timedelta(hours=3), now + 2 * DAY):
+            one_by_one = {rep_id: nudge_items(session, rep_id, team, moment) for rep_id in rep_ids}
+            assert nudge_items_by_rep(session, rep_ids, team, moment) == {rep_id: items for rep_id, items in one_by_one.items() if items}
+            assert sum(len(items) for items in one_by_one.values()) > 12  # most reps have something to be told
+
+
+@pytest.mark.parametrize(
+    ("zone", "nudged_local", "now_local"),
+    [
+        # Spring forward: three local days apart but an hour short of two days and a minute.
+        ("America/New_York", dt.datetime(2026, 3, 7, 23, 59), dt.datetime(2026, 3, 10, 0, 0)),
+        ("Pacific/Kiritimati", dt.datetime(2026, 11, 22, 23, 59), dt.datetime(2026, 11, 25, 0, 0)),
+        ("Pacific/Pago_Pago", dt.datetime(2026, 11, 22, 23, 59), dt.datetime(2026, 11, 25, 0, 0)),
+    ],
+)
+def test_a_gap_is_carried_again_the_first_minute_of_the_third_local_day_in_any_zone(  # type: ignore[no-untyped-def]
+    session_factory, now, zone, nudged_local, now_local
+) -> None:
+    ids = seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    nudged_at, moment = (local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC) for local in (nudged_local, now_local))
+    with session_scope(session_factory) as session:
+        session.execute(update(Person).where(Person.id == ids["riley"]).values(timezone=zone))
+        session.execute(update(ProcessGap).where(ProcessGap.rule == "next_step_missing").values(last_nudged_at=nudged_at))
+    with session_factory() as session:
+        assert "next_step_missing" in [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment)]
+        assert "next_step_missing" not in [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment - dt.timedelta(minutes=2))]

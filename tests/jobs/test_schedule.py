@@ -11,7 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from bot.coaching.playbook import load_playbook
 from bot.database import session_scope
@@ -189,3 +189,22 @@ def test_a_leaver_gets_no_nudge_and_leaves_the_managers_digest(session_factory) 
     with session_factory() as session:
         [digest] = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "digest")).all()
     assert digest["text"] == "Your team, week of Nov 2: 1 reps, 1 need attention."
+
+
+def test_a_hand_run_over_every_rep_queues_and_marks_what_their_own_scheduled_runs_did(session_factory) -> None:  # type: ignore[no-untyped-def]
+    def nudges_and_marked_gaps() -> tuple[list[tuple[str, str, dict]], list[int]]:  # type: ignore[type-arg]
+        with session_factory() as session:
+            rows = session.execute(select(OutboxMessage.dedupe_key, OutboxMessage.recipient, OutboxMessage.payload).order_by(OutboxMessage.dedupe_key))
+            marked = session.scalars(select(ProcessGap.id).where(ProcessGap.last_nudged_at.is_not(None)).order_by(ProcessGap.id)).all()
+            return [tuple(row) for row in rows], list(marked)  # type: ignore[misc]
+
+    seed(session_factory)
+    # Friday: Nora's nudge at 09:00 in New York, Leo's at 09:00 in Los Angeles, each in its own claim.
+    run(schedule(session_factory), FRIDAY + dt.timedelta(hours=12), FRIDAY + dt.timedelta(hours=18))
+    scheduled = nudges_and_marked_gaps()
+    assert sorted(recipient for _, recipient, _ in scheduled[0]) == ["ULEO", "UNORA"] and scheduled[1]
+    with session_scope(session_factory) as session:
+        session.execute(delete(OutboxMessage))
+        session.execute(update(ProcessGap).values(last_nudged_at=None))
+    assert morning_nudge.JOB.run(schedule(session_factory).context, FRIDAY + dt.timedelta(hours=20), None).startswith("2 nudge(s) queued for 2 rep(s)")
+    assert nudges_and_marked_gaps() == scheduled
