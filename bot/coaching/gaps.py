@@ -44,7 +44,7 @@ from bot.coaching.rules import (
     impact,
     rank_key,
 )
-from bot.database import Busy, exclusive, in_chunks, session_scope
+from bot.database import IN_CHUNK, Busy, exclusive, in_chunks, session_scope
 from bot.models import Deal, GapScanState, Person, ProcessGap, ProductLine
 
 CHUNK_SIZE = 5_000  # deals per read and commit: big enough to amortise round trips, small enough to stay flat
@@ -547,7 +547,7 @@ _NUDGE_GAPS = (
     .join(Deal, Deal.id == ProcessGap.deal_id)
     .where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), ProcessGap.resolved_at.is_(None))
 )  # fmt: skip
-FEW_REPS = _IN_CHUNK  # up to this many reps, their gaps are read by owner; more, every open gap is read once
+FEW_REPS = IN_CHUNK  # up to this many reps, their gaps are read by owner; more, every open gap is read once
 _STREAM = {"stream_results": True, "yield_per": CHUNK_SIZE}  # a server-side cursor on PostgreSQL: memory stays flat
 
 

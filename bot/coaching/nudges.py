@@ -24,6 +24,7 @@ from bot.coaching.gaps import NudgeItem as GapItem
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.words import short_date
+from bot.database import in_chunks
 from bot.models import Action, Goal, Person, ProcessGap
 
 # Why each rule matters and what to do about it, in a rep's words.
@@ -40,7 +41,6 @@ GUIDANCE: dict[str, tuple[str, str]] = {
     "missing_field": ("A field the playbook requires at this stage is empty.", "Fill it in, in the CRM."),
 }  # fmt: skip
 DEFAULT_GUIDANCE = ("The playbook flags it.", "Open it in the CRM and fix what is missing.")
-_IN_CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -195,5 +195,5 @@ def morning_nudges(
 def mark_nudged(session: Session, nudges: Iterable[MorningNudge], now: dt.datetime) -> None:
     """Record that the gaps the `nudges` carry were nudged: they rest `renudge_days` before the next."""
     gap_ids = [item.ref_id for nudge in nudges for item in nudge.items if item.kind == "gap"]
-    for start in range(0, len(gap_ids), _IN_CHUNK):
-        session.execute(update(ProcessGap).where(ProcessGap.id.in_(gap_ids[start : start + _IN_CHUNK])).values(last_nudged_at=now))
+    for chunk in in_chunks(gap_ids):
+        session.execute(update(ProcessGap).where(ProcessGap.id.in_(chunk)).values(last_nudged_at=now))
