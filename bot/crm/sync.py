@@ -164,7 +164,7 @@ def _sync(
 _DONE = object()
 
 
-def prefetched(pages: Iterator[DealPage], depth: int = 2) -> Iterator[DealPage]:
+def prefetched(pages: Iterator[DealPage], depth: int = 1) -> Iterator[DealPage]:
     """Fetch the next pages on a thread while the current one is written.
 
     A CRM takes 100 ms or more to serve a page; waiting for it while the database is idle (and
