@@ -38,15 +38,16 @@ def among(session: Session, column: Any, values: Sequence[Any]) -> Iterator[Colu
 
 
 def insert_new(
-    session: Session, table: Table, rows: list[dict[str, Any]], conflict_columns: list[str], returning: Sequence[Any] = ()
+    session: Session, model: Any, rows: list[dict[str, Any]], conflict_columns: list[str], returning: Sequence[Any] = ()
 ) -> list[Row[Any]]:
-    """INSERT rows (all with the same keys), skipping any whose `conflict_columns` are taken.
+    """INSERT rows of `model` (all with the same keys), skipping any whose `conflict_columns` are taken.
 
     Returns the `returning` columns of the rows that went in, so a caller learns which did: a
     row another run stored meanwhile is not returned.
     """
     if not rows:
         return []
+    table: Table = model.__table__
     if is_postgresql(session):
         names = list(rows[0])
         columns = [table.c[name] for name in names]
@@ -55,15 +56,15 @@ def insert_new(
             for name, column in zip(names, columns)
         ]
         # Set-returning functions side by side in a select list run in step: row n of each array together.
-        statement = postgresql.insert(table).from_select(columns, select(*arrays))
-        statement = statement.on_conflict_do_nothing(index_elements=conflict_columns)
+        from_arrays = postgresql.insert(table).from_select(columns, select(*arrays))
+        from_arrays = from_arrays.on_conflict_do_nothing(index_elements=conflict_columns)
         if returning:
-            return list(session.execute(statement.returning(*returning)))
-        session.execute(statement)
+            return list(session.execute(from_arrays.returning(*returning)))
+        session.execute(from_arrays)
         return []
-    statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    values = sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
     if returning:
         # One multi-row INSERT ... RETURNING per batch of rows (SQLAlchemy's "insertmanyvalues").
-        return list(session.execute(statement.returning(*returning), rows))
-    session.execute(statement, rows)
+        return list(session.execute(values.returning(*returning), rows))
+    session.execute(values, rows)
     return []

@@ -165,12 +165,13 @@ _DONE = object()
 
 
 def prefetched(pages: Iterator[DealPage], depth: int = 1) -> Iterator[DealPage]:
-    """Fetch the next pages on a thread while the current one is written.
+    """Fetch the next page on a thread while the current one is written.
 
     A CRM takes 100 ms or more to serve a page; waiting for it while the database is idle (and
     the reverse) would add the two. The thread only reads from the CRM: pages are still stored
     and committed one by one, in order, each with its own cursor. An error in the fetch is raised
-    here, after the pages before it were stored.
+    here, after the pages before it were stored. One page waiting (`depth`) already overlaps the
+    two; each more is a page more in memory (2,000 Salesforce opportunities with their history).
     """
     queue: Queue[object] = Queue(maxsize=depth)
     stop = threading.Event()
@@ -240,9 +241,9 @@ def _store_page(
     history: list[tuple[int, str, dt.datetime]] = []  # (deal id, stage, entered_at)
     if new := [crm_id for crm_id in incoming if crm_id not in existing]:
         # RETURNING gives the new ids for the stage history in the same round trip.
-        rows = [{"crm_source": source, "crm_id": crm_id, "synced_at": now, **wanted[crm_id]} for crm_id in new]
-        returned = insert_new(session, Deal.__table__, rows, ["crm_source", "crm_id"], (Deal.id, Deal.crm_id))
-        created = {crm_id: deal_id for deal_id, crm_id in returned}
+        new_rows = [{"crm_source": source, "crm_id": crm_id, "synced_at": now, **wanted[crm_id]} for crm_id in new]
+        returned = insert_new(session, Deal, new_rows, ["crm_source", "crm_id"], (Deal.id, Deal.crm_id))
+        created: dict[str, int] = {row.crm_id: row.id for row in returned}
         summary.created += len(created)
         for crm_id, deal_id in created.items():
             deal = incoming[crm_id]
@@ -256,7 +257,8 @@ def _store_page(
     to_update: list[dict[str, Any]] = []
     for crm_id, current in existing.items():
         values = wanted[crm_id]
-        if any(_differs(stored, values[name]) for name, stored in zip(SYNCED_COLUMNS, current[2:])):
+        synced: tuple[Any, ...] = tuple(current)[2:]  # after id and crm_id, as _stored reads them
+        if any(_differs(stored, values[name]) for name, stored in zip(SYNCED_COLUMNS, synced)):
             to_update.append({"id": current.id, "synced_at": now, **values})
             if current.stage != values["stage"]:
                 deal = incoming[crm_id]
@@ -270,7 +272,7 @@ def _store_page(
         # A deal moved back to a stage it entered at the same moment before: keep one entry.
         insert_new(
             session,
-            DealStageHistory.__table__,
+            DealStageHistory,
             [{"deal_id": deal_id, "stage": stage, "entered_at": entered_at} for deal_id, stage, entered_at in history],
             ["deal_id", "entered_at", "stage"],
         )
