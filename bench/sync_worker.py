@@ -1,7 +1,14 @@
-"""One `sync` in its own process, for bench/sync.py: prints a JSON line with what it did."""
+"""One `sync` in its own process, for bench/sync.py: prints a JSON line with what it did.
+
+`python -m bench.sync_worker CRM CRM_URL DATABASE_URL` runs the sync; `python -m bench.sync_worker
+--replay CRM_URL REQUESTS_FILE` is the fetch floor: it sends the very requests a sync sent (as the
+stand-in recorded them) through coachbot's HTTP client and parses every answer as JSON, storing
+nothing.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import resource
@@ -11,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.coaching.playbook import load_playbook
+from bot.crm.http import CrmHttpClient
 from bot.crm.providers import provider_from_settings
 from bot.crm.sync import sync
 from bot.database import make_engine, make_session_factory
@@ -58,7 +66,25 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def replay(crm_url: str, requests_file: str) -> dict[str, Any]:
+    """Time sending the recorded requests in order and parsing each answer, as the sync's fetch thread does."""
+    with open(requests_file) as recorded:
+        requests = json.load(recorded)
+    client = CrmHttpClient(crm="stand-in", base_url=crm_url, auth_setting="(replay)")
+    answered = 0
+    started = time.perf_counter()
+    for request in requests:
+        body = client.json(request["method"], request["url"], headers=request["headers"], content=base64.b64decode(request["content"]))
+        answered += body is not None
+    seconds = time.perf_counter() - started
+    client.close()
+    return {"seconds": seconds, "requests": answered, "max_rss_kb": peak_rss_kb()}
+
+
 def main() -> None:
+    if sys.argv[1] == "--replay":
+        print(json.dumps(replay(*sys.argv[2:4])))
+        return
     crm, crm_url, database_url = sys.argv[1:4]
     settings = Settings(database_url=database_url, **STANDINS[crm][2](crm_url))
     now = dt.datetime.now(dt.UTC)

@@ -21,6 +21,7 @@ wrong shape is skipped with its id ("unreadable amount": ["deal 123"]), never th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 import zoneinfo
@@ -379,15 +380,25 @@ def _modified_ms(record: Any) -> int | None:
 def _entered(props: dict[str, Any], stages: dict[str, Stage]) -> dict[str, dt.datetime]:
     """Stage id -> when the deal last entered it, from HubSpot's calculated "date entered" properties."""
     entered: dict[str, dt.datetime] = {}
-    for stage_id in stages:
-        for prop in (f"{prefix}{stage_id}" for prefix in ENTERED_PREFIXES):
+    for stage_id, names in _entered_properties(tuple(stages)):
+        for prop in names:
+            # Most stages were never entered: skip their empty properties before parsing anything.
+            if (value := props.get(prop)) is None or value == "":
+                continue
             try:
-                if moment := values.timestamp(props.get(prop), prop):
-                    entered[stage_id] = moment
-                    break
+                moment = values.timestamp(value, prop)
             except values.BadValue:
                 raise SkipRecord(f"unreadable {prop}") from None
+            if moment:
+                entered[stage_id] = moment
+                break
     return entered
+
+
+@functools.lru_cache(maxsize=8)
+def _entered_properties(stage_ids: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(stage id, its "date entered" property names, newest first) for each stage: built once per catalogue."""
+    return tuple((stage_id, tuple(f"{prefix}{stage_id}" for prefix in ENTERED_PREFIXES)) for stage_id in stage_ids)
 
 
 def _history(entered: dict[str, dt.datetime], stages: dict[str, Stage], current: str) -> tuple[tuple[str, dt.datetime], ...]:

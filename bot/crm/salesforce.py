@@ -30,7 +30,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -279,11 +279,13 @@ class SalesforceProvider(HttpConnector):
         latest = max([*stamps, *([latest] if latest else [])], default=None)
         return page, latest
 
-    def _stage_history(self, first: dt.datetime, last: dt.datetime) -> dict[str, list[Any]]:
-        """OpportunityHistory rows by opportunity id, for the opportunities modified in [first, last].
+    def _stage_history(self, first: dt.datetime, last: dt.datetime) -> dict[str, list[_Change | None]]:
+        """(stage, entered_at) of the OpportunityHistory rows by opportunity id, for the opportunities modified
+        in [first, last]; None for a row that cannot be read.
 
         A semi-join on the page's SystemModstamp range rather than a list of its ids: 2,000 ids
-        would overrun the REST API's URI limit. Extra rows (ties at the edges) are ignored.
+        would overrun the REST API's URI limit. Extra rows (ties at the edges) are ignored. Rows are
+        read as each batch arrives, so a page holds two values per row rather than the batch's JSON.
         """
         upper = last.replace(microsecond=0) + dt.timedelta(seconds=1)
         soql = (
@@ -291,12 +293,12 @@ class SalesforceProvider(HttpConnector):
             f"(SELECT Id FROM Opportunity WHERE SystemModstamp >= {_soql_datetime(first)} "
             f"AND SystemModstamp < {_soql_datetime(upper)}) ORDER BY OpportunityId, CreatedDate"
         )
-        rows: dict[str, list[Any]] = {}
+        rows: dict[str, list[_Change | None]] = {}
         try:
             for records in self._query(soql):
                 for record in records:
                     opportunity_id = record.get("OpportunityId") if isinstance(record, dict) else None
-                    rows.setdefault(opportunity_id if isinstance(opportunity_id, str) else "", []).append(record)
+                    rows.setdefault(opportunity_id if isinstance(opportunity_id, str) else "", []).append(_change(record))
         except SalesforceApiError as exc:
             if exc.error_code != "INVALID_TYPE":
                 raise
@@ -306,7 +308,7 @@ class SalesforceProvider(HttpConnector):
             return {}
         return rows
 
-    def _deal(self, record: Any, emails: dict[str, str], stages: dict[str, Any], history: dict[str, list[Any]]) -> CrmDeal:
+    def _deal(self, record: Any, emails: dict[str, str], stages: dict[str, Any], history: dict[str, list[_Change | None]]) -> CrmDeal:
         if not isinstance(record, dict):
             raise SkipRecord("not a record")
 
@@ -417,20 +419,28 @@ def _checked_fields(fields: dict[str, str]) -> dict[str, str]:
     return fields
 
 
-def _entries(rows: Iterable[Any]) -> list[tuple[str, dt.datetime]]:
+_Change = tuple[str, dt.datetime]  # (StageName, CreatedDate) of an OpportunityHistory row
+
+
+def _change(row: Any) -> _Change | None:
+    """An OpportunityHistory row's stage and time; None when either is unreadable."""
+    try:
+        stage = values.text(row.get("StageName"), "StageName")
+        entered_at = values.timestamp(row.get("CreatedDate"), "CreatedDate")
+    except (BadValue, AttributeError):
+        return None
+    if stage is None or entered_at is None or len(stage) > _MAX_STAGE:
+        return None
+    return stage, entered_at
+
+
+def _entries(changes: Sequence[_Change | None]) -> list[_Change]:
     """Stage changes oldest first; rows for other changes (amount, close date) repeat the stage and are folded."""
-    changes = []
-    for row in rows:
-        try:
-            stage = values.text(row.get("StageName"), "StageName")
-            entered_at = values.timestamp(row.get("CreatedDate"), "CreatedDate")
-        except (BadValue, AttributeError):
-            raise SkipRecord("unreadable OpportunityHistory") from None
-        if stage is None or entered_at is None or len(stage) > _MAX_STAGE:
-            raise SkipRecord("unreadable OpportunityHistory")
-        changes.append((stage, entered_at))
-    entries: list[tuple[str, dt.datetime]] = []
-    for stage, entered_at in sorted(changes, key=lambda change: change[1]):
+    readable = [change for change in changes if change is not None]
+    if len(readable) != len(changes):
+        raise SkipRecord("unreadable OpportunityHistory")
+    entries: list[_Change] = []
+    for stage, entered_at in sorted(readable, key=lambda change: change[1]):
         if not entries or entries[-1][0] != stage:
             entries.append((stage, entered_at))
     return entries

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crm.base import CrmDeal, CrmError, CrmProvider, DealPage, StageCatalogue
-from bot.database import Busy, exclusive, insert_ignoring_conflicts, session_scope
+from bot.crm.bulk import among, insert_new
+from bot.database import Busy, exclusive, session_scope
 from bot.models import CrmSyncState, Deal, DealStageHistory, Person, ProductLine
 from bot.org.importer import ImportSummary, store_org
 
@@ -31,7 +32,6 @@ SYNCED_COLUMNS = (
     "last_activity_at", "product_name", "product_line", "crm_url", "created_at", "closed_at",
     "crm_modified_at", "deleted_at",
 )  # fmt: skip
-_LOOKUP_CHUNK = 500  # ids per IN (...) lookup: well under SQLite's bound-parameter limit
 
 
 @dataclass
@@ -143,9 +143,10 @@ def _sync(
     # People do not change during a sync; one directory serves every page.
     with session_factory() as session:
         owners = OwnerDirectory(session)
+        first_sync = session.scalar(select(Deal.id).where(Deal.crm_source == connection).limit(1)) is None
     for page in prefetched(provider.fetch_deals(cursor)):
         with session_scope(session_factory) as session:
-            _store_page(session, connection, page, owners, playbook, now, default_currency, summary)
+            _store_page(session, connection, page, owners, playbook, now, default_currency, summary, first_sync)
             state = session.get(CrmSyncState, connection)
             assert state is not None
             if page.cursor is not None:
@@ -163,13 +164,14 @@ def _sync(
 _DONE = object()
 
 
-def prefetched(pages: Iterator[DealPage], depth: int = 2) -> Iterator[DealPage]:
-    """Fetch the next pages on a thread while the current one is written.
+def prefetched(pages: Iterator[DealPage], depth: int = 1) -> Iterator[DealPage]:
+    """Fetch the next page on a thread while the current one is written.
 
     A CRM takes 100 ms or more to serve a page; waiting for it while the database is idle (and
     the reverse) would add the two. The thread only reads from the CRM: pages are still stored
     and committed one by one, in order, each with its own cursor. An error in the fetch is raised
-    here, after the pages before it were stored.
+    here, after the pages before it were stored. One page waiting (`depth`) already overlaps the
+    two; each more is a page more in memory (2,000 Salesforce opportunities with their history).
     """
     queue: Queue[object] = Queue(maxsize=depth)
     stop = threading.Event()
@@ -219,6 +221,7 @@ def _store_page(
     now: dt.datetime,
     default_currency: str,
     summary: SyncSummary,
+    first_sync: bool,
 ) -> None:
     summary.fetched += len(page.deals)
     for reason, rows in page.skipped.items():
@@ -228,68 +231,71 @@ def _store_page(
     summary.unknown_products.update(page.unknown_products)
 
     incoming = {deal.crm_id: deal for deal in page.deals}
-    existing: dict[str, dict[str, Any]] = {}
-    ids = list(incoming)
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        columns = [Deal.id, Deal.crm_id, *(getattr(Deal, name) for name in SYNCED_COLUMNS)]
-        for row in session.execute(select(*columns).where(Deal.crm_source == source, Deal.crm_id.in_(chunk))):
-            existing[row.crm_id] = row._asdict()
-
-    to_insert: list[dict[str, Any]] = []
-    to_update: list[dict[str, Any]] = []
-    history: list[tuple[str, str, dt.datetime]] = []  # (crm_id, stage, entered_at)
-    lines: set[str] = set()
-    for deal in incoming.values():
-        values = _deal_values(deal, owners, playbook, default_currency, summary)
-        if deal.product_line:
-            lines.add(deal.product_line)
-        current = existing.get(deal.crm_id)
-        if current is None:
-            to_insert.append({"crm_source": source, "crm_id": deal.crm_id, "synced_at": now, **values})
-            entries = deal.stage_history or ((deal.stage, deal.stage_entered_at or deal.created_at),)
-            history.extend((deal.crm_id, stage, entered_at) for stage, entered_at in entries)
-        elif any(_differs(current[name], values[name]) for name in SYNCED_COLUMNS):
-            to_update.append({"id": current["id"], "synced_at": now, **values})
-            if current["stage"] != values["stage"]:
-                history.append((deal.crm_id, deal.stage, deal.stage_entered_at or now))
-        else:
-            summary.unchanged += 1
+    wanted = {crm_id: _deal_values(deal, owners, playbook, default_currency, summary) for crm_id, deal in incoming.items()}
+    # A source with no deal stored when the sync began (a first sync) has nothing to read back.
+    existing = {} if first_sync else _stored(session, source, list(incoming))
 
     if page.deleted_ids:
         summary.deleted += _mark_deleted(session, source, page.deleted_ids, now)
 
-    deal_ids = {crm_id: row["id"] for crm_id, row in existing.items()}
-    if to_insert:
-        # RETURNING gives the new ids for the stage history in one round trip. ON CONFLICT: a deal
-        # another run stored meanwhile is left to it (and its history with it).
-        statement = insert_ignoring_conflicts(session, Deal, ["crm_source", "crm_id"])
-        # A Core insert of rows with one set of keys: a single multi-row INSERT per batch.
-        statement = statement.returning(Deal.id, Deal.crm_id)
-        inserted = {crm_id: deal_id for deal_id, crm_id in session.execute(statement, to_insert)}
-        deal_ids.update(inserted)
-        summary.created += len(inserted)
-        summary.unchanged += len(to_insert) - len(inserted)
-        history = [entry for entry in history if entry[0] in deal_ids]
+    history: list[tuple[int, str, dt.datetime]] = []  # (deal id, stage, entered_at)
+    if new := [crm_id for crm_id in incoming if crm_id not in existing]:
+        # RETURNING gives the new ids for the stage history in the same round trip.
+        new_rows = [{"crm_source": source, "crm_id": crm_id, "synced_at": now, **wanted[crm_id]} for crm_id in new]
+        returned = insert_new(session, Deal, new_rows, ["crm_source", "crm_id"], (Deal.id, Deal.crm_id))
+        created: dict[str, int] = {row.crm_id: row.id for row in returned}
+        summary.created += len(created)
+        for crm_id, deal_id in created.items():
+            deal = incoming[crm_id]
+            entries = deal.stage_history or ((deal.stage, deal.stage_entered_at or deal.created_at),)
+            history.extend((deal_id, stage, entered_at) for stage, entered_at in entries)
+        # Stored meanwhile, by an earlier page of this sync (a deal changed while it ran) or by
+        # another run: compared below like any stored deal.
+        if conflicted := [crm_id for crm_id in new if crm_id not in created]:
+            existing.update(_stored(session, source, conflicted))
+
+    to_update: list[dict[str, Any]] = []
+    for crm_id, current in existing.items():
+        values = wanted[crm_id]
+        synced: tuple[Any, ...] = tuple(current)[2:]  # after id and crm_id, as _stored reads them
+        if any(_differs(stored, values[name]) for name, stored in zip(SYNCED_COLUMNS, synced)):
+            to_update.append({"id": current.id, "synced_at": now, **values})
+            if current.stage != values["stage"]:
+                deal = incoming[crm_id]
+                history.append((current.id, deal.stage, deal.stage_entered_at or now))
+        else:
+            summary.unchanged += 1
     if to_update:
         session.execute(update(Deal), to_update)
         summary.updated += len(to_update)
     if history:
         # A deal moved back to a stage it entered at the same moment before: keep one entry.
-        session.execute(
-            insert_ignoring_conflicts(session, DealStageHistory, ["deal_id", "entered_at", "stage"]),
-            [{"deal_id": deal_ids[crm_id], "stage": stage, "entered_at": entered_at} for crm_id, stage, entered_at in history],
+        insert_new(
+            session,
+            DealStageHistory,
+            [{"deal_id": deal_id, "stage": stage, "entered_at": entered_at} for deal_id, stage, entered_at in history],
+            ["deal_id", "entered_at", "stage"],
         )
-    _store_product_lines(session, lines)
+    _store_product_lines(session, {deal.product_line for deal in incoming.values() if deal.product_line})
+
+
+def _stored(session: Session, source: str, crm_ids: list[str]) -> dict[str, Row[Any]]:
+    """The stored deals among `crm_ids`: id, crm_id and the synced columns, in one keyed read (or a few on SQLite)."""
+    columns = [Deal.id, Deal.crm_id, *(getattr(Deal, name) for name in SYNCED_COLUMNS)]
+    stored: dict[str, Row[Any]] = {}
+    for condition in among(session, Deal.crm_id, crm_ids):
+        for row in session.execute(select(*columns).where(Deal.crm_source == source, condition)):
+            stored[row.crm_id] = row
+    return stored
 
 
 def _mark_deleted(session: Session, source: str, crm_ids: list[str], now: dt.datetime) -> int:
     """Deals the CRM deleted or archived leave the pipeline; the row stays for history."""
     marked = 0
-    for start in range(0, len(crm_ids), _LOOKUP_CHUNK):
+    for condition in among(session, Deal.crm_id, crm_ids):
         result = session.execute(
             update(Deal)
-            .where(Deal.crm_source == source, Deal.crm_id.in_(crm_ids[start : start + _LOOKUP_CHUNK]), Deal.deleted_at.is_(None))
+            .where(Deal.crm_source == source, condition, Deal.deleted_at.is_(None))
             .values(deleted_at=now, synced_at=now)
             .execution_options(synchronize_session=False)
         )

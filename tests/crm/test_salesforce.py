@@ -302,6 +302,22 @@ def test_a_record_with_wrong_types_is_skipped_with_its_id(session_factory, now) 
     assert len(deals) == 57 and opportunity_id(5) not in deals
 
 
+def test_an_opportunity_with_an_unreadable_history_row_is_skipped_and_the_rest_keep_their_history(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin = SalesforceStandIn(now=now, opportunities=60)
+    standin.history[opportunity_id(7)] = [("Prospecting", "2026-09-01T10:00:00.000+0000"), ("Qualification", "last Tuesday")]
+    summary = run(session_factory, provider_for(standin, Clock(now)), now)
+    assert summary.skipped == {"unreadable OpportunityHistory": [opportunity_id(7)]}
+    deals, history = stored(session_factory)
+    assert len(deals) == 59 and opportunity_id(7) not in deals
+    # Opportunity 6 went Prospecting -> ... -> Closed Won, 5 hours a stage, from its creation.
+    created = now - dt.timedelta(days=200) + dt.timedelta(seconds=97 * 6)
+    assert [row[1:] for row in history if row[0] == opportunity_id(6)] == [
+        (stage, created + dt.timedelta(hours=5 * step))
+        for step, stage in enumerate(["Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
+                                      "Proposal/Price Quote", "Negotiation/Review", "Closed Won"])
+    ]  # fmt: skip
+
+
 def test_a_page_that_is_not_json_stops_the_sync_keeping_earlier_pages_and_a_rerun_completes_it(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     run(session_factory, provider_for(SalesforceStandIn(now=now, opportunities=1000), Clock(now), page_size=200), now)
     clean = stored(session_factory)

@@ -228,3 +228,48 @@ def test_the_summary_names_matched_owners_who_have_no_slack_user(session_factory
     summary = sync(session_factory, ListProvider([crm_deal("1"), crm_deal("2")]), PLAYBOOK, now)
     assert dict(summary.owners_without_slack) == {"riley@example.com": 2}
     assert summary.as_dict()["owners_without_slack"] == {"riley@example.com": 2}
+
+
+def test_a_deal_served_again_later_in_the_same_first_sync_keeps_its_later_values(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    # A deal edited while a first sync runs moves behind the CRM's ordering and comes again on a later page.
+    moved = now - dt.timedelta(minutes=5)
+    provider = ListProvider(
+        [crm_deal("1"), crm_deal("2"), crm_deal("1", stage="Proposal", stage_entered_at=moved, amount=Decimal("1500"))]
+    )
+    summary = sync(session_factory, provider, PLAYBOOK, now)
+    assert (summary.fetched, summary.created, summary.updated, summary.unchanged) == (3, 2, 1, 0)
+    with session_factory() as session:
+        assert session.execute(select(Deal.stage, Deal.amount).where(Deal.crm_id == "1")).one() == ("Proposal", Decimal("1500.00"))
+        history = session.execute(
+            select(DealStageHistory.stage, DealStageHistory.entered_at).join(Deal).where(Deal.crm_id == "1").order_by(DealStageHistory.entered_at)
+        ).all()
+        assert [tuple(row) for row in history] == [("Demo", CREATED), ("Proposal", moved)]
+
+
+def test_a_deal_another_writer_stored_while_a_first_sync_ran_is_compared_not_doubled(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    def stored_meanwhile(crm_id: str, amount: Decimal) -> Deal:
+        return Deal(
+            crm_source="test", crm_id=crm_id, crm_owner_key="riley@example.com", name=f"Deal {crm_id}", amount=amount,
+            currency="USD", stage="Demo", stage_entered_at=CREATED, close_date=dt.date(2026, 12, 1), product_line="Core",
+            created_at=CREATED, synced_at=now - dt.timedelta(minutes=1),
+        )  # fmt: skip
+
+    class Racing(ListProvider):
+        """Between its two pages, another writer stores deal 3 with an older amount, and deal 4 as the CRM has it."""
+
+        def fetch_deals(self, cursor):  # type: ignore[no-untyped-def]
+            pages = super().fetch_deals(cursor)
+            yield next(pages)
+            with session_scope(session_factory) as session:
+                session.add_all([stored_meanwhile("3", Decimal("900")), stored_meanwhile("4", Decimal("1000"))])
+            yield from pages
+
+    summary = sync(session_factory, Racing([crm_deal("1"), crm_deal("2"), crm_deal("3"), crm_deal("4")]), PLAYBOOK, now)
+    assert (summary.created, summary.updated, summary.unchanged) == (2, 1, 1)
+    with session_factory() as session:
+        assert dict(session.execute(select(Deal.crm_id, Deal.amount)).all()) == {
+            "1": Decimal("1000.00"), "2": Decimal("1000.00"), "3": Decimal("1000.00"), "4": Decimal("1000.00"),
+        }  # fmt: skip
+        assert dict(session.execute(select(Deal.crm_id, Deal.synced_at).where(Deal.crm_id.in_(["3", "4"]))).all()) == {
+            "3": now, "4": now - dt.timedelta(minutes=1),
+        }  # fmt: skip
