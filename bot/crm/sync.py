@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crm.base import CrmDeal, CrmError, CrmProvider, DealPage, StageCatalogue
 from bot.crm.bulk import among, insert_new
+from bot.dml import rows_affected
 from bot.database import Busy, exclusive, session_scope
 from bot.models import CrmSyncState, Deal, DealStageHistory, Person, ProductLine
 from bot.org.importer import ImportSummary, store_org
@@ -147,18 +148,18 @@ def _sync(
     for page in prefetched(provider.fetch_deals(cursor)):
         with session_scope(session_factory) as session:
             _store_page(session, connection, page, owners, playbook, now, default_currency, summary, first_sync)
-            state = session.get(CrmSyncState, connection)
-            assert state is not None
+            page_state = session.get(CrmSyncState, connection)
+            assert page_state is not None  # written before the first page
             if page.cursor is not None:
-                state.cursor = page.cursor
+                page_state.cursor = page.cursor
         if on_progress:
             on_progress(len(page.deals) + sum(len(rows) for rows in page.skipped.values()))
 
     with session_scope(session_factory) as session:
-        state = session.get(CrmSyncState, connection)
-        assert state is not None
-        state.last_finished_at = now
-        state.last_summary = summary.as_dict()
+        finished = session.get(CrmSyncState, connection)
+        assert finished is not None  # written before the first page
+        finished.last_finished_at = now
+        finished.last_summary = summary.as_dict()
 
 
 _DONE = object()
@@ -293,13 +294,13 @@ def _mark_deleted(session: Session, source: str, crm_ids: list[str], now: dt.dat
     """Deals the CRM deleted or archived leave the pipeline; the row stays for history."""
     marked = 0
     for condition in among(session, Deal.crm_id, crm_ids):
-        result = session.execute(
+        marked += rows_affected(
+            session,
             update(Deal)
             .where(Deal.crm_source == source, condition, Deal.deleted_at.is_(None))
             .values(deleted_at=now, synced_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        marked += result.rowcount
     return marked
 
 

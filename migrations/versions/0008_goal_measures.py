@@ -1,6 +1,6 @@
 """goals: what a measure is measured on (a product line, a number of days)
 
-Revision ID: 0009_goal_measures
+Revision ID: 0008_goal_measures
 Revises: 0007_preferences
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_goal_measures"
+revision = "0008_goal_measures"
 down_revision = "0007_preferences"
 branch_labels = None
 depends_on = None
