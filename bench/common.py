@@ -169,5 +169,7 @@ def growth(medians: dict[tuple[str, int, str], float], sizes: list[int], measure
         for measure_name in measures:
             first, last = medians.get((name, sizes[0], measure_name)), medians.get((name, sizes[-1], measure_name))
             if first and last and len(sizes) > 1:
-                lines.append(f"{name} {measure_name}: {last:.1f} ms at {sizes[-1]:,} deals = {last / first:.2f}× its {first:.1f} ms at {sizes[0]:,}")
+                lines.append(
+                    f"{name} {measure_name}: {last:.1f} ms at {sizes[-1]:,} deals = {last / first:.2f}× its {first:.1f} ms at {sizes[0]:,}"
+                )
     return lines

@@ -71,7 +71,9 @@ def measure(url: str, runs: int) -> tuple[dict[str, list[float]], dict[str, int]
     playbook = load_playbook()
     with session_factory() as session:
         director_id = session.scalars(select(Person.id).where(Person.slack_user_id == DIRECTOR)).one()
-        manager_ids = session.scalars(select(Person.id).where(Person.is_manager, Person.active.is_(True)).order_by(Person.id)).all()
+        manager_ids = session.scalars(
+            select(Person.id).where(Person.is_manager, Person.active.is_(True)).order_by(Person.id)
+        ).all()
     seen: dict[str, int] = {"managers": len(manager_ids)}
 
     def org_rows() -> object:

@@ -37,7 +37,6 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bench.common import analyze, fresh_database, peak_rss_kb
-
 from bot.coaching.gaps import SCAN_COLUMNS, scan_gaps
 from bot.coaching.playbook import load_playbook
 from bot.database import make_engine, make_session_factory
@@ -113,7 +112,10 @@ def change_one_percent(engine: Engine, seed: int = 12) -> int:
             row: dict[str, object] = {"id": deal_id, "synced_at": NOW + HOUR}
             change = rng.choice(("next_step", "dates", "stage", "amount"))
             if change == "next_step":
-                row.update(next_step=rng.choice((None, "Send the proposal")), next_step_date=NOW.date() + dt.timedelta(days=rng.randint(-3, 14)))
+                row.update(
+                    next_step=rng.choice((None, "Send the proposal")),
+                    next_step_date=NOW.date() + dt.timedelta(days=rng.randint(-3, 14)),
+                )
             elif change == "dates":
                 row.update(close_date=NOW.date() + dt.timedelta(days=rng.randint(-5, 60)), last_activity_at=NOW)
             elif change == "stage":
@@ -159,7 +161,10 @@ def worker(mode: str, url: str, as_of: str) -> None:
 
 def measure(mode: str, url: str, as_of: dt.datetime = NOW) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.gap_scan", "--worker", mode, url, as_of.isoformat()], capture_output=True, text=True, timeout=7200
+        [sys.executable, "-m", "bench.gap_scan", "--worker", mode, url, as_of.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=7200,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
@@ -195,9 +200,23 @@ def main() -> None:
         return
     console = Console(width=max(Console().width, 140))
     idle = measure("idle", "sqlite://")
-    report: dict[str, object] = {"deals": args.deals, "reps": args.reps, "idle_rss_mb": round(idle["max_rss_kb"] / 1024, 1), "databases": {}}
+    report: dict[str, object] = {
+        "deals": args.deals,
+        "reps": args.reps,
+        "idle_rss_mb": round(idle["max_rss_kb"] / 1024, 1),
+        "databases": {},
+    }
     table = Table(title=f"Gap scan: {args.deals:,} open deals, {args.reps} reps (idle process {report['idle_rss_mb']} MB)")
-    for column in ("database", "deals", "run", "seconds", "× floor", "peak RSS MB", "deals judged", "opened / resolved / kept / updated"):
+    for column in (
+        "database",
+        "deals",
+        "run",
+        "seconds",
+        "× floor",
+        "peak RSS MB",
+        "deals judged",
+        "opened / resolved / kept / updated",
+    ):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory(prefix="coachbot-bench-gaps-") as scratch:
         for kind in args.database:
@@ -214,7 +233,9 @@ def main() -> None:
                     changes = "" if run == "floor" else (
                         f"{figures['opened']:,} / {figures['resolved']:,} / {figures['still_open']:,} / {figures['updated']:,}"
                     )  # fmt: skip
-                    judged = "" if run == "floor" else f"{figures['deals_judged']:,}" + (" (full)" if figures["full_scan"] else "")
+                    judged = (
+                        "" if run == "floor" else f"{figures['deals_judged']:,}" + (" (full)" if figures["full_scan"] else "")
+                    )
                     table.add_row(
                         kind, f"{size['deals']:,}", run.replace("_", " ").replace("1pct", "1%"), f"{figures['seconds']:.2f}",
                         f"{figures['seconds'] / floor:.2f}×", f"{figures['max_rss_kb'] / 1024:.0f}", judged, changes,

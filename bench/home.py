@@ -77,12 +77,24 @@ def add_home_data(engine: Engine, playbook: Playbook) -> None:
             )
         )  # fmt: skip
         connection.execute(
-            insert(Person).values(email="director@bench.example", name="Director", is_manager=True, slack_user_id=DIRECTOR,
-                                  timezone="America/New_York", is_rep=False, is_coach=False, is_admin=False, active=True,
-                                  created_at=NOW, updated_at=NOW)  # fmt: skip
+            insert(Person).values(
+                email="director@bench.example",
+                name="Director",
+                is_manager=True,
+                slack_user_id=DIRECTOR,
+                timezone="America/New_York",
+                is_rep=False,
+                is_coach=False,
+                is_admin=False,
+                active=True,
+                created_at=NOW,
+                updated_at=NOW,
+            )  # fmt: skip
         )
         director_id = connection.scalar(select(Person.id).where(Person.slack_user_id == DIRECTOR))
-        managers = connection.scalars(select(Person.id).where(Person.is_manager, Person.id != director_id).order_by(Person.id).limit(TEAM_MANAGERS)).all()
+        managers = connection.scalars(
+            select(Person.id).where(Person.is_manager, Person.id != director_id).order_by(Person.id).limit(TEAM_MANAGERS)
+        ).all()
         connection.execute(update(Person).where(Person.id.in_(managers)).values(manager_id=director_id))
     # Fresh statistics for the gaps just stored, as autovacuum (PostgreSQL) or a periodic
     # ANALYZE would have them; without them PostgreSQL scans every gap to find one rep's.
@@ -179,14 +191,22 @@ def measure(url: str, runs: int) -> tuple[dict[str, list[float]], dict[str, int]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=1000)
-    parser.add_argument("--sizes", default="200000,1000000", help="deal counts, each in a fresh database; the last is compared with the first")
+    parser.add_argument(
+        "--sizes", default="200000,1000000", help="deal counts, each in a fresh database; the last is compared with the first"
+    )
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--out", type=Path, default=Path("bench/results/home.json"))
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     console = Console()
-    report: dict[str, object] = {"reps": args.reps, "sizes": sizes, "team_reps": TEAM_MANAGERS * 10, "runs": args.runs, "databases": {}}
+    report: dict[str, object] = {
+        "reps": args.reps,
+        "sizes": sizes,
+        "team_reps": TEAM_MANAGERS * 10,
+        "runs": args.runs,
+        "databases": {},
+    }
     table = Table(title=f"App Home: {args.reps:,} reps, {args.runs} runs (ms)")
     for column in ("database", "deals", "measure", "median", "p95", "× its baseline"):
         table.add_column(column, justify="right")

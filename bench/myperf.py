@@ -33,7 +33,6 @@ from slack_bolt import BoltRequest
 from sqlalchemy import Engine, func, insert, select
 
 from bench.common import DEFAULT_POSTGRES_URL, analyze, growth, median_p95, migrate, sqlite_and_postgres, timed
-
 from bot.app import create_app
 from bot.blocks import to_dicts
 from bot.blocks.scorecard import scorecard_blocks
@@ -138,7 +137,8 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
         with engine.connect() as connection:
             return connection.execute(
                 select(func.sum(Deal.amount)).where(
-                    Deal.owner_id == rep.id, Deal.is_won.is_(True),
+                    Deal.owner_id == rep.id,
+                    Deal.is_won.is_(True),
                     Deal.close_date.between(quarter.start, quarter.end - dt.timedelta(days=1)),
                 )  # fmt: skip
             ).scalar()
@@ -152,7 +152,9 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
                                  default_timezone="UTC", default_currency="USD")  # fmt: skip
             return to_dicts(scorecard_blocks(card, NOW))
 
-    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url, database_url=url)
+    settings = Settings(
+        slack_bot_token="xoxb-bench", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url, database_url=url
+    )
     app = create_app(settings, session_factory=session_factory, playbook=playbook, clock=lambda: NOW)
     body = slash_command_body("/myperf", "", "UREP500", slack.response_url("bench"))
 
@@ -223,7 +225,9 @@ def main() -> None:
                 median, p95 = median_p95(samples)
                 medians[(name, deals, measure_name)] = median
                 summary[measure_name] = {"median_ms": round(median, 3), "p95_ms": round(p95, 3), "ratio": round(median / base, 2)}
-                table.add_row(name, f"{reps:,}", f"{deals:,}", measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×")
+                table.add_row(
+                    name, f"{reps:,}", f"{deals:,}", measure_name, f"{median:.2f}", f"{p95:.2f}", f"{median / base:.1f}×"
+                )
             report["databases"].setdefault(name, {})[f"{reps}:{deals}"] = summary  # type: ignore[attr-defined,index]
     console.print(table)
     report["growth"] = growth(medians, [deals for _, deals in sizes], ("baseline", "scorecard", "handler"))

@@ -87,7 +87,9 @@ def populate(engine: Engine, reps: int, deals_per_rep: int, seed: int = 13) -> N
     person = {"created_at": NOW, "updated_at": NOW, "is_coach": False, "is_admin": False, "active": True}
     with engine.begin() as connection:
         connection.execute(insert(ProductLine), [{"name": line} for line in LINES])
-        connection.execute(insert(Person), [{**person, "email": HEAD, "name": "Head of Sales", "is_manager": True, "is_rep": False}])
+        connection.execute(
+            insert(Person), [{**person, "email": HEAD, "name": "Head of Sales", "is_manager": True, "is_rep": False}]
+        )
         head_id = connection.scalar(select(Person.id).where(Person.email == HEAD))
         connection.execute(
             insert(Person),
@@ -198,7 +200,9 @@ def worker(mode: str, url: str, commit_every: int) -> None:
         rows = 0
         with engine.connect() as connection:
             rep_ids = connection.scalars(
-                select(Person.id).where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep).order_by(Person.name)
+                select(Person.id)
+                .where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep)
+                .order_by(Person.name)
             ).all()
             for rep_id in rep_ids:
                 rep_started = time.perf_counter()
@@ -213,7 +217,9 @@ def worker(mode: str, url: str, commit_every: int) -> None:
         playbook = bench_playbook()
         with session_factory() as session:
             reps = session.scalars(
-                select(Person).where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep).order_by(Person.name)
+                select(Person)
+                .where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep)
+                .order_by(Person.name)
             ).all()
             if mode == "decide_all":
                 result = {"queued": len(morning_nudges(session, reps, playbook, NOW, DEFAULT_TIMEZONE))}
@@ -226,7 +232,9 @@ def worker(mode: str, url: str, commit_every: int) -> None:
         # The schedule's read of who is due a nudge, then each rep in turn.
         with session_factory() as session:
             reps = session.scalars(
-                select(Person).where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep).order_by(Person.name)
+                select(Person)
+                .where(Person.active.is_(True), Person.slack_user_id.is_not(None), Person.is_rep)
+                .order_by(Person.name)
             ).all()
         queued = 0
         for start in range(0, len(reps), commit_every):
@@ -248,7 +256,10 @@ def worker(mode: str, url: str, commit_every: int) -> None:
 
 def measure(mode: str, url: str, commit_every: int = 1) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.nudges", "--worker", mode, url, str(commit_every)], capture_output=True, text=True, timeout=7200
+        [sys.executable, "-m", "bench.nudges", "--worker", mode, url, str(commit_every)],
+        capture_output=True,
+        text=True,
+        timeout=7200,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
@@ -299,7 +310,9 @@ def run_database(kind: str, scratch: str, reps: int, deals_per_rep: int, commit_
 def _queued(engine: Engine) -> list[tuple[str, str]]:
     """Every nudge in the outbox (key and text), and every gap marked nudged now, to compare two runs by."""
     with engine.connect() as connection:
-        outbox = connection.execute(select(OutboxMessage.dedupe_key, OutboxMessage.payload).where(OutboxMessage.kind == "nudge")).all()
+        outbox = connection.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.payload).where(OutboxMessage.kind == "nudge")
+        ).all()
         marked = connection.scalars(select(ProcessGap.id).where(ProcessGap.last_nudged_at == NOW).order_by(ProcessGap.id)).all()
     return sorted((key, json.dumps(payload, sort_keys=True)) for key, payload in outbox) + [("marked", str(marked))]
 

@@ -26,15 +26,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bench.common import POSTGRES_URL, fresh_database, postgres_reachable
-
 from bot.database import make_engine, make_session_factory, session_scope
 from bot.messaging.outbox import enqueue
 from bot.messaging.sender import PostLimiter, drain
 from bot.models import OutboxMessage
-from slack_sdk import WebClient
 from tests.support.slack_standin import SlackLimits, SlackStandIn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "outbox.json"

@@ -36,7 +36,6 @@ from rich.table import Table
 from sqlalchemy import insert, select
 
 from bench.common import POSTGRES_URL, admin_engine, create_schema, drop_schema, migrate, new_schema_name, schema_url, sqlite_url
-
 from bot.database import make_engine
 from bot.models import Deal, DealStageHistory
 

@@ -74,7 +74,9 @@ def replay(crm_url: str, requests_file: str) -> dict[str, Any]:
     answered = 0
     started = time.perf_counter()
     for request in requests:
-        body = client.json(request["method"], request["url"], headers=request["headers"], content=base64.b64decode(request["content"]))
+        body = client.json(
+            request["method"], request["url"], headers=request["headers"], content=base64.b64decode(request["content"])
+        )
         answered += body is not None
     seconds = time.perf_counter() - started
     client.close()
@@ -95,8 +97,12 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "seconds": seconds, "fetched": summary.fetched, "created": summary.created,
-                "updated": summary.updated, "unchanged": summary.unchanged, "deleted": summary.deleted,
+                "seconds": seconds,
+                "fetched": summary.fetched,
+                "created": summary.created,
+                "updated": summary.updated,
+                "unchanged": summary.unchanged,
+                "deleted": summary.deleted,
                 "max_rss_kb": peak_rss_kb(),
             }  # fmt: skip
         )

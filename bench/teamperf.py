@@ -98,7 +98,9 @@ def measure(url: str, runs: int, team: list[int]) -> dict[str, list[float]]:
         with engine.connect() as connection:
             return connection.execute(
                 select(func.sum(Deal.amount)).where(
-                    Deal.owner_id.in_(team), Deal.is_closed.is_(True), Deal.is_won.is_(True),
+                    Deal.owner_id.in_(team),
+                    Deal.is_closed.is_(True),
+                    Deal.is_won.is_(True),
                     Deal.close_date.between(quarter.start, quarter.end - dt.timedelta(days=1)),
                 )
             ).scalar()
@@ -107,12 +109,20 @@ def measure(url: str, runs: int, team: list[int]) -> dict[str, list[float]]:
         caller = identify(session_factory, None, DIRECTOR)  # type: ignore[arg-type] # linked: no Slack call
         with session_scope(session_factory) as session:
             view = team_performance(
-                session, session.get_one(Person, caller.person_id), "quarter", now=NOW, playbook=playbook, default_timezone="UTC", default_currency="USD"
+                session,
+                session.get_one(Person, caller.person_id),
+                "quarter",
+                now=NOW,
+                playbook=playbook,
+                default_timezone="UTC",
+                default_currency="USD",
             )  # type: ignore[arg-type]
         return to_dicts(team_blocks(view))
 
     slack = SlackStandIn().start()
-    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url, database_url=url)
+    settings = Settings(
+        slack_bot_token="xoxb-bench", slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.api_url, database_url=url
+    )
     app = create_app(settings, session_factory=session_factory, playbook=playbook, clock=lambda: NOW)
     body = slash_command_body("/teamperf", "", DIRECTOR, slack.response_url("bench"))
     pool = ThreadPoolExecutor(max_workers=1)
@@ -150,7 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--team", type=int, default=200, help="reps under the director (a multiple of 10)")
-    parser.add_argument("--sizes", default="200000,1000000", help="deal counts, each in a fresh database; the last is compared with the first")
+    parser.add_argument(
+        "--sizes", default="200000,1000000", help="deal counts, each in a fresh database; the last is compared with the first"
+    )
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--out", type=Path, default=Path("bench/results/teamperf.json"))
@@ -206,6 +218,7 @@ def team_sizes(engine: Engine, team: list[int], open_gaps: int) -> dict[str, int
     """What the team's view reads from, and what it must not follow: the team's deals and how many are live."""
     quarter = period_containing("quarter", NOW, TIMEZONE)
     with engine.connect() as connection:
+
         def count(*criteria: object) -> int:
             return connection.scalar(select(func.count()).select_from(Deal).where(Deal.owner_id.in_(team), *criteria)) or 0  # type: ignore[arg-type]
 

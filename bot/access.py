@@ -72,7 +72,9 @@ def audit_views(
     session: Session, actor: Person, action: str, now: dt.datetime, subjects: Iterable[Person], detail: dict[str, Any]
 ) -> None:
     """`audit` for a look at many people at once (a team view): one multi-row INSERT, not one per person."""
-    rows = [{"actor_id": actor.id, "action": action, "subject_id": subject.id, "detail": detail, "at": now} for subject in subjects]
+    rows = [
+        {"actor_id": actor.id, "action": action, "subject_id": subject.id, "detail": detail, "at": now} for subject in subjects
+    ]
     if rows:
         session.execute(insert(AuditEntry), rows)
 
@@ -84,7 +86,10 @@ def audit(
     """Record a look at someone else's data, or a change, in the same transaction as the work."""
     session.add(
         AuditEntry(
-            actor_id=actor.id if actor else None, action=action, subject_id=subject.id if subject else None,
-            detail=detail or {}, at=now,
+            actor_id=actor.id if actor else None,
+            action=action,
+            subject_id=subject.id if subject else None,
+            detail=detail or {},
+            at=now,
         )  # fmt: skip
     )

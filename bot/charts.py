@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # no display on a server; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def team_attainment_chart(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -71,10 +70,9 @@ def migrate() -> None:
 @app.command()
 def sync() -> None:
     """Pull deals (and, for the demo, the org) from the configured CRM_PROVIDER and store them."""
-    from jobs import crm_sync
-
     from bot.coaching.playbook import load_playbook
     from bot.database import make_engine, make_session_factory
+    from jobs import crm_sync
     from jobs.job import JobContext
     from jobs.registry import followers
 
@@ -84,7 +82,9 @@ def sync() -> None:
     crm_sync.print_summary(summary, console)
     # As the schedule does: the gaps (and the goals measured from the CRM) follow the sync at once,
     # so the App Home, /teamperf and the digest agree with /myperf from the first sync on.
-    context = JobContext(settings, make_session_factory(make_engine(settings.database_url)), load_playbook(settings.playbook_path))
+    context = JobContext(
+        settings, make_session_factory(make_engine(settings.database_url)), load_playbook(settings.playbook_path)
+    )
     for job in followers(crm_sync.JOB):
         console.print(f"{job.id}: {job.run(context, dt.datetime.now(dt.UTC), None)}", highlight=False)
 

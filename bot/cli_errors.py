@@ -65,7 +65,10 @@ def explain(error: BaseException) -> tuple[str, ExitCode]:
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
         return _database_lost(error), ExitCode.DATABASE_UNREACHABLE
     if isinstance(error, SlackClientError):
-        return f"Slack: the Web API call failed ({type(error).__name__}): check SLACK_BOT_TOKEN and SLACK_API_URL", ExitCode.SLACK_REFUSED
+        return (
+            f"Slack: the Web API call failed ({type(error).__name__}): check SLACK_BOT_TOKEN and SLACK_API_URL",
+            ExitCode.SLACK_REFUSED,
+        )
     # The message of an unknown error may carry SQL parameters or payloads: only its type is shown.
     return (
         f"unexpected error ({type(error).__name__}); run `coachbot --debug …` to see the traceback, and report it",

@@ -12,7 +12,7 @@ import getpass
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -26,7 +26,7 @@ from bot.models import OutboxMessage, Person
 outbox_app = typer.Typer(help="The outbox of Slack messages: list, retry parked ones, drop.", no_args_is_help=True)
 
 
-class StatusFilter(str, Enum):
+class StatusFilter(StrEnum):
     waiting = "waiting"  # everything not yet sent or dropped (the default)
     pending = "pending"
     sending = "sending"
@@ -58,7 +58,9 @@ def _session_factory() -> sessionmaker[Session]:
 
 @outbox_app.command("list")
 def list_command(
-    status: Annotated[StatusFilter, typer.Option(help="Which rows: waiting (not sent or dropped), a status, uncertain, or all.")] = StatusFilter.waiting,
+    status: Annotated[
+        StatusFilter, typer.Option(help="Which rows: waiting (not sent or dropped), a status, uncertain, or all.")
+    ] = StatusFilter.waiting,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows, oldest first.")] = 50,
 ) -> None:
     """Messages in the outbox with their status, attempts and last error."""
@@ -85,7 +87,10 @@ def list_lines(session_factory: sessionmaker[Session], status: StatusFilter, lim
     if not found:
         return ["No messages." if status in (StatusFilter.all, StatusFilter.waiting) else f"No {status.value} messages."]
     table = [("ID", "STATUS", "KIND", "TO", "ATTEMPTS", "QUEUED (UTC)", "NOTE")]
-    table += [(str(row.id), _status(row), row.kind, row.recipient, str(row.attempts), _when(row.created_at), _note(row)) for row in found]
+    table += [
+        (str(row.id), _status(row), row.kind, row.recipient, str(row.attempts), _when(row.created_at), _note(row))
+        for row in found
+    ]
     widths = [max(len(cells[column]) for cells in table) for column in range(len(table[0]) - 1)]
     lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(cells, widths)), cells[-1]]).rstrip() for cells in table]
     shown = f"{len(found)} of {total}" if total > len(found) else f"{total}"
@@ -154,7 +159,9 @@ def retry(
     result = Result([])
     with session_scope(session_factory) as session:
         if all_parked:
-            ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "parked").order_by(OutboxMessage.id)))
+            ids = list(
+                session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "parked").order_by(OutboxMessage.id))
+            )
             if not ids:
                 return Result(["No parked messages."])
         for outbox_id in ids:

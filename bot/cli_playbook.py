@@ -118,7 +118,9 @@ def show_preview(
                 query = query.where(Person.is_rep.is_(True))
             people = session.scalars(query).all()
             if not people:
-                out.print(Text(f"Nobody with the email {person_email}." if person_email else "No active reps yet."), highlight=False)
+                out.print(
+                    Text(f"Nobody with the email {person_email}." if person_email else "No active reps yet."), highlight=False
+                )
                 return person_email is None
             org = Org(session, playbook, default_timezone)
             catalogue = catalogue_for(session, playbook)
@@ -130,7 +132,9 @@ def show_preview(
             session.rollback()
 
 
-def _preview_person(session: Session, org: Org, person: Person, catalogue: tuple[str, ...], now: dt.datetime, out: Console) -> None:
+def _preview_person(
+    session: Session, org: Org, person: Person, catalogue: tuple[str, ...], now: dt.datetime, out: Console
+) -> None:
     connection = session.connection()
     deals = read_deals(connection, Deal.owner_id == person.id)
     open_gaps = read_open_gaps(connection, Deal.owner_id == person.id)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-
-import zlib
 from pathlib import Path
 from typing import Any
 

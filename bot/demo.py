@@ -32,9 +32,7 @@ class DemoError(Exception):
     """The demo cannot run as asked."""
 
 
-def run_demo(
-    settings: Settings, console: Console, database: Path | None, now: dt.datetime, chart: Path | None = None
-) -> None:
+def run_demo(settings: Settings, console: Console, database: Path | None, now: dt.datetime, chart: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="coachbot-demo-") as scratch:
         if database is not None and database.exists():
             raise DemoError(f"{database} exists; the demo builds a fresh database and will not overwrite a file")
@@ -72,7 +70,15 @@ def run_demo(
             console.print(render_blocks(to_dicts(scorecard_blocks(card, now)), title))
         console.print()
         console.print("That is what reps see when they type [bold]/myperf[/bold] in Slack.")
-        _show_nudges_and_digest(console, demo_settings, session_factory, playbook, now, [card.person_name for _, card in _showcase(list(cards.values()))], chart)
+        _show_nudges_and_digest(
+            console,
+            demo_settings,
+            session_factory,
+            playbook,
+            now,
+            [card.person_name for _, card in _showcase(list(cards.values()))],
+            chart,
+        )
         console.print()
         console.print("See README.md to install coachbot in your workspace.")
         engine.dispose()
@@ -119,12 +125,15 @@ def _show_nudges_and_digest(
                 chart.write_bytes(png)
                 console.print(f"The digest's chart ({len(png):,} bytes) is saved to {chart}.")
             else:
-                console.print(f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it.")
+                console.print(
+                    f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it."
+                )
 
 
 def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:
     """One rep ahead of pace and one behind it (the furthest each way); on a period's first day,
     before pace means anything, by projected attainment."""
+
     def standing(card: Scorecard) -> float:
         return card.pace if card.pace is not None else (card.projected_attainment or 0.0)
 

@@ -130,10 +130,14 @@ def check_org(settings: Settings, engine: Engine, now: dt.datetime) -> list[Chec
         people = connection.scalar(select(func.count()).select_from(Person).where(active)) or 0
         if not people:
             return [Check("org", True, "no people yet: run `coachbot org import FILE`", warning=True)]
-        unlinked = list(connection.scalars(select(Person.email).where(active, Person.slack_user_id.is_(None)).order_by(Person.email)))
+        unlinked = list(
+            connection.scalars(select(Person.email).where(active, Person.slack_user_id.is_(None)).order_by(Person.email))
+        )
         report = aliased(Person)
         has_reps = exists().where(report.manager_id == Person.id, report.active.is_(True))
-        idle_managers = list(connection.scalars(select(Person.email).where(active, Person.is_manager, ~has_reps).order_by(Person.email)))
+        idle_managers = list(
+            connection.scalars(select(Person.email).where(active, Person.is_manager, ~has_reps).order_by(Person.email))
+        )
         quarter = period_containing("quarter", now, settings.timezone, settings.fiscal_year_start_month)
         has_quota = exists().where(
             and_(Quota.person_id == Person.id, Quota.period_start < quarter.end, Quota.period_end > quarter.start)
@@ -168,9 +172,14 @@ def check_outbox(engine: Engine) -> Check:
     """Messages the sender gave up on: parked (a permanent error) and uncertain (possibly sent once)."""
     with engine.connect() as connection:
         counts = dict(connection.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
-        uncertain = connection.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "parked", OutboxMessage.last_error.startswith(UNCERTAIN))
-        ) or 0
+        uncertain = (
+            connection.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "parked", OutboxMessage.last_error.startswith(UNCERTAIN))
+            )
+            or 0
+        )
         example = connection.scalar(
             select(OutboxMessage.last_error)
             .where(OutboxMessage.status == "parked", ~OutboxMessage.last_error.startswith(UNCERTAIN))

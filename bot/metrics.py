@@ -209,13 +209,17 @@ class DatabaseCollector:
         tally: Tally[tuple[str, str]] = Tally()
         for job, status, count in runs:
             tally[(job.split(":", 1)[0], status)] += count
-        job_runs = CounterMetricFamily("coachbot_job_runs", "Scheduled job runs by job and outcome (the ledger).", labels=["job", "outcome"])
+        job_runs = CounterMetricFamily(
+            "coachbot_job_runs", "Scheduled job runs by job and outcome (the ledger).", labels=["job", "outcome"]
+        )
         for (job, status), count in sorted(tally.items()):
             job_runs.add_metric([job, status], count)
         yield job_runs
         now = self.now()
         age = GaugeMetricFamily(
-            "coachbot_crm_seconds_since_last_sync", "Seconds since the last CRM sync that finished, per connection.", labels=["crm"]
+            "coachbot_crm_seconds_since_last_sync",
+            "Seconds since the last CRM sync that finished, per connection.",
+            labels=["crm"],
         )
         for connection, finished in syncs:
             if finished is not None:

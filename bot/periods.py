@@ -18,6 +18,8 @@ def is_timezone(name: str) -> bool:
     except (KeyError, ValueError, OSError):
         return False
     return True
+
+
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "year")
 
 
@@ -54,9 +56,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def period_containing(
-    kind: PeriodKind, now: dt.datetime, tz: str, fiscal_year_start_month: int = 1
-) -> Period:
+def period_containing(kind: PeriodKind, now: dt.datetime, tz: str, fiscal_year_start_month: int = 1) -> Period:
     """The `kind` period that holds `now` in `tz`; quarters and years follow the fiscal year."""
     today = now.astimezone(ZoneInfo(tz)).date()
     if kind == "week":

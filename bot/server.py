@@ -55,7 +55,7 @@ def _health(engine: Any, settings: Settings, start_response: Callable[..., Any])
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+    except Exception:
         log.exception("health check: database unreachable")
         body.update(ok=False, database="unreachable")
     if settings.scheduler_enabled:
@@ -72,7 +72,7 @@ def _health(engine: Any, settings: Settings, start_response: Callable[..., Any])
 def _metrics(engine: Any, start_response: Callable[..., Any]) -> Iterable[bytes]:
     try:
         payload, content_type = metrics.scrape(engine)
-    except Exception:  # noqa: BLE001 - a scrape reports, it does not raise
+    except Exception:
         log.exception("metrics: scrape failed")
         payload, content_type, status = b"metrics unavailable: see the log\n", "text/plain", "503 Service Unavailable"
     else:

@@ -133,7 +133,11 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret this process holds, for the log formatter to blank out."""
-        secrets = [value.get_secret_value() for value in self.__dict__.values() if isinstance(value, SecretStr) and value.get_secret_value()]
+        secrets = [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
         from sqlalchemy.engine import make_url
 
         try:

@@ -46,7 +46,7 @@ def verify_bot_token(client: WebClient, api_url: str) -> str:
         response = client.auth_test()
     except SlackApiError as exc:
         raise SlackTokenError(f"auth.test failed ({exc.response.get('error')}): check SLACK_BOT_TOKEN") from exc
-    except Exception as exc:  # noqa: BLE001 - urllib raises several kinds; each means "not reachable"
+    except Exception as exc:
         raise SlackTokenError(f"cannot reach {api_url} ({type(exc).__name__}): check SLACK_API_URL") from exc
     # Slack lists the token's scopes in this header; where a proxy drops it, nothing is checked.
     granted = {scope.strip() for scope in (response.headers.get("x-oauth-scopes") or "").split(",") if scope.strip()}

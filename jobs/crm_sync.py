@@ -68,8 +68,7 @@ def print_summary(summary: SyncSummary, console: Console, max_listed: int = 10) 
     console.print(
         f"Fetched {summary.fetched:,} deals: [green]{summary.created:,} created[/green], "
         f"[yellow]{summary.updated:,} updated[/yellow], {summary.unchanged:,} unchanged, "
-        f"{summary.skipped_count:,} skipped"
-        + (f", {summary.deleted:,} deleted in the CRM." if summary.deleted else ".")
+        f"{summary.skipped_count:,} skipped" + (f", {summary.deleted:,} deleted in the CRM." if summary.deleted else ".")
     )
     if summary.org is not None:
         org = summary.org

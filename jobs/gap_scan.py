@@ -21,7 +21,9 @@ from bot.settings import Settings
 from jobs.job import AfterJob, Job, JobContext
 
 
-def run(settings: Settings, session_factory: sessionmaker[Session], now: dt.datetime, playbook: Playbook | None = None) -> ScanSummary:
+def run(
+    settings: Settings, session_factory: sessionmaker[Session], now: dt.datetime, playbook: Playbook | None = None
+) -> ScanSummary:
     """One scan of every open deal as of `now`."""
     return scan_gaps(session_factory, playbook or load_playbook(settings.playbook_path), now, default_timezone=settings.timezone)
 
@@ -40,10 +42,14 @@ def measure_goals(context: JobContext, now: dt.datetime) -> tuple[int, int]:
     settings = context.settings
     with session_scope(context.session_factory) as session:
         notices = Notices()
-        measured = goals.refresh_measured_goals(session, now, default_timezone=settings.timezone, default_currency=settings.currency)
+        measured = goals.refresh_measured_goals(
+            session, now, default_timezone=settings.timezone, default_currency=settings.currency
+        )
         closed = goals.close_finished_goals(session, notices, now, default_timezone=settings.timezone)
         deliver(session, notices, now, playbook=context.playbook, default_timezone=settings.timezone)
     return measured, closed
 
 
-JOB = Job(id="gap_scan", description="open and resolve process gaps with the playbook", trigger=AfterJob("crm_sync"), run=_run_job)
+JOB = Job(
+    id="gap_scan", description="open and resolve process gaps with the playbook", trigger=AfterJob("crm_sync"), run=_run_job
+)

@@ -69,4 +69,6 @@ def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
     return f"sent {summary.sent}, retried {summary.retried}, parked {summary.parked}, uncertain {summary.uncertain}{halted}"
 
 
-JOB = Job(id=JOB_ID, description="send queued messages within Slack's rate limits", trigger=EverySeconds(EVERY_SECONDS), run=_run_job)
+JOB = Job(
+    id=JOB_ID, description="send queued messages within Slack's rate limits", trigger=EverySeconds(EVERY_SECONDS), run=_run_job
+)

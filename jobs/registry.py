@@ -23,7 +23,9 @@ def followers(job: Job, jobs: tuple[Job, ...] = JOBS) -> list[Job]:
     return [other for other in jobs if isinstance(other.trigger, AfterJob) and other.trigger.job_id == job.id]
 
 
-def run_with_followers(job: Job, context: JobContext, now: dt.datetime, person: str | None = None, jobs: tuple[Job, ...] = JOBS) -> list[tuple[str, str]]:
+def run_with_followers(
+    job: Job, context: JobContext, now: dt.datetime, person: str | None = None, jobs: tuple[Job, ...] = JOBS
+) -> list[tuple[str, str]]:
     """Run `job` once and then the jobs that follow it, as the schedule does; (job id, summary) each."""
     results = [(job.id, job.run(context, now, person))]
     for follower in followers(job, jobs):

@@ -52,8 +52,15 @@ def start_scheduler(
     for job in JOBS:
         if isinstance(job.trigger, EverySeconds):
             scheduler.add_job(
-                lambda job=job: job.run(context, clock(), None), IntervalTrigger(seconds=job.trigger.seconds), id=job.id, next_run_time=now
+                lambda job=job: job.run(context, clock(), None),
+                IntervalTrigger(seconds=job.trigger.seconds),
+                id=job.id,
+                next_run_time=now,
             )
     scheduler.start()
-    log.info("scheduler started: tick every %ss, %s", settings.tick_seconds, ", ".join(f"{job.id} {job.when(settings)}" for job in JOBS))
+    log.info(
+        "scheduler started: tick every %ss, %s",
+        settings.tick_seconds,
+        ", ".join(f"{job.id} {job.when(settings)}" for job in JOBS),
+    )
     return scheduler

@@ -73,15 +73,22 @@ class Schedule:
     @property
     def grace(self) -> dt.timedelta:
         # At least one tick, so a tick that runs a little late never skips an instant.
-        return max(dt.timedelta(minutes=self.settings.missed_run_grace_minutes), dt.timedelta(seconds=2 * self.settings.tick_seconds))
+        return max(
+            dt.timedelta(minutes=self.settings.missed_run_grace_minutes), dt.timedelta(seconds=2 * self.settings.tick_seconds)
+        )
 
     def tick(self, now: dt.datetime) -> TickReport:
         report = TickReport()
         since = now - self.grace
         with self.session_factory() as session:
-            claimed = {tuple(row) for row in session.execute(select(JobRun.job, JobRun.scheduled_for).where(JobRun.scheduled_for > since))}
+            claimed = {
+                tuple(row)
+                for row in session.execute(select(JobRun.job, JobRun.scheduled_for).where(JobRun.scheduled_for > since))
+            }
             people = session.scalars(
-                select(Person).where(Person.active.is_(True), Person.slack_user_id.is_not(None), (Person.is_rep | Person.is_manager))
+                select(Person).where(
+                    Person.active.is_(True), Person.slack_user_id.is_not(None), (Person.is_rep | Person.is_manager)
+                )
             ).all()
         personal = [job for job in self.jobs if isinstance(job.trigger, LocalTime)]
         for person in people:
@@ -89,7 +96,9 @@ class Schedule:
             for job in personal:
                 report.queued[job.id] += self._personal(job, person, zone, since, now, claimed, report)
         for job in self.jobs:
-            if isinstance(job.trigger, EveryMinutes) and self._slot(job, job.trigger.minutes(self.settings), now, claimed, report):
+            if isinstance(job.trigger, EveryMinutes) and self._slot(
+                job, job.trigger.minutes(self.settings), now, claimed, report
+            ):
                 report.ran.append(job.id)
         return report
 
@@ -108,23 +117,33 @@ class Schedule:
                 continue
             if trigger.skip_in_quiet_hours and self.playbook.nudges.quiet_hours.contains(now.astimezone(zone).time()):
                 continue  # back from downtime during the person's evening: today's run is skipped
-            queued += self._claimed_run(ledger_job, instant, now, report, lambda session: run_for(session, person, self.context, now))
+            queued += self._claimed_run(
+                ledger_job, instant, now, report, lambda session: run_for(session, person, self.context, now)
+            )
         return queued
 
-    def _claimed_run(self, job: str, instant: dt.datetime, now: dt.datetime, report: TickReport, work: Callable[[Session], bool]) -> int:
+    def _claimed_run(
+        self, job: str, instant: dt.datetime, now: dt.datetime, report: TickReport, work: Callable[[Session], bool]
+    ) -> int:
         """Claim (job, instant) and do the work in one transaction: both happen, or neither."""
         try:
             with session_scope(self.session_factory) as session:
                 claim = session.execute(
-                    insert_ignoring_conflicts(session, JobRun, ["job", "scheduled_for"]).values(
-                        job=job, scheduled_for=instant, claimed_by=ledger.INSTANCE, claimed_at=now,
-                        status="succeeded", finished_at=now,
-                    ).returning(JobRun.id)  # fmt: skip
+                    insert_ignoring_conflicts(session, JobRun, ["job", "scheduled_for"])
+                    .values(
+                        job=job,
+                        scheduled_for=instant,
+                        claimed_by=ledger.INSTANCE,
+                        claimed_at=now,
+                        status="succeeded",
+                        finished_at=now,
+                    )
+                    .returning(JobRun.id)  # fmt: skip
                 ).first()
                 if claim is None:
                     return 0
                 return int(bool(work(session)))
-        except Exception as exc:  # noqa: BLE001 - one person's failure must not stop everyone's nudges
+        except Exception as exc:
             log.exception("%s at %s failed", job, instant.isoformat())
             report.errors.append(f"{job}: {type(exc).__name__}")
             return 0
@@ -143,7 +162,7 @@ class Schedule:
         error = None
         try:
             run_with_followers(job, self.context, now, jobs=self.jobs)
-        except Exception as exc:  # noqa: BLE001 - logged and recorded; the scheduler goes on
+        except Exception as exc:
             log.exception("%s for slot %s failed", job.id, slot.isoformat())
             error = f"{type(exc).__name__}: {exc}"[:2000]
             report.errors.append(f"{job.id}: {type(exc).__name__}")

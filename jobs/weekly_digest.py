@@ -42,7 +42,9 @@ JOB = Job(
     id="weekly_digest",
     description="queue each manager's team digest with a chart",
     trigger=LocalTime(
-        audience="managers", ledger_prefix="digest", at=lambda _, playbook: clock(playbook.digest.local_time),
+        audience="managers",
+        ledger_prefix="digest",
+        at=lambda _, playbook: clock(playbook.digest.local_time),
         on_day=lambda day, playbook: day.weekday() == playbook.digest.weekday_number,
         text="the playbook's digest day and time, each manager's time zone",
     ),

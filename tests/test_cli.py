@@ -108,7 +108,14 @@ def test_sync_of_the_maven_export_reports_the_created_dates_it_estimated(cli_env
 def test_a_bad_org_file_exits_with_every_problem_and_stores_nothing(cli_env, tmp_path, engine) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "org.csv").write_text("email,name,roles\nnope,Someone,rep\nok@example.com,,boss\n")
     env = {**os.environ, "DATABASE_URL": cli_env}
-    done = subprocess.run([sys.executable, "-m", "bot", "org", "import", "org.csv"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "org", "import", "org.csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.splitlines()[1:] == [
         "line 2: nope is not an email address",

@@ -108,7 +108,9 @@ def empty_database(request: pytest.FixtureRequest, workdir: Path) -> Iterator[st
 
 
 @pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda command: command[0])
-def test_an_empty_database_says_run_migrate_and_gets_no_tables(workdir: Path, empty_database: str, command: tuple[str, ...]) -> None:
+def test_an_empty_database_says_run_migrate_and_gets_no_tables(
+    workdir: Path, empty_database: str, command: tuple[str, ...]
+) -> None:
     (workdir / "org.csv").write_text(ORG_CSV)
     done = run(workdir, *command, DATABASE_URL=empty_database)
     assert_refused(done, ExitCode.DATABASE_SCHEMA, "the database has no coachbot tables yet: run `coachbot migrate`")
@@ -130,7 +132,11 @@ def migrated_sqlite(workdir: Path, revision: str = "head") -> str:
 def test_a_schema_from_an_older_release_says_run_migrate(workdir: Path) -> None:
     url = migrated_sqlite(workdir, "0002")
     done = run(workdir, "jobs", "run", "gap_scan", DATABASE_URL=url)
-    assert_refused(done, ExitCode.DATABASE_SCHEMA, f"the database schema is at revision 0002, this version expects {HEAD}: run `coachbot migrate`")
+    assert_refused(
+        done,
+        ExitCode.DATABASE_SCHEMA,
+        f"the database schema is at revision 0002, this version expects {HEAD}: run `coachbot migrate`",
+    )
     migrated = run(workdir, "migrate", DATABASE_URL=url)
     assert (migrated.returncode, migrated.stdout) == (0, f"Database is at revision {HEAD}.\n")
 
@@ -198,7 +204,11 @@ def test_a_sqlite_file_whose_folder_is_missing_names_the_folder(workdir: Path, c
 def test_a_file_that_is_not_a_database_is_named_and_left_as_it_was(workdir: Path) -> None:
     (workdir / "coachbot.db").write_text("my notes")
     done = run(workdir, "sync")
-    assert_refused(done, ExitCode.DATABASE_UNREACHABLE, "cannot connect to the database sqlite:///coachbot.db (file is not a database): check DATABASE_URL")
+    assert_refused(
+        done,
+        ExitCode.DATABASE_UNREACHABLE,
+        "cannot connect to the database sqlite:///coachbot.db (file is not a database): check DATABASE_URL",
+    )
     assert (workdir / "coachbot.db").read_text() == "my notes"
 
 
@@ -229,7 +239,11 @@ def test_an_unexpected_error_is_named_by_its_type_only_and_points_to_debug() -> 
 # The playbook ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [("sync",), ("run", "--port", "0"), ("playbook", "preview"), ("jobs", "run", "morning_nudge")], ids=lambda command: command[0])
+@pytest.mark.parametrize(
+    "command",
+    [("sync",), ("run", "--port", "0"), ("playbook", "preview"), ("jobs", "run", "morning_nudge")],
+    ids=lambda command: command[0],
+)
 def test_a_missing_playbook_is_named_and_nothing_is_synced(workdir: Path, command: tuple[str, ...]) -> None:
     url = migrated_sqlite(workdir)
     done = run(workdir, *command, DATABASE_URL=url, COACHBOT_PLAYBOOK="playbook.yml")
@@ -310,7 +324,9 @@ DEMO_REFUSAL = (
 @pytest.mark.parametrize(
     "command", [("sync",), ("jobs", "run", "crm_sync"), ("run", "--port", "0")], ids=lambda command: command[0]
 )
-def test_the_demo_provider_will_not_sync_into_a_real_org(workdir: Path, database_url: str, session_factory, slack, command) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_provider_will_not_sync_into_a_real_org(
+    workdir: Path, database_url: str, session_factory, slack, command
+) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
     done = run(workdir, *command, DATABASE_URL=database_url, SLACK_API_URL=slack.api_url)
     assert_refused(done, ExitCode.DEMO_REFUSED, DEMO_REFUSAL)

@@ -49,7 +49,9 @@ def rows(session_factory) -> dict[str, OutboxMessage]:  # type: ignore[no-untype
 
 def audit_entries(session_factory) -> list[tuple[str, int | None, int | None, dict]]:  # type: ignore[no-untyped-def]
     with session_factory() as session:
-        return [(e.action, e.actor_id, e.subject_id, e.detail) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        return [
+            (e.action, e.actor_id, e.subject_id, e.detail) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
 
 
 def test_list_shows_what_waits_with_its_status_attempts_and_reason(database_url, outbox) -> None:  # type: ignore[no-untyped-def]
@@ -142,7 +144,11 @@ def test_drop_marks_messages_never_to_be_sent_and_the_key_stays_used(database_ur
         f"#{sent}: was sent at 2026-11-25 14:00 UTC; nothing to drop.",
     ]
     stored = rows(session_factory)
-    assert (stored["nudge:olly"].status, stored["checkin:mia"].status, stored["digest:mia:w47"].status) == ("dropped", "dropped", "sent")
+    assert (stored["nudge:olly"].status, stored["checkin:mia"].status, stored["digest:mia:w47"].status) == (
+        "dropped",
+        "dropped",
+        "sent",
+    )
     assert stored["checkin:mia"].last_error == "dropped by dana with `coachbot outbox drop`"
     assert [(action, detail["outbox_id"], detail["status"]) for action, _, _, detail in audit_entries(session_factory)] == [
         ("outbox_drop", olly, "parked"), ("outbox_drop", mia, "pending"),

@@ -17,8 +17,8 @@ from bot.coaching.gaps import scan_gaps, snooze_gap
 from bot.coaching.playbook import load_playbook
 from bot.database import session_scope
 from bot.models import Deal, ProcessGap
-from jobs import gap_scan
 from bot.settings import Settings
+from jobs import gap_scan
 from tests.coaching.test_gaps import recorded_writes
 from tests.support.personas import RILEY, seed_team
 
@@ -70,7 +70,10 @@ def test_check_reads_COACHBOT_PLAYBOOK_when_no_file_is_given(tmp_path: Path, mon
     monkeypatch.setenv("COACHBOT_PLAYBOOK", str(tmp_path / "mine.yml"))
     result = runner.invoke(app, ["playbook", "check"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[:2] == [f"{tmp_path / 'mine.yml'}: OK.", "1 stages (1 open), 7 of 8 rules on, 0 team override(s)."]
+    assert result.output.splitlines()[:2] == [
+        f"{tmp_path / 'mine.yml'}: OK.",
+        "1 stages (1 open), 7 of 8 rules on, 0 team override(s).",
+    ]
 
 
 @pytest.fixture
@@ -80,7 +83,9 @@ def preview_env(monkeypatch: pytest.MonkeyPatch, database_url: str, now: dt.date
     monkeypatch.setattr(cli_playbook, "utcnow", lambda: now)
 
 
-def test_preview_shows_what_a_scan_would_open_and_what_a_nudge_would_carry_and_writes_nothing(preview_env, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_preview_shows_what_a_scan_would_open_and_what_a_nudge_would_carry_and_writes_nothing(
+    preview_env, session_factory
+) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
     with recorded_writes(session_factory) as writes:
         result = runner.invoke(app, ["playbook", "preview"])
@@ -108,9 +113,7 @@ def test_preview_of_one_person_after_a_scan_shows_resolutions_and_snoozes(previe
     seed_team(session_factory)
     scan_gaps(session_factory, load_playbook(), now, default_timezone="America/New_York")
     with session_scope(session_factory) as session:
-        session.execute(
-            Deal.__table__.update().where(Deal.crm_id == "O2").values(close_date=dt.date(2026, 12, 18))
-        )
+        session.execute(Deal.__table__.update().where(Deal.crm_id == "O2").values(close_date=dt.date(2026, 12, 18)))
         stale = session.scalars(select(ProcessGap.id).where(ProcessGap.rule == "stale_stage")).one()
         snooze_gap(session, stale, dt.date(2026, 12, 1), "Legal review", now)
     with recorded_writes(session_factory) as writes:

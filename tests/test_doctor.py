@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-
 from decimal import Decimal
 
 import pytest
@@ -44,7 +43,9 @@ def test_an_unmigrated_database_says_to_migrate(tmp_path) -> None:  # type: igno
 
 def test_a_missing_sqlite_file_says_to_migrate_and_is_not_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
     check = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'coachbot.db'}"))
-    assert check == Check("database", False, f"there is no database at {tmp_path / 'coachbot.db'} yet: run `coachbot migrate` to create it")
+    assert check == Check(
+        "database", False, f"there is no database at {tmp_path / 'coachbot.db'} yet: run `coachbot migrate` to create it"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -94,7 +95,9 @@ def test_the_built_in_playbook_passes_with_a_summary() -> None:
 
 
 def test_a_playbook_mistake_is_reported_with_its_file_and_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "team.yml").write_text("stages:\n  - {name: Demo, probability: 0.4}\nrules:\n  no_activty: {}\nnudges:\n  local_time: 9:30\n")
+    (tmp_path / "team.yml").write_text(
+        "stages:\n  - {name: Demo, probability: 0.4}\nrules:\n  no_activty: {}\nnudges:\n  local_time: 9:30\n"
+    )
     check = check_playbook(Settings(playbook_path=tmp_path / "team.yml"))
     assert check == Check("playbook", False, (
         f"{tmp_path / 'team.yml'} line 4: rule `no_activty` is unknown (known: next_step_missing, next_step_overdue, "
@@ -105,7 +108,9 @@ def test_a_playbook_mistake_is_reported_with_its_file_and_line(tmp_path) -> None
 
 
 def test_an_empty_org_says_to_import_one(engine, now) -> None:  # type: ignore[no-untyped-def]
-    assert check_org(Settings(), engine, now) == [Check("org", True, "no people yet: run `coachbot org import FILE`", warning=True)]
+    assert check_org(Settings(), engine, now) == [
+        Check("org", True, "no people yet: run `coachbot org import FILE`", warning=True)
+    ]
 
 
 def test_a_complete_org_passes_every_org_check(engine, session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +133,15 @@ def test_unlinked_people_idle_managers_and_reps_without_a_quota_are_warnings(eng
         session.add(Person(email="gone.rep@example.com", name="Gone Rep", is_rep=True, active=False))
         session.flush()
         # Next quarter's quota is not this quarter's.
-        session.add(Quota(person_id=nora.id, period_start=dt.date(2027, 1, 1), period_end=dt.date(2027, 4, 1), amount=Decimal(1), currency="USD"))
+        session.add(
+            Quota(
+                person_id=nora.id,
+                period_start=dt.date(2027, 1, 1),
+                period_end=dt.date(2027, 4, 1),
+                amount=Decimal(1),
+                currency="USD",
+            )
+        )
     checks = check_org(Settings(), engine, now)
     assert [(check.status, check.name, check.detail) for check in checks] == [
         ("WARN", "org (Slack links)", (

@@ -15,6 +15,7 @@ import pytest
 from tests.support.servers import coachbot, running_server
 from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
 
+
 @pytest.fixture
 def environment(database_url: str, slack, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "CRM_", "COACHBOT_", "DATABASE_"))}

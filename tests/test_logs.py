@@ -48,10 +48,16 @@ def test_json_logs_are_one_object_a_line_with_time_level_logger_and_message(logg
     assert len(lines) == 2
     first, second = (json.loads(line) for line in lines)
     assert set(first) == {"time", "level", "logger", "message"}
-    assert (first["level"], first["logger"], first["message"]) == ("WARNING", "bot.messaging.sender", "outbox: parked message 7 to U0RILEY: channel_not_found")
+    assert (first["level"], first["logger"], first["message"]) == (
+        "WARNING",
+        "bot.messaging.sender",
+        "outbox: parked message 7 to U0RILEY: channel_not_found",
+    )
     assert first["time"].endswith("+00:00")
     assert (second["level"], second["message"]) == ("ERROR", "drain failed")
-    assert second["exception"].startswith("Traceback (most recent call last):") and second["exception"].endswith("ValueError: line one\nline two")
+    assert second["exception"].startswith("Traceback (most recent call last):") and second["exception"].endswith(
+        "ValueError: line one\nline two"
+    )
 
 
 @pytest.mark.parametrize("log_format", ["json", "text"])

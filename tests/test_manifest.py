@@ -11,8 +11,8 @@ from slack_bolt import BoltRequest, BoltResponse
 
 from bot.app import create_app
 from bot.doctor import REQUIRED_BOT_SCOPES
-from bot.slack_ids import ACTION_IDS, COMMANDS, EVENTS, NUDGE_OPEN_CRM, VIEW_CALLBACK_IDS
 from bot.settings import Settings
+from bot.slack_ids import ACTION_IDS, COMMANDS, EVENTS, NUDGE_OPEN_CRM, VIEW_CALLBACK_IDS
 from tests.support.signing import SIGNING_SECRET, sign, slash_command_body
 
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())

@@ -35,7 +35,9 @@ def test_the_database_collector_counts_rows_runs_and_sync_age(engine, session_fa
         ])  # fmt: skip
     with session_scope(session_factory) as session:
         session.execute(update(OutboxMessage).where(OutboxMessage.dedupe_key == "k0").values(status="sent"))
-        session.execute(update(OutboxMessage).where(OutboxMessage.dedupe_key == "k1").values(status="parked", unconfirmed_since=now))
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.dedupe_key == "k1").values(status="parked", unconfirmed_since=now)
+        )
 
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value

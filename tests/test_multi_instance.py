@@ -263,7 +263,9 @@ def test_three_instances_send_each_scheduled_message_once_and_survive_losing_one
     at = due_instant(dt.datetime.now(dt.UTC))
     expected = seed_org(session_factory, at)
     playbook = write_playbook(tmp_path / "playbook.yml", at)
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "CRM_", "COACHBOT_", "DATABASE_"))}
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "CRM_", "COACHBOT_", "DATABASE_"))
+    }
     environment.update(
         DATABASE_URL=database_url, SLACK_BOT_TOKEN="xoxb-multi-instance", SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=slack.api_url, CRM_PROVIDER="demo", COACHBOT_TIMEZONE="UTC", COACHBOT_PLAYBOOK=str(playbook),
@@ -304,7 +306,9 @@ def test_three_instances_send_each_scheduled_message_once_and_survive_losing_one
             sent = [row for row in rows.values() if row.status == "sent"]
             if expected.runs <= set(runs) and len(rows) == len(expected.nudges) + len(expected.digests) == len(sent):
                 break
-            assert time.monotonic() < deadline, f"not done in time: {len(runs)} runs, {Counter(row.status for row in rows.values())}"
+            assert time.monotonic() < deadline, (
+                f"not done in time: {len(runs)} runs, {Counter(row.status for row in rows.values())}"
+            )
             time.sleep(0.25)
         time.sleep(SETTLE_SECONDS)
         assert all(instance.process.poll() is None for instance in instances if instance is not victim)

@@ -56,7 +56,9 @@ def environment(database_url: str, slack, tmp_path: Path) -> dict[str, str]:  # 
     return env
 
 
-def test_metrics_count_sends_429s_job_runs_sync_age_and_latency_across_workers(environment, slack, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_count_sends_429s_job_runs_sync_age_and_latency_across_workers(
+    environment, slack, database_url, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(database_url)
     session_factory = make_session_factory(engine)
     now = dt.datetime.now(dt.UTC)

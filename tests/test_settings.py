@@ -103,7 +103,9 @@ def test_a_secret_file_beats_the_dotenv_file(tmp_path, monkeypatch, no_secret_fi
         ("xoxb-1", True, "both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are set: keep one"),
     ],
 )
-def test_a_secret_file_that_cannot_be_used_stops_with_a_message(tmp_path, monkeypatch, no_secret_files, content, also_set, message) -> None:  # type: ignore[no-untyped-def]
+def test_a_secret_file_that_cannot_be_used_stops_with_a_message(
+    tmp_path, monkeypatch, no_secret_files, content, also_set, message
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "token"
     if content is not None:
         path.write_text(content)

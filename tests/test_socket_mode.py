@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.coaching import actions
-from tests.support.delivered import delivered
 from bot.database import session_scope
 from bot.models import Action, Deal, Person, Quota
 from bot.slack_ids import ACTION_DONE, APP_HOME_OPENED, MYPERF_COMMAND
+from tests.support.delivered import delivered
 from tests.support.personas import MIA, RILEY
 from tests.support.servers import coachbot
 from tests.support.socket_mode_standin import (

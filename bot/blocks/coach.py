@@ -31,10 +31,10 @@ from bot.slack_ids import (
     COACH_KIND_INPUT,
     COACH_LINK_BLOCK,
     COACH_LINK_INPUT,
-    COACH_MEASURED_ON_BLOCK,
-    COACH_MEASURED_ON_INPUT,
     COACH_MEASURE_BLOCK,
     COACH_MEASURE_INPUT,
+    COACH_MEASURED_ON_BLOCK,
+    COACH_MEASURED_ON_INPUT,
     COACH_PERSON_BLOCK,
     COACH_PERSON_INPUT,
     COACH_TARGET_BLOCK,
@@ -76,7 +76,6 @@ def _section(text: str) -> SectionBlock:
 
 def _context(*texts: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=clip(text, TEXT_LIMIT)) for text in texts])
-
 
 
 def _due(due_date: dt.date | None) -> str:
@@ -168,7 +167,9 @@ def coach_modal() -> View:
                 label="Measured on",
                 optional=True,
                 hint="For the measures that name one: the product line, or the number of days (gaps open more than N days).",
-                element=PlainTextInputElement(action_id=COACH_MEASURED_ON_INPUT, max_length=100, placeholder="e.g. Analytics, or 14"),
+                element=PlainTextInputElement(
+                    action_id=COACH_MEASURED_ON_INPUT, max_length=100, placeholder="e.g. Analytics, or 14"
+                ),
             ),
             InputBlock(
                 block_id=COACH_TARGET_BLOCK,

@@ -29,7 +29,7 @@ from slack_sdk.models.views import View
 from bot.blocks.format import clip, escape, first_name, money, percent, short_date
 
 # Buttons (action_id) and the blocks that hold them (block_id).
-from bot.slack_ids import (  # noqa: E402 - the identifiers live in one place
+from bot.slack_ids import (
     ACTION_BUTTONS_BLOCK,
     ACTION_DONE,
     CHECKIN_AT_RISK,
@@ -96,7 +96,6 @@ def quote(text: str) -> str:
 def one_line(text: str, limit: int) -> str:
     """User text for a fallback (a notification): escaped, on one line, clipped."""
     return escape(clip(" ".join(text.split()), limit))
-
 
 
 def _section(text: str) -> SectionBlock:
@@ -218,7 +217,9 @@ def goal_reminder_message(
         how = f"Progress: *{percent(progress)}*, as you last reported it. If it has moved, tell your coach."
     return Message(
         [
-            _section(f":dart: Your goal *{escape(clip(competency, 100))}* is due {when}, {day(due_date)}:\n{quote(description)}\n{how}"),
+            _section(
+                f":dart: Your goal *{escape(clip(competency, 100))}* is due {when}, {day(due_date)}:\n{quote(description)}\n{how}"
+            ),
         ],
         f"Your goal {escape(clip(competency, 100))} is due {when} ({day(due_date)}): {percent(progress)} done.",
     )
@@ -251,7 +252,9 @@ def plan_proposal_message(
         ),
         SectionBlock(
             fields=[
-                MarkdownTextObject(text=f"*Gap to quota*\n{money(gap, currency)} ({money(won, currency)} won of {money(quota, currency)})"),
+                MarkdownTextObject(
+                    text=f"*Gap to quota*\n{money(gap, currency)} ({money(won, currency)} won of {money(quota, currency)})"
+                ),
                 MarkdownTextObject(
                     text=f"*Pipeline to add*\nabout {money(pipeline_to_add, currency)}, if it converts like {first}'s "
                     f"pipeline today ({percent(conversion)} by the playbook's stage odds)"
@@ -270,7 +273,9 @@ def plan_proposal_message(
             ],
         ),
     ]
-    return Message(blocks, f"{rep} is projected at {percent(projected)} of quota for {escape(period_label)}: open a recovery plan?")
+    return Message(
+        blocks, f"{rep} is projected at {percent(projected)} of quota for {escape(period_label)}: open a recovery plan?"
+    )
 
 
 def plan_open_modal(*, plan_id: int, rep_name: str, checkin_every_days: int) -> View:
@@ -332,7 +337,9 @@ def plan_opened_message(
     ]
     if first_checkin:
         cadence = cadence_words(checkin_every_days)
-        blocks.append(_context(f"I'll check in with you every {cadence}, first on {day(first_checkin)}: three buttons, ten seconds."))
+        blocks.append(
+            _context(f"I'll check in with you every {cadence}, first on {day(first_checkin)}: three buttons, ten seconds.")
+        )
     return Message(blocks, f"{manager} opened a recovery plan with you: close {money(gap, currency)} more by {day(period_end)}.")
 
 

@@ -51,7 +51,9 @@ def snoozes_text(digest: Digest) -> str:
     for snooze in snoozes[:SNOOZES_NAMED]:
         what = escape(clip(snooze.detail or snooze.rule.replace("_", " "), 80))
         why = f": “{escape(clip(' '.join((snooze.reason or '').split()), 200))}”" if snooze.reason else ""
-        lines.append(f"• *{escape(snooze.rep_name)}* · {escape(clip(snooze.deal_name, 60))}, {what} · until {short_date(snooze.snoozed_until)}{why}")
+        lines.append(
+            f"• *{escape(snooze.rep_name)}* · {escape(clip(snooze.deal_name, 60))}, {what} · until {short_date(snooze.snoozed_until)}{why}"
+        )
     if len(snoozes) > SNOOZES_NAMED:
         lines.append(f"…and {len(snoozes) - SNOOZES_NAMED} more.")
     return clip("\n".join(lines), 3000)
@@ -88,8 +90,16 @@ def digest_blocks(digest: Digest) -> list[Block]:
         table = "\n".join([HEADER, *chunk] if start == 0 else chunk)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"```{escape(table)}```")))
     if len(digest.rows) > MAX_TABLE_ROWS:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"{len(digest.rows) - MAX_TABLE_ROWS} more reps not shown.")]))
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=f"{len(digest.rows) - MAX_TABLE_ROWS} more reps not shown.")])
+        )
     blocks.append(
-        ContextBlock(elements=[MarkdownTextObject(text="won, pace, proj: of quota this quarter · process: open deals with no gap · od: overdue actions")])
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="won, pace, proj: of quota this quarter · process: open deals with no gap · od: overdue actions"
+                )
+            ]
+        )
     )
     return blocks

@@ -72,7 +72,11 @@ def not_linked_home_view(email: str | None) -> dict[str, Any]:
         HeaderBlock(text="Welcome to coachbot"),
         not_linked_blocks(email)[0],
         ContextBlock(
-            elements=[MarkdownTextObject(text=f"Once you are added, this tab shows your scorecard, actions, goals and process gaps, and `{MYPERF_COMMAND}` works.")]
+            elements=[
+                MarkdownTextObject(
+                    text=f"Once you are added, this tab shows your scorecard, actions, goals and process gaps, and `{MYPERF_COMMAND}` works."
+                )
+            ]
         ),
     ]
     return View(type="home", blocks=blocks).to_dict()
@@ -258,4 +262,3 @@ def _more(text: str) -> ContextBlock:
 
 def _s(count: int) -> str:
     return "s" if count != 1 else ""
-

@@ -24,7 +24,9 @@ def help_blocks() -> list[Block]:
 def unknown_argument_blocks(argument: str) -> list[Block]:
     shown = escape(clip(argument, 40))
     return [
-        SectionBlock(text=MarkdownTextObject(text=f"I don't know the period “{shown}”. Try `week`, `month`, `quarter` or `year`.")),
+        SectionBlock(
+            text=MarkdownTextObject(text=f"I don't know the period “{shown}”. Try `week`, `month`, `quarter` or `year`.")
+        ),
         *help_blocks(),
     ]
 

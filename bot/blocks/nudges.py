@@ -54,7 +54,9 @@ def _rest_text(items: Sequence[NudgeItem], total: int) -> str | None:
 
 def nudge_blocks(name: str, items: Sequence[NudgeItem], total: int) -> list[Block]:
     # The menu beside the greeting: the rep's own nudge time and pause, one click from every nudge.
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{nudge_text(name, items, total)}*"), accessory=nudge_menu())]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=f"*{nudge_text(name, items, total)}*"), accessory=nudge_menu())
+    ]
     for item in items:
         blocks.append(DividerBlock())
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_item_text(item))))
@@ -71,7 +73,9 @@ def nudge_blocks(name: str, items: Sequence[NudgeItem], total: int) -> list[Bloc
 # goes through them instead, so it fails exactly as it always did. A test holds the two equal.
 _MENU = nudge_menu().to_dict()
 _DIVIDER = DividerBlock().to_dict()
-_OPEN_CRM, _MARK_DONE, _SNOOZE = (ButtonElement(text=text).to_dict()["text"] for text in ("Open in CRM", "Mark done", "Snooze a week"))
+_OPEN_CRM, _MARK_DONE, _SNOOZE = (
+    ButtonElement(text=text).to_dict()["text"] for text in ("Open in CRM", "Mark done", "Snooze a week")
+)
 
 
 def _button_dicts(item: NudgeItem) -> list[dict[str, Any]]:
@@ -79,7 +83,9 @@ def _button_dicts(item: NudgeItem) -> list[dict[str, Any]]:
     if item.url:
         buttons.append({"type": "button", "text": _OPEN_CRM, "url": item.url, "action_id": f"{NUDGE_OPEN_CRM}:{item.ref_id}"})
     if item.kind == "action":
-        buttons.append({"type": "button", "text": _MARK_DONE, "action_id": ACTION_DONE, "value": str(item.ref_id), "style": "primary"})
+        buttons.append(
+            {"type": "button", "text": _MARK_DONE, "action_id": ACTION_DONE, "value": str(item.ref_id), "style": "primary"}
+        )
     if item.kind == "gap":
         buttons.append({"type": "button", "text": _SNOOZE, "action_id": NUDGE_GAP_SNOOZE, "value": str(item.ref_id)})
     return buttons

@@ -88,9 +88,16 @@ def preferences_modal(prefs: Preferences, timezone: str) -> View:
                 block_id=PREFS_DIGEST_BLOCK,
                 label="Weekly digest",
                 optional=True,
-                element=CheckboxesElement(action_id=PREFS_DIGEST_INPUT, options=[on], initial_options=[on] if prefs.digest_enabled else None),
+                element=CheckboxesElement(
+                    action_id=PREFS_DIGEST_INPUT, options=[on], initial_options=[on] if prefs.digest_enabled else None
+                ),
             )
         )
     return View(
-        type="modal", callback_id=PREFS_VIEW, title=PlainTextObject(text="My preferences"), submit="Save", close="Cancel", blocks=blocks
+        type="modal",
+        callback_id=PREFS_VIEW,
+        title=PlainTextObject(text="My preferences"),
+        submit="Save",
+        close="Cancel",
+        blocks=blocks,
     )

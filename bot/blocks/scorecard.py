@@ -22,6 +22,7 @@ FIELD_LIMIT = 2000  # ... and on each of its fields (slack_sdk does not check th
 MAX_LINES_NAMED = 6
 MAX_DEALS_LISTED = 8
 
+
 def pace_label(pace: float | None) -> str:
     if pace is None:
         return "too early to tell"
@@ -55,8 +56,14 @@ def number_blocks(card: Scorecard) -> list[Block]:
         SectionBlock(
             text=MarkdownTextObject(text=headline),
             fields=_fields(
-                ("Pace", f"{percent(card.pace)}: {pace_label(card.pace)}\n{percent(card.elapsed_share)} of the {period_word} gone"),
-                ("Projected", f"{percent(card.projected_attainment)} ({money(card.projected_amount, card.currency)})\nwon + stage-weighted pipeline"),
+                (
+                    "Pace",
+                    f"{percent(card.pace)}: {pace_label(card.pace)}\n{percent(card.elapsed_share)} of the {period_word} gone",
+                ),
+                (
+                    "Projected",
+                    f"{percent(card.projected_attainment)} ({money(card.projected_amount, card.currency)})\nwon + stage-weighted pipeline",
+                ),
                 ("Gap to quota", money(card.gap_to_quota, card.currency)),
                 ("Pipeline coverage", f"{coverage}\n{money(card.pipeline_in_period, card.currency)} closing this {period_word}"),
             ),
@@ -121,14 +128,20 @@ def development_blocks(development: Development) -> list[Block]:
     if development.goals:
         for goal in development.goals[:5]:
             due = f", due {short_date(goal.due_date)}" if goal.due_date else ""
-            lines.append(f"• Goal: *{escape(goal.competency)}*: {escape(clip(goal.description, 150))} ({percent(goal.progress)}{due})")
+            lines.append(
+                f"• Goal: *{escape(goal.competency)}*: {escape(clip(goal.description, 150))} ({percent(goal.progress)}{due})"
+            )
     else:
         lines.append("• No development goals yet: ask your coach or manager to set one.")
     if development.actions:
         for action in development.actions[:5]:
             due = ""
             if action.due_date:
-                due = f" (overdue since {short_date(action.due_date)})" if action.overdue else f" (due {short_date(action.due_date)})"
+                due = (
+                    f" (overdue since {short_date(action.due_date)})"
+                    if action.overdue
+                    else f" (due {short_date(action.due_date)})"
+                )
             lines.append(f"• Action: {escape(clip(action.text, 150))}{due}")
         if len(development.actions) > 5:
             lines.append(f"• …and {len(development.actions) - 5} more open actions")

@@ -54,7 +54,6 @@ def local_now(person: Person, now: dt.datetime, default_timezone: str) -> dt.dat
     return now.astimezone(ZoneInfo(person.timezone or default_timezone))
 
 
-
 def clean_text(text: str, what: str, limit: int) -> str:
     cleaned = (text or "").strip()
     if not cleaned:

@@ -116,9 +116,9 @@ def _week_changes(session: Session, rep_ids: list[int], since: dt.datetime, now:
             select(week).where(week.c.resolved_at > since, week.c.resolved_at <= now)
         )]  # fmt: skip
         # Opened ones are counted, not read: the first scan of an org opens every gap in one week.
-        opened += session.scalar(
-            select(func.count()).select_from(week).where(week.c.opened_at > since, week.c.opened_at <= now)
-        ) or 0
+        opened += (
+            session.scalar(select(func.count()).select_from(week).where(week.c.opened_at > since, week.c.opened_at <= now)) or 0
+        )
     hours = [(resolved - opened_at).total_seconds() / 3600 for opened_at, resolved, _ in fixed]
     nudged = sum(1 for _, resolved, nudged_at in fixed if nudged_at is not None and nudged_at <= resolved)
     return WeekChanges(len(fixed), median(hours) if hours else None, opened, nudged)

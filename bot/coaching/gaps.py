@@ -338,7 +338,18 @@ def _scan(
         summary.snoozed = _count_snoozed(connection, org, now)
         if ids is None or ids:
             # A scan that had no deal to judge leaves the state as it was: still true, and nothing written.
-            _save_state(session, state, fingerprint, now, mark, in_flight, owners, summary, open_before, full=summary.full_scan is not None)
+            _save_state(
+                session,
+                state,
+                fingerprint,
+                now,
+                mark,
+                in_flight,
+                owners,
+                summary,
+                open_before,
+                full=summary.full_scan is not None,
+            )
     return summary
 
 
@@ -409,11 +420,15 @@ _GAPS = cast(Table, ProcessGap.__table__)  # a declarative model's table is a Ta
 # Core executemany statements: the ORM's bulk paths cost more per row than the rules do.
 # ON CONFLICT: a gap another scan opened meanwhile (SQLite has no advisory lock) is left to it.
 _OPEN = {
-    name: dialect.insert(_GAPS).on_conflict_do_nothing(index_elements=["deal_id", "rule"], index_where=_GAPS.c.resolved_at.is_(None))
+    name: dialect.insert(_GAPS).on_conflict_do_nothing(
+        index_elements=["deal_id", "rule"], index_where=_GAPS.c.resolved_at.is_(None)
+    )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_UPDATE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(
-    severity=bindparam("severity"), detail=bindparam("detail"), changes_at=bindparam("changes_at")
+_UPDATE = (
+    update(_GAPS)
+    .where(_GAPS.c.id == bindparam("gap_id"))
+    .values(severity=bindparam("severity"), detail=bindparam("detail"), changes_at=bindparam("changes_at"))
 )
 _RESOLVE = update(_GAPS).where(_GAPS.c.id == bindparam("gap_id")).values(resolved_at=bindparam("resolved_at"))
 
@@ -498,7 +513,14 @@ def snooze_gap(
     session.flush()
     owner_id = session.scalar(select(Deal.owner_id).where(Deal.id == gap.deal_id))
     owner = session.get(Person, owner_id) if owner_id is not None else None
-    audit(session, by, "snooze_gap", now, subject=owner, detail={"gap_id": gap.id, "until": until.isoformat(), "reason": gap.snooze_reason})
+    audit(
+        session,
+        by,
+        "snooze_gap",
+        now,
+        subject=owner,
+        detail={"gap_id": gap.id, "until": until.isoformat(), "reason": gap.snooze_reason},
+    )
     return gap
 
 
@@ -519,7 +541,9 @@ def team_snoozes(session: Session, manager_id: int, today: dt.date) -> list[Snoo
         )
         for gap, deal_name, rep_name, email in rows:
             assert gap.snoozed_until is not None  # the query asks for snoozes that last past today
-            found.append(SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason))
+            found.append(
+                SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason)
+            )
     return sorted(found, key=lambda snoozed: (snoozed.snoozed_until, snoozed.rep_name, snoozed.deal_name, snoozed.rule))
 
 

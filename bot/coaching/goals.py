@@ -42,6 +42,7 @@ from bot.coaching.words import clip
 from bot.dml import rows_affected
 from bot.models import Deal, Goal, Person, ProcessGap, Quota
 
+
 @dataclass(frozen=True)
 class Measure:
     target: Literal["share", "amount", "count"]  # the kind of target it takes
@@ -132,7 +133,9 @@ def give_goal(
         measure=goal.measure, target=goal.target, measure_arg=goal.measure_arg,
     )  # fmt: skip
     notices.tell(rep, told)
-    detail = {"goal_id": goal.id} | ({"measure": goal.measure, "target": goal.target, "on": goal.measure_arg} if goal.measure else {})
+    detail = {"goal_id": goal.id} | (
+        {"measure": goal.measure, "target": goal.target, "on": goal.measure_arg} if goal.measure else {}
+    )
     audit(session, set_by, "set_goal", now, subject=rep, detail=detail)
     return goal
 
@@ -158,7 +161,9 @@ def check_measure(measure: str | None, target: float | None, argument: str | Non
     if kind.argument is None and argument is not None:
         raise MeasureError("argument", f"{measure} is measured on all of the rep's deals; leave out “:{clip(argument, 40)}”.")
     if kind.argument == "days" and not (argument and argument.isdigit() and 1 <= int(argument) <= 365):
-        raise MeasureError("argument", f"{measure} needs a number of days, 1 to 365: {measure}:14 counts gaps open more than 14 days.")
+        raise MeasureError(
+            "argument", f"{measure} needs a number of days, 1 to 365: {measure}:14 counts gaps open more than 14 days."
+        )
     if kind.argument == "product_line" and not argument:
         raise MeasureError("argument", f"{measure} needs a product line: {measure}:Analytics.")
     if argument is not None and len(argument) > MAX_MEASURE_ARG:
@@ -184,7 +189,9 @@ def measure_value(
     if measure == "old_open_gaps":
         opened_before = now - dt.timedelta(days=int(argument or 0))
         open_ids = open_deals.with_only_columns(Deal.id)
-        old = select(func.count()).where(ProcessGap.deal_id.in_(open_ids), ProcessGap.resolved_at.is_(None), ProcessGap.opened_at < opened_before)
+        old = select(func.count()).where(
+            ProcessGap.deal_id.in_(open_ids), ProcessGap.resolved_at.is_(None), ProcessGap.opened_at < opened_before
+        )
         return float(session.scalar(old) or 0)
     if measure == "next_step_coverage":
         deals = session.scalars(open_deals).all()
@@ -300,7 +307,9 @@ def close_finished_goals(session: Session, notices: Notices, now: dt.datetime, *
     """Close open goals that are achieved (progress at 100%) or missed (due date passed on the rep's
     calendar); tell the rep and whoever set it (keys goal_closed:<goal>:rep|coach); the number closed."""
     closed = 0
-    for goal, rep in session.execute(select(Goal, Person).join(Person, Person.id == Goal.person_id).where(Goal.status == "open")).all():
+    for goal, rep in session.execute(
+        select(Goal, Person).join(Person, Person.id == Goal.person_id).where(Goal.status == "open")
+    ).all():
         today = local_now(rep, now, default_timezone).date()
         if goal.progress >= 1.0:
             status = "achieved"
@@ -308,11 +317,20 @@ def close_finished_goals(session: Session, notices: Notices, now: dt.datetime, *
             status = "missed"
         else:
             continue
-        claimed = rows_affected(session, update(Goal).where(Goal.id == goal.id, Goal.status == "open").values(status=status, closed_at=now))
+        claimed = rows_affected(
+            session, update(Goal).where(Goal.id == goal.id, Goal.status == "open").values(status=status, closed_at=now)
+        )
         if claimed != 1:
             continue
         closed += 1
-        audit(session, None, "close_goal", now, subject=rep, detail={"goal_id": goal.id, "status": status, "progress": goal.progress})
+        audit(
+            session,
+            None,
+            "close_goal",
+            now,
+            subject=rep,
+            detail={"goal_id": goal.id, "status": status, "progress": goal.progress},
+        )
         setter = session.get(Person, goal.set_by_id) if goal.set_by_id else None
         for reader, role in ((rep, "rep"), (setter, "coach")):
             if reader is None or not reader.active:
@@ -388,7 +406,9 @@ def goal_reminders(
         key = f"goal_reminder:{goal.id}"
         if not reachable(rep, "goal_reminder", key):
             continue
-        claimed = rows_affected(session, update(Goal).where(Goal.id == goal.id, Goal.reminded_at.is_(None)).values(reminded_at=now))
+        claimed = rows_affected(
+            session, update(Goal).where(Goal.id == goal.id, Goal.reminded_at.is_(None)).values(reminded_at=now)
+        )
         if claimed != 1:
             continue
         reminder = GoalReminder(

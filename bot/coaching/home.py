@@ -123,7 +123,8 @@ def open_actions(session: Session, person: Person, today: dt.date) -> tuple[Home
         .order_by(Action.due_date.asc().nulls_last(), Action.id)
     )
     return tuple(
-        HomeAction(action_id, text, due, due is not None and due < today, assigned_by) for action_id, text, due, assigned_by in rows
+        HomeAction(action_id, text, due, due is not None and due < today, assigned_by)
+        for action_id, text, due, assigned_by in rows
     )
 
 
@@ -143,6 +144,10 @@ def open_gaps(session: Session, person: Person, playbook: Playbook, today: dt.da
         snoozed = gap.snoozed_until if gap.snoozed_until is not None and gap.snoozed_until > today else None
         todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)[1]
         stake = impact(gap.severity, money_at_stake(deal, own_playbook))
-        found.append(HomeGap(gap.id, gap.deal_id, deal.name, deal.crm_url, gap.rule, gap.severity, gap.detail, todo, stake, snoozed))
-    found.sort(key=lambda gap: (gap.snoozed_until is not None, *rank_key(gap.rule, gap.severity, gap.impact), gap.deal_name, gap.id))
+        found.append(
+            HomeGap(gap.id, gap.deal_id, deal.name, deal.crm_url, gap.rule, gap.severity, gap.detail, todo, stake, snoozed)
+        )
+    found.sort(
+        key=lambda gap: (gap.snoozed_until is not None, *rank_key(gap.rule, gap.severity, gap.impact), gap.deal_name, gap.id)
+    )
     return tuple(found), len(deals)

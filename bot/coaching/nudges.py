@@ -76,22 +76,42 @@ def collect_items(
         why, todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)
         # nudge_items reads stored gaps; only a playbook preview has gaps without an id.
         assert gap.gap_id is not None
-        items.append(NudgeItem("gap", gap.gap_id, gap.deal_name, gap.detail or gap.rule, why, todo, TIER_GAP, gap.impact, gap.crm_url))
+        items.append(
+            NudgeItem("gap", gap.gap_id, gap.deal_name, gap.detail or gap.rule, why, todo, TIER_GAP, gap.impact, gap.crm_url)
+        )
     for action in actions:
         if action.due_date > today + dt.timedelta(days=1):
             continue
         overdue = action.due_date < today
-        when = f"overdue since {short_date(action.due_date)}" if overdue else "due " + ("today" if action.due_date == today else "tomorrow")
+        when = (
+            f"overdue since {short_date(action.due_date)}"
+            if overdue
+            else "due " + ("today" if action.due_date == today else "tomorrow")
+        )
         items.append(
-            NudgeItem("action", action.id, action.text, when, "Your coach asked for it.", "Do it, then press Mark done.",
-                      TIER_OVERDUE_ACTION if overdue else TIER_DUE_ACTION)  # fmt: skip
+            NudgeItem(
+                "action",
+                action.id,
+                action.text,
+                when,
+                "Your coach asked for it.",
+                "Do it, then press Mark done.",
+                TIER_OVERDUE_ACTION if overdue else TIER_DUE_ACTION,
+            )  # fmt: skip
         )
     for goal in goals:
         if goal.due_date > today + dt.timedelta(days=7):
             continue
         items.append(
-            NudgeItem("goal", goal.id, f"Goal: {goal.competency}", f"{goal.progress:.0%} done, due {short_date(goal.due_date)}",
-                      goal.description, "Take one step toward it today.", TIER_GOAL)  # fmt: skip
+            NudgeItem(
+                "goal",
+                goal.id,
+                f"Goal: {goal.competency}",
+                f"{goal.progress:.0%} done, due {short_date(goal.due_date)}",
+                goal.description,
+                "Take one step toward it today.",
+                TIER_GOAL,
+            )  # fmt: skip
         )
     return items
 
@@ -112,10 +132,14 @@ class DueGoal(NamedTuple):
     due_date: dt.date
 
 
-_DUE_ACTIONS = select(Action.id, Action.person_id, Action.text, Action.due_date).where(Action.status == "open").order_by(Action.id)
-_DUE_GOALS = select(Goal.id, Goal.person_id, Goal.competency, Goal.description, Goal.progress, Goal.due_date).where(
-    Goal.status == "open"
-).order_by(Goal.id)
+_DUE_ACTIONS = (
+    select(Action.id, Action.person_id, Action.text, Action.due_date).where(Action.status == "open").order_by(Action.id)
+)
+_DUE_GOALS = (
+    select(Goal.id, Goal.person_id, Goal.competency, Goal.description, Goal.progress, Goal.due_date)
+    .where(Goal.status == "open")
+    .order_by(Goal.id)
+)
 
 
 def _read_due(session: Session, todays: dict[int, dt.date]) -> tuple[dict[int, list[DueAction]], dict[int, list[DueGoal]]]:
@@ -187,7 +211,9 @@ def morning_nudges(
         items = collect_items(gaps.get(person.id, ()), actions.get(person.id, ()), goals.get(person.id, ()), today)
         chosen = rank(items, playbook.nudges.max_items)
         if chosen:
-            nudge = MorningNudge(key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items))
+            nudge = MorningNudge(
+                key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items)
+            )
             nudges.append((person, nudge))
     return nudges
 

@@ -175,7 +175,9 @@ def propose_plan(
         .order_by(RecoveryPlan.id.desc())
     ).first()
     if latest is not None and latest.status == "open":
-        raise WrongState(f"{rep.name}'s recovery plan for {card.period.label} is already open; its check-ins tell you how it goes.")
+        raise WrongState(
+            f"{rep.name}'s recovery plan for {card.period.label} is already open; its check-ins tell you how it goes."
+        )
     if latest is not None and latest.status in ("recovered", "missed"):
         raise WrongState(f"{rep.name}'s recovery plan for {card.period.label} is already closed ({latest.status}).")
     if latest is not None and latest.status == "proposed":
@@ -254,14 +256,22 @@ def open_plan(
         session,
         update(RecoveryPlan)
         .where(RecoveryPlan.id == plan.id, RecoveryPlan.status == "proposed")
-        .values(status="open", manager_id=manager.id, opened_at=now, checkin_every_days=checkin_every_days, next_checkin_at=first_checkin),
+        .values(
+            status="open",
+            manager_id=manager.id,
+            opened_at=now,
+            checkin_every_days=checkin_every_days,
+            next_checkin_at=first_checkin,
+        ),
     )
     if opened != 1:
         raise WrongState("Someone opened or declined this recovery plan a moment ago.")
     # Commitments are weekly habits, not one-off tasks: no due date, so nothing escalates them;
     # the check-ins are their rhythm, and they close with the plan.
     session.add_all(
-        Action(person_id=rep.id, assigned_by_id=manager.id, text=text, due_date=None, plan_id=plan.id, status="open", created_at=now)
+        Action(
+            person_id=rep.id, assigned_by_id=manager.id, text=text, due_date=None, plan_id=plan.id, status="open", created_at=now
+        )
         for text in commitments
     )
     session.flush()
@@ -392,7 +402,14 @@ def answer_checkin(
             asked_on=local_now(rep, checkin.asked_at, default_timezone).date(),
         )  # fmt: skip
         notices.tell(session.get(Person, manager_id) if manager_id else None, answered)
-        audit(session, rep, "answer_checkin", now, subject=rep, detail={"plan_id": plan.id, "checkin_id": checkin.id, "answer": answer})
+        audit(
+            session,
+            rep,
+            "answer_checkin",
+            now,
+            subject=rep,
+            detail={"plan_id": plan.id, "checkin_id": checkin.id, "answer": answer},
+        )
     return checkin
 
 
@@ -407,7 +424,9 @@ def close_finished_plans(
     fiscal_year_start_month: int = 1,
 ) -> int:
     """Close open plans that recovered or whose quarter ended, and expire unanswered proposals; the number closed."""
-    plans = session.scalars(select(RecoveryPlan).where(RecoveryPlan.status.in_(("proposed", "open"))).order_by(RecoveryPlan.id)).all()
+    plans = session.scalars(
+        select(RecoveryPlan).where(RecoveryPlan.status.in_(("proposed", "open"))).order_by(RecoveryPlan.id)
+    ).all()
     closed = 0
     for plan in plans:
         rep = session.get(Person, plan.person_id)

@@ -95,7 +95,7 @@ class TeamOverride:
 
 
 def clock(hhmm: str) -> dt.time:
-    """"09:30" as a time of day (playbook times are kept as "HH:MM", like people's own nudge times)."""
+    """ "09:30" as a time of day (playbook times are kept as "HH:MM", like people's own nudge times)."""
     hours, minutes = hhmm.split(":")
     return dt.time(int(hours), int(minutes))
 
@@ -153,9 +153,7 @@ class RecoverySettings:
 
 
 def default_rules() -> Mapping[str, RuleConfig]:
-    return MappingProxyType(
-        {name: RuleConfig(name, spec.severity, True, spec.params) for name, spec in RULE_SPECS.items()}
-    )
+    return MappingProxyType({name: RuleConfig(name, spec.severity, True, spec.params) for name, spec in RULE_SPECS.items()})
 
 
 def _empty() -> Mapping[Any, Any]:
@@ -604,7 +602,9 @@ def _nudges(reader: _Reader, value: Any) -> NudgeSettings:
         if name is not None and name not in working:
             working.append(name)
     quiet_path = (*path, "quiet_hours")
-    quiet = _mapping(reader, settings.get("quiet_hours"), quiet_path, "nudges: `quiet_hours`", '{start: "19:00", end: "08:00"}') or {}
+    quiet = (
+        _mapping(reader, settings.get("quiet_hours"), quiet_path, "nudges: `quiet_hours`", '{start: "19:00", end: "08:00"}') or {}
+    )
     _known_keys(reader, quiet, quiet_path, ("start", "end"), "nudges: quiet_hours: ")
     return NudgeSettings(
         local_time=_time(reader, settings, "local_time", path, "nudges: ", default.local_time),
@@ -661,7 +661,9 @@ def _attention(reader: _Reader, value: Any) -> AttentionSettings:
         # Pace can run far ahead of 100%: a threshold up to 2 (twice the expected pace) is allowed.
         upper = 2 if key == "pace_below" else 1
         if not _is_number(share) or not 0 < share <= upper:
-            reader.error((*path, key), f"attention: `{key}` must be a share above 0 and at most {upper}, like {getattr(default, key)}")
+            reader.error(
+                (*path, key), f"attention: `{key}` must be a share above 0 and at most {upper}, like {getattr(default, key)}"
+            )
             share = getattr(default, key)
         shares[key] = float(share)
     return AttentionSettings(**shares)

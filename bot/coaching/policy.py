@@ -28,7 +28,9 @@ def in_window(person: Person, playbook: Playbook, now: dt.datetime, default_time
     local = now.astimezone(ZoneInfo(person.timezone or default_timezone))
     nudges = playbook.nudges
     return (
-        not is_paused(person, local.date()) and nudges.is_working_day(local.date()) and not nudges.quiet_hours.contains(local.time())
+        not is_paused(person, local.date())
+        and nudges.is_working_day(local.date())
+        and not nudges.quiet_hours.contains(local.time())
     )
 
 

@@ -60,7 +60,9 @@ def change_preferences(
         if not _HHMM.match(nudge_time):
             problems["nudge_time"] = "Pick a time of day, like 08:30."
         elif quiet.contains(clock(nudge_time)):
-            problems["nudge_time"] = f"{nudge_time} is in the quiet hours ({quiet.start}–{quiet.end}), when nothing is sent: pick a later time."
+            problems["nudge_time"] = (
+                f"{nudge_time} is in the quiet hours ({quiet.start}–{quiet.end}), when nothing is sent: pick a later time."
+            )
     if paused_until is not None and paused_until < today:
         problems["paused_until"] = f"{short_date(paused_until)} has passed where you are: pick today or later, or clear it."
     elif paused_until is not None and paused_until > today + dt.timedelta(days=LONGEST_PAUSE_DAYS):
@@ -70,7 +72,9 @@ def change_preferences(
     wanted: dict[str, Any] = {"nudge_time": nudge_time, "paused_until": paused_until}
     if digest_enabled is not None and person.is_manager:
         wanted["digest_enabled"] = digest_enabled
-    changes = {name: [_shown(getattr(person, name)), _shown(value)] for name, value in wanted.items() if getattr(person, name) != value}
+    changes = {
+        name: [_shown(getattr(person, name)), _shown(value)] for name, value in wanted.items() if getattr(person, name) != value
+    }
     for name, value in wanted.items():
         setattr(person, name, value)
     if changes:

@@ -105,7 +105,9 @@ def why_full(state: GapScanState | None, fingerprint: str, now: dt.datetime, ope
     return None
 
 
-def deals_to_judge(connection: Connection, state: GapScanState, org: Org, owners: dict[str, str], now: dt.datetime) -> list[int] | None:
+def deals_to_judge(
+    connection: Connection, state: GapScanState, org: Org, owners: dict[str, str], now: dt.datetime
+) -> list[int] | None:
     """Ids of the deals whose gaps may differ from what is stored, in id order; None when there
     are more than MAX_IDS, or MAX_SHARE of the open deals (a full scan is then cheaper)."""
     ids: set[int] = set()
@@ -169,4 +171,3 @@ def _crossed_limits(org: Org, since: dt.datetime, now: dt.datetime) -> Iterable[
     ]:
         span = dt.timedelta(days=days + 1)
         yield select(Deal.id).where(*OPEN, column > since - span, column <= now - span)
-

@@ -25,7 +25,11 @@ from bot.coaching.playbook import RULE_SPECS, Playbook, RuleConfig, StageRule
 SEVERITY_WEIGHT = {"high": 3, "medium": 2, "low": 1}
 _RULE_ORDER = {name: position for position, name in enumerate(RULE_SPECS)}
 # Fields that have a rule of their own: missing_field leaves them to it rather than saying it twice.
-_FIELDS_WITH_OWN_RULE = {"next_step": "next_step_missing", "next_step_date": "next_step_missing", "close_date": "close_date_missing"}
+_FIELDS_WITH_OWN_RULE = {
+    "next_step": "next_step_missing",
+    "next_step_date": "next_step_missing",
+    "close_date": "close_date_missing",
+}
 _CATALOGUE_NAMED = 3  # lines named in a single_product_line detail before "and N more"
 
 

@@ -349,4 +349,3 @@ def build_scorecard(
 def _gap_rank(gaps: DealGaps) -> tuple[int, Decimal, str]:
     # Most reasons first, then the biggest deal: the ones worth fixing today.
     return (-len(gaps.reasons), -(gaps.deal.amount or ZERO), gaps.deal.name)
-

@@ -53,9 +53,7 @@ def scorecard_for(
     quotas = [
         QuotaSpan(q.period_start, q.period_end, q.amount, q.currency)
         for q in session.scalars(
-            select(Quota).where(
-                Quota.person_id == person.id, Quota.period_start < period.end, Quota.period_end > period.start
-            )
+            select(Quota).where(Quota.person_id == person.id, Quota.period_start < period.end, Quota.period_end > period.start)
         )
     ]
     catalogue = playbook.product_lines or tuple(session.scalars(select(ProductLine.name).order_by(ProductLine.name)))
@@ -90,7 +88,9 @@ _DEAL_COLUMNS = (
     Deal.product_line,
     Deal.crm_probability,
     Deal.crm_url,
-    Deal.last_activity_at, Deal.product_name, Deal.account_name,
+    Deal.last_activity_at,
+    Deal.product_name,
+    Deal.account_name,
 )
 
 
@@ -99,7 +99,9 @@ def _development(session: Session, person: Person, today: dt.date) -> Developmen
         select(Goal).where(Goal.person_id == person.id, Goal.status == "open").order_by(Goal.due_date.asc().nulls_last(), Goal.id)
     )
     actions = session.scalars(
-        select(Action).where(Action.person_id == person.id, Action.status == "open").order_by(Action.due_date.asc().nulls_last(), Action.id)
+        select(Action)
+        .where(Action.person_id == person.id, Action.status == "open")
+        .order_by(Action.due_date.asc().nulls_last(), Action.id)
     )
     plan = session.scalars(
         select(RecoveryPlan)
@@ -110,9 +112,7 @@ def _development(session: Session, person: Person, today: dt.date) -> Developmen
     ).first()
     return Development(
         goals=tuple(GoalFacts(g.competency, g.description, g.due_date, g.progress) for g in goals),
-        actions=tuple(
-            ActionFacts(a.text, a.due_date, overdue=a.due_date is not None and a.due_date < today) for a in actions
-        ),
+        actions=tuple(ActionFacts(a.text, a.due_date, overdue=a.due_date is not None and a.due_date < today) for a in actions),
         plan=PlanFacts(plan.status, plan.gap_amount, plan.pipeline_to_add, plan.currency, plan.period_end) if plan else None,
     )
 

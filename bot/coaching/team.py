@@ -258,7 +258,9 @@ def team_rows(
     tallies: dict[int, _Tally] = {}
     for rep in reps:
         zone = rep.timezone or default_timezone
-        tallies[rep.id] = _Tally(period_containing(kind, now, zone, fiscal_year_start_month), now.astimezone(ZoneInfo(zone)).date())
+        tallies[rep.id] = _Tally(
+            period_containing(kind, now, zone, fiscal_year_start_month), now.astimezone(ZoneInfo(zone)).date()
+        )
     if not tallies:
         return []
     # Reps in different time zones can be in different periods (a quarter turns over at each
@@ -322,8 +324,11 @@ def _read_won(session: Session, owner_ids: list[int], start: dt.date, end: dt.da
     won = session.execute(
         select(Deal.owner_id, Deal.currency, func.sum(Deal.amount))
         .where(
-            Deal.owner_id.in_(owner_ids), Deal.is_closed.is_(True), Deal.close_date.between(start, end - dt.timedelta(days=1)),
-            Deal.is_won.is_(True), Deal.deleted_at.is_(None),
+            Deal.owner_id.in_(owner_ids),
+            Deal.is_closed.is_(True),
+            Deal.close_date.between(start, end - dt.timedelta(days=1)),
+            Deal.is_won.is_(True),
+            Deal.deleted_at.is_(None),
         )
         .group_by(Deal.owner_id, Deal.currency)
     )
@@ -341,7 +346,11 @@ def _read_open(
     has_open_gap = select(ProcessGap.id).where(ProcessGap.deal_id == Deal.id, ProcessGap.resolved_at.is_(None)).exists()
     groups = session.execute(
         select(
-            Deal.owner_id, Deal.currency, Deal.stage, func.count(), func.count(case((has_open_gap, 1))),
+            Deal.owner_id,
+            Deal.currency,
+            Deal.stage,
+            func.count(),
+            func.count(case((has_open_gap, 1))),
             func.sum(case((in_period, Deal.amount))),
         )
         .where(Deal.owner_id.in_(owner_ids), Deal.is_closed.is_(False), Deal.deleted_at.is_(None))
@@ -368,8 +377,12 @@ def _read_crm_weighted(
     groups = session.execute(
         select(Deal.owner_id, Deal.currency, Deal.crm_probability, func.sum(Deal.amount))
         .where(
-            Deal.owner_id.in_(owner_ids), Deal.is_closed.is_(False), Deal.deleted_at.is_(None), Deal.stage.in_(stages),
-            in_period, Deal.crm_probability.is_not(None),
+            Deal.owner_id.in_(owner_ids),
+            Deal.is_closed.is_(False),
+            Deal.deleted_at.is_(None),
+            Deal.stage.in_(stages),
+            in_period,
+            Deal.crm_probability.is_not(None),
         )
         .group_by(Deal.owner_id, Deal.currency, Deal.crm_probability)
     )

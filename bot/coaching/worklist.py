@@ -58,7 +58,11 @@ def work_list(session: Session, caller: Person, rep: Person | None, now: dt.date
         reps, heading = [rep], ("Your open actions and goals" if rep.id == caller.id else f"Open actions and goals of {rep.name}")
     else:
         ids = visible_rep_ids(session, caller)
-        query = select(Person).where(Person.id.in_(ids), Person.is_rep.is_(True), Person.active.is_(True)).order_by(Person.name, Person.id)
+        query = (
+            select(Person)
+            .where(Person.id.in_(ids), Person.is_rep.is_(True), Person.active.is_(True))
+            .order_by(Person.name, Person.id)
+        )
         reps = list(session.scalars(query)) if ids else []
         heading = "Open actions and goals of your reps"
         if not reps:
@@ -73,17 +77,23 @@ def work_list(session: Session, caller: Person, rep: Person | None, now: dt.date
 def _open_work(session: Session, reps: list[Person], now: dt.datetime, default_timezone: str) -> list[RepWork]:
     ids = [rep.id for rep in reps]
     open_actions = session.scalars(
-        select(Action).where(Action.person_id.in_(ids), Action.status == "open").order_by(Action.due_date.is_(None), Action.due_date, Action.id)
+        select(Action)
+        .where(Action.person_id.in_(ids), Action.status == "open")
+        .order_by(Action.due_date.is_(None), Action.due_date, Action.id)
     ).all()
     open_goals = session.scalars(
-        select(Goal).where(Goal.person_id.in_(ids), Goal.status == "open").order_by(Goal.due_date.is_(None), Goal.due_date, Goal.id)
+        select(Goal)
+        .where(Goal.person_id.in_(ids), Goal.status == "open")
+        .order_by(Goal.due_date.is_(None), Goal.due_date, Goal.id)
     ).all()
     work = []
     for rep in reps:
         # "Overdue" on the rep's own calendar, as everywhere else.
         today = local_now(rep, now, default_timezone).date()
         rep_actions = [
-            OpenAction(a.id, a.text, a.due_date, a.due_date is not None and a.due_date < today) for a in open_actions if a.person_id == rep.id
+            OpenAction(a.id, a.text, a.due_date, a.due_date is not None and a.due_date < today)
+            for a in open_actions
+            if a.person_id == rep.id
         ]
         rep_goals = [OpenGoal(g.id, g.competency, g.due_date, g.progress) for g in open_goals if g.person_id == rep.id]
         work.append(RepWork(rep.name, rep_actions, rep_goals))

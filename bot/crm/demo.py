@@ -30,16 +30,46 @@ PRODUCT_LINES = {
 }
 OPEN_STAGES = ("Prospecting", "Qualification", "Discovery", "Demo", "Proposal", "Negotiation")
 ACCOUNTS = (
-    "Northwind Traders", "Contoso", "Fabrikam", "Globex", "Initech", "Umbrella Health", "Stark Logistics",
-    "Wayne Freight", "Acme Foods", "Hooli", "Vandelay Imports", "Soylent Labs", "Tyrell Systems",
-    "Cyberdyne Retail", "Wonka Confectionery", "Pied Piper", "Massive Dynamic", "Oscorp Energy",
-    "Gringotts Finance", "Monarch Solutions", "Blue Sun", "Aperture Science", "Dunder Mifflin",
-    "Prestige Worldwide", "Sterling Cooper", "Bluth Company", "Gekko & Co", "Nakatomi Trading",
+    "Northwind Traders",
+    "Contoso",
+    "Fabrikam",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Freight",
+    "Acme Foods",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent Labs",
+    "Tyrell Systems",
+    "Cyberdyne Retail",
+    "Wonka Confectionery",
+    "Pied Piper",
+    "Massive Dynamic",
+    "Oscorp Energy",
+    "Gringotts Finance",
+    "Monarch Solutions",
+    "Blue Sun",
+    "Aperture Science",
+    "Dunder Mifflin",
+    "Prestige Worldwide",
+    "Sterling Cooper",
+    "Bluth Company",
+    "Gekko & Co",
+    "Nakatomi Trading",
 )
 NEXT_STEPS = (
-    "Send pricing to the CFO", "Security review call", "Demo for the ops team", "Agree mutual close plan",
-    "Legal redlines back", "Intro to the economic buyer", "Workshop with IT", "Reference call",
-    "Send business case", "Procurement kickoff",
+    "Send pricing to the CFO",
+    "Security review call",
+    "Demo for the ops team",
+    "Agree mutual close plan",
+    "Legal redlines back",
+    "Intro to the economic buyer",
+    "Workshop with IT",
+    "Reference call",
+    "Send business case",
+    "Procurement kickoff",
 )
 
 
@@ -68,7 +98,9 @@ REPS = (
     RepProfile("Casey Nguyen", "Maya Chen", "America/Phoenix", 240_000, 0.45, 0.30, ("Core Platform", "Services"), coached=True),
     RepProfile("Riley Johnson", "Maya Chen", "America/Los_Angeles", 240_000, 1.02, 0.95, ("Analytics", "Services")),
     RepProfile("Morgan Lee", "Jordan Brooks", "America/New_York", 320_000, 1.22, 0.70, tuple(PRODUCT_LINES)),
-    RepProfile("Drew Thompson", "Jordan Brooks", "America/New_York", 280_000, 0.55, 0.50, ("Core Platform", "Analytics"), coached=True),
+    RepProfile(
+        "Drew Thompson", "Jordan Brooks", "America/New_York", 280_000, 0.55, 0.50, ("Core Platform", "Analytics"), coached=True
+    ),
     RepProfile("Avery Garcia", "Jordan Brooks", "America/Chicago", 260_000, 0.90, 0.85, ("Core Platform", "Analytics")),
     RepProfile("Quinn Walsh", "Jordan Brooks", "America/New_York", 260_000, 1.05, 0.50, ("Core Platform",)),
     RepProfile("Harper Singh", "Jordan Brooks", "Europe/London", 240_000, 0.80, 0.65, tuple(PRODUCT_LINES), coached=True),
@@ -125,8 +157,7 @@ class DemoProvider:
     def fetch_org(self) -> list[OrgPerson]:
         quarters = [(_add_months(self.quarter.start, 3 * k), _add_months(self.quarter.start, 3 * (k + 1))) for k in (-1, 0, 1)]
         people = [
-            OrgPerson(email=demo_email(name), name=name, roles=frozenset(roles), timezone=tz)
-            for name, tz, roles in MANAGERS
+            OrgPerson(email=demo_email(name), name=name, roles=frozenset(roles), timezone=tz) for name, tz, roles in MANAGERS
         ]
         people.append(OrgPerson(email=demo_email(COACH[0]), name=COACH[0], roles=frozenset({"coach"}), timezone=COACH[1]))
         for rep in REPS:
@@ -175,7 +206,9 @@ class _RepDeals:
         win_rate = 0.22 + 0.25 * rep.discipline
         # Last quarter: a full quarter near their usual pace.
         previous_start = _add_months(self.quarter_start, -3)
-        yield from self._closed(previous_start, self.quarter_start, rep.quota * min(rep.pace, 1.2) * rng.uniform(0.85, 1.05), win_rate)
+        yield from self._closed(
+            previous_start, self.quarter_start, rep.quota * min(rep.pace, 1.2) * rng.uniform(0.85, 1.05), win_rate
+        )
         # This quarter so far.
         won_target = rep.quota * self.elapsed * rep.pace * rng.uniform(0.95, 1.05)
         yield from self._closed(self.quarter_start, min(self.today, self.quarter_end), won_target, win_rate)
@@ -250,8 +283,14 @@ class _RepDeals:
                 next_step = self.rng.choice(NEXT_STEPS)
                 next_step_date = self.today - dt.timedelta(days=self.rng.randint(2, 15))
             yield self._deal(
-                line, amount, stage, created, close, history,
-                next_step=next_step, next_step_date=next_step_date,
+                line,
+                amount,
+                stage,
+                created,
+                close,
+                history,
+                next_step=next_step,
+                next_step_date=next_step_date,
                 last_activity_at=self._at(self.today - dt.timedelta(days=self.rng.randint(0, 25 if stale else 6))),
             )
 
@@ -261,8 +300,16 @@ class _RepDeals:
         step = (last_entered - created) / (len(path) - 1)
         return tuple((stage, created + step * position) for position, stage in enumerate(path))
 
-    def _deal(self, line: str, amount: Decimal, stage: str, created: dt.datetime, close: dt.date,
-              history: tuple[tuple[str, dt.datetime], ...], **extra: object) -> CrmDeal:
+    def _deal(
+        self,
+        line: str,
+        amount: Decimal,
+        stage: str,
+        created: dt.datetime,
+        close: dt.date,
+        history: tuple[tuple[str, dt.datetime], ...],
+        **extra: object,
+    ) -> CrmDeal:
         account = self.rng.choice(ACCOUNTS)
         return CrmDeal(
             crm_id=self._next_id(),

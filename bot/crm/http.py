@@ -162,9 +162,7 @@ class CrmHttpClient:
                 elif response.status_code in (401, 403):
                     self._raise_for_auth(response)
                 elif response.status_code not in RETRYABLE_STATUSES:
-                    raise CrmError(
-                        f"{self.crm} answered {response.status_code} to {method} {_path(url)}: {_snippet(response)}"
-                    )
+                    raise CrmError(f"{self.crm} answered {response.status_code} to {method} {_path(url)}: {_snippet(response)}")
                 else:
                     reason = f"HTTP {response.status_code}"
             attempt += 1

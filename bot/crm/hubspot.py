@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
 MODIFIED = "hs_lastmodifieddate"
-TOKEN_SETTING = "HUBSPOT_TOKEN"
+TOKEN_SETTING = "HUBSPOT_TOKEN"  # noqa: S105 - the setting's name, not a token
 SEARCH_PAGE_SIZE = 200  # the v3 search's largest `limit` (PublicObjectSearchRequest: "up to 200 objects")
 LIST_PAGE_SIZE = 100  # GET list endpoints (owners, archived deals) serve at most 100 a page
 # HubSpot allows about 4 search requests a second per token and more for other endpoints, so one

@@ -434,4 +434,3 @@ def _moment(cursor: str | None) -> dt.datetime | None:
 
 def _rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-

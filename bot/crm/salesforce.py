@@ -179,7 +179,9 @@ class SalesforceProvider(HttpConnector):
             yield DealPage(deals=[], deleted_ids=deleted, cursor=_Cursor(position.modified, covered).text())
         where = f" WHERE SystemModstamp >= {_soql_datetime(since)}" if since is not None else ""
         latest = position.modified
-        for records in self._query(f"SELECT {self._select} FROM Opportunity{where} ORDER BY SystemModstamp, Id", self.batch_header):
+        for records in self._query(
+            f"SELECT {self._select} FROM Opportunity{where} ORDER BY SystemModstamp, Id", self.batch_header
+        ):
             page, latest = self._page(records, emails, stages, latest)
             page.cursor = _Cursor(latest, covered).text()
             yield page
@@ -248,7 +250,11 @@ class SalesforceProvider(HttpConnector):
         quiet the org: only a sync after more than the look-back can miss deletions, and says so.
         """
         if start < end - _DELETED_LOOKBACK:
-            log.warning("salesforce: the last sync is over %s ago; deletions before %s may be missed", _DELETED_LOOKBACK, end - _DELETED_LOOKBACK)
+            log.warning(
+                "salesforce: the last sync is over %s ago; deletions before %s may be missed",
+                _DELETED_LOOKBACK,
+                end - _DELETED_LOOKBACK,
+            )
         start = min(max(start, end - _DELETED_LOOKBACK), end - _DELETED_MIN_WINDOW)
         params = {"start": start.isoformat(timespec="seconds"), "end": end.isoformat(timespec="seconds")}
         body = self.client.json("GET", f"{self.api}/sobjects/Opportunity/deleted/", params=params)
@@ -308,7 +314,9 @@ class SalesforceProvider(HttpConnector):
             return {}
         return rows
 
-    def _deal(self, record: Any, emails: dict[str, str], stages: dict[str, Any], history: dict[str, list[_Change | None]]) -> CrmDeal:
+    def _deal(
+        self, record: Any, emails: dict[str, str], stages: dict[str, Any], history: dict[str, list[_Change | None]]
+    ) -> CrmDeal:
         if not isinstance(record, dict):
             raise SkipRecord("not a record")
 
@@ -392,7 +400,10 @@ class _Cursor:
             return cls(None)
         try:
             stored = json.loads(text) if text.lstrip().startswith("{") else {"modified": text}
-            return cls(values.timestamp(stored.get("modified"), "modified"), values.timestamp(stored.get("deletions_covered"), "deletions_covered"))
+            return cls(
+                values.timestamp(stored.get("modified"), "modified"),
+                values.timestamp(stored.get("deletions_covered"), "deletions_covered"),
+            )
         except (ValueError, AttributeError):  # BadValue and JSONDecodeError are ValueErrors
             log.warning("salesforce: stored cursor %r is unreadable; syncing everything", text[:80])
             return cls(None)
@@ -583,7 +594,9 @@ class _TokenAuth(httpx.Auth):
                 raise CrmGarbageError(f"Salesforce's token endpoint {self._token_url} answered without an access_token")
             self._token = body["access_token"]
             return True
-        error = f"{body.get('error')}: {body.get('error_description')}" if isinstance(body, dict) else f"HTTP {response.status_code}"
+        error = (
+            f"{body.get('error')}: {body.get('error_description')}" if isinstance(body, dict) else f"HTTP {response.status_code}"
+        )
         raise CrmAuthError(
             f"Salesforce refused the client credentials ({error}): check SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET, "
             "and that the connected app enables the client credentials flow with a Run As user",

@@ -8,12 +8,12 @@ changed in the CRM changes no row.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from queue import Full, Queue
 from dataclasses import dataclass, field
 from decimal import Decimal
+from queue import Full, Queue
 from typing import Any
 
 from sqlalchemy import Row, select, update
@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crm.base import CrmDeal, CrmError, CrmProvider, DealPage, StageCatalogue
 from bot.crm.bulk import among, insert_new
-from bot.dml import rows_affected
 from bot.database import Busy, exclusive, session_scope
+from bot.dml import rows_affected
 from bot.models import CrmSyncState, Deal, DealStageHistory, Person, ProductLine
 from bot.org.importer import ImportSummary, store_org
 
@@ -351,4 +351,3 @@ def _differs(stored: Any, incoming: Any) -> bool:
     if isinstance(stored, float) and isinstance(incoming, float):
         return abs(stored - incoming) > 1e-9
     return stored != incoming
-

@@ -64,7 +64,9 @@ def queue(
     )  # fmt: skip
 
 
-def deliver(session: Session, addressed: Iterable[Addressed], now: dt.datetime, *, playbook: Playbook, default_timezone: str) -> int:
+def deliver(
+    session: Session, addressed: Iterable[Addressed], now: dt.datetime, *, playbook: Playbook, default_timezone: str
+) -> int:
     """Queue every addressed notice in the caller's transaction, each held back until its
     recipient's window opens (bot/coaching/policy.py); the number newly queued."""
     return sum(

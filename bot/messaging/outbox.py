@@ -42,7 +42,8 @@ def enqueue(
     if extra:
         payload.update(extra)
     inserted = session.execute(
-        insert_ignoring_conflicts(session, OutboxMessage, ["dedupe_key"]).values(
+        insert_ignoring_conflicts(session, OutboxMessage, ["dedupe_key"])
+        .values(
             dedupe_key=key[:200],
             recipient=recipient,
             kind=kind,
@@ -51,7 +52,8 @@ def enqueue(
             attempts=0,
             next_attempt_at=max(now, not_before) if not_before else now,
             created_at=now,
-        ).returning(OutboxMessage.id)
+        )
+        .returning(OutboxMessage.id)
     ).first()
     return inserted is not None
 

@@ -292,7 +292,10 @@ def requeue_abandoned(session_factory: sessionmaker[Session], now: dt.datetime, 
             update(OutboxMessage)
             .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - lease)
             .values(
-                status="pending", next_attempt_at=now, attempts=OutboxMessage.attempts + 1, last_error=ABANDONED,
+                status="pending",
+                next_attempt_at=now,
+                attempts=OutboxMessage.attempts + 1,
+                last_error=ABANDONED,
                 unconfirmed_since=func.coalesce(OutboxMessage.unconfirmed_since, OutboxMessage.claimed_at),
             )  # fmt: skip
             .returning(OutboxMessage.id)
@@ -400,9 +403,7 @@ def _claim_of(row: OutboxMessage) -> _Claim:
 def _any_due(session_factory: sessionmaker[Session], now: dt.datetime) -> bool:
     with session_factory() as session:
         return bool(
-            session.scalar(
-                select(exists().where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now))
-            )
+            session.scalar(select(exists().where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)))
         )
 
 
@@ -423,7 +424,9 @@ def _deliver(
         except Exception as error:  # noqa: BLE001 - classified: the earlier attempt stays unaccounted for
             return _failure(limiter, claim, error, "history: ", during="history")
         if found is not None:
-            log.info("outbox: message %d was posted by an attempt whose answer was lost (ts %s): not posted again", claim.id, found.ts)
+            log.info(
+                "outbox: message %d was posted by an attempt whose answer was lost (ts %s): not posted again", claim.id, found.ts
+            )
             slack_ts, posted_channel, confirmed = found.ts, found.channel, True
             if chart:
                 _record_posted(session_factory, instance, claim, slack_ts, posted_channel)
@@ -460,7 +463,9 @@ def _deliver(
     return _Outcome("sent", slack_ts=slack_ts, confirmed=confirmed)
 
 
-def _failure(limiter: PostLimiter, claim: _Claim, error: Exception, prefix: str, during: Literal["post", "history", "chart"]) -> _Outcome:
+def _failure(
+    limiter: PostLimiter, claim: _Claim, error: Exception, prefix: str, during: Literal["post", "history", "chart"]
+) -> _Outcome:
     # A failed history read leaves the earlier attempt unaccounted for; anything else answered it.
     kept = claim.unconfirmed_since if during == "history" else None
     if during == "post" and _may_have_posted(error):

@@ -55,7 +55,9 @@ def _open_deals_only(dialect: str) -> str:
 
 def open_deal_index(name: str, *columns: str) -> Index:
     """A partial index over open, live deals: closed ones outnumber them and are never asked for here."""
-    return Index(name, *columns, sqlite_where=text(_open_deals_only("sqlite")), postgresql_where=text(_open_deals_only("postgresql")))
+    return Index(
+        name, *columns, sqlite_where=text(_open_deals_only("sqlite")), postgresql_where=text(_open_deals_only("postgresql"))
+    )
 
 
 class Deal(Base):
@@ -79,13 +81,26 @@ class Deal(Base):
         # in group order; only open deals are in it, so its size follows the open pipeline, not the
         # years of closed history beside it (id for the probe of each deal's open gaps).
         Index(
-            "ix_deals_open_by_owner", "owner_id", "currency", "stage", "close_date", "amount", "id",
-            sqlite_where=_OPEN_LIVE, postgresql_where=_OPEN_LIVE,
+            "ix_deals_open_by_owner",
+            "owner_id",
+            "currency",
+            "stage",
+            "close_date",
+            "amount",
+            "id",
+            sqlite_where=_OPEN_LIVE,
+            postgresql_where=_OPEN_LIVE,
         ),
         # The team view's closed-won sums per owner in a period, from the index alone.
         Index(
-            "ix_deals_won_by_owner", "owner_id", "is_closed", "close_date", "currency", "amount",
-            sqlite_where=_WON_LIVE, postgresql_where=_WON_LIVE,
+            "ix_deals_won_by_owner",
+            "owner_id",
+            "is_closed",
+            "close_date",
+            "currency",
+            "amount",
+            sqlite_where=_WON_LIVE,
+            postgresql_where=_WON_LIVE,
         ),
     )
 

@@ -24,8 +24,8 @@ from bot.crm.values import MAX_AMOUNT
 from bot.models import CoachAssignment, Person, Quota
 from bot.models.org import ROLES
 from bot.org.quota_periods import parse_quota_period
-from bot.periods import is_timezone
 from bot.org.records import OrgPerson, QuotaRecord
+from bot.periods import is_timezone
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LIST_SPLIT = re.compile(r"[;|,/\s]+")
@@ -180,9 +180,7 @@ def check_org(
     return people
 
 
-def _check_quotas(
-    raw: Any, currency: str, fiscal_start: int, where: str, problems: list[str]
-) -> tuple[QuotaRecord, ...]:
+def _check_quotas(raw: Any, currency: str, fiscal_start: int, where: str, problems: list[str]) -> tuple[QuotaRecord, ...]:
     if not isinstance(raw, dict):
         problems.append(f"{where}: quotas must map a period to an amount")
         return ()
@@ -222,10 +220,7 @@ def store_org(session: Session, people: Sequence[OrgPerson], *, deactivate_missi
     summary = ImportSummary()
     emails = {person.email for person in people}
     references = {p.manager_email for p in people if p.manager_email} | {c for p in people for c in p.coach_emails}
-    existing = {
-        person.email: person
-        for person in session.scalars(select(Person).where(Person.email.in_(emails | references)))
-    }
+    existing = {person.email: person for person in session.scalars(select(Person).where(Person.email.in_(emails | references)))}
     missing = sorted(references - emails - existing.keys())
     if missing:
         lines = {p.email: p.line for p in people}
@@ -301,9 +296,7 @@ def _store_coaches(session: Session, rep: Person, coach_ids: list[int]) -> int:
     added = [coach_id for coach_id in dict.fromkeys(coach_ids) if coach_id not in current]
     session.add_all(CoachAssignment(coach_id=coach_id, rep_id=rep.id) for coach_id in added)
     if removed := current - wanted:
-        session.execute(
-            delete(CoachAssignment).where(CoachAssignment.rep_id == rep.id, CoachAssignment.coach_id.in_(removed))
-        )
+        session.execute(delete(CoachAssignment).where(CoachAssignment.rep_id == rep.id, CoachAssignment.coach_id.in_(removed)))
     return len(added) + len(removed)
 
 

@@ -36,9 +36,7 @@ def parse_quota_period(key: str, fiscal_year_start_month: int = 1) -> tuple[dt.d
         if last < start:
             raise ValueError(f"range {key!r} ends before it starts")
         return start, last + dt.timedelta(days=1)
-    raise ValueError(
-        f"unknown quota period {key!r} (use 2026-Q4, 2026-11, 2026 or 2026-10-01..2026-12-31)"
-    )
+    raise ValueError(f"unknown quota period {key!r} (use 2026-Q4, 2026-11, 2026 or 2026-10-01..2026-12-31)")
 
 
 def _fiscal_year_start(fiscal_year: int, start_month: int) -> dt.date:

@@ -31,9 +31,25 @@ def guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
     """
     wanted = set(inspect.signature(listener).parameters)
 
-    def run(ack: Any, body: dict[str, Any], respond: Any, client: Any, context: BoltContext, logger: logging.Logger, payload: dict[str, Any]) -> Any:
-        available = {"ack": ack, "body": body, "respond": respond, "client": client, "context": context, "logger": logger, "payload": payload}
-        available.update({name: payload for name in _PAYLOAD_NAMES})
+    def run(
+        ack: Any,
+        body: dict[str, Any],
+        respond: Any,
+        client: Any,
+        context: BoltContext,
+        logger: logging.Logger,
+        payload: dict[str, Any],
+    ) -> Any:
+        available = {
+            "ack": ack,
+            "body": body,
+            "respond": respond,
+            "client": client,
+            "context": context,
+            "logger": logger,
+            "payload": payload,
+        }
+        available.update(dict.fromkeys(_PAYLOAD_NAMES, payload))
         try:
             return listener(**{name: value for name, value in available.items() if name in wanted})
         except Exception as error:  # noqa: BLE001 - this is the one error handler
@@ -66,7 +82,7 @@ def reply_to_error(error: Exception, ack: Any, body: dict[str, Any], respond: An
         elif (user := body.get("user_id") or (body.get("user") or {}).get("id")) is not None:
             # A modal submission has no response_url: tell the user in their DM with the app.
             client.chat_postMessage(channel=user, text=text, blocks=blocks)
-    except Exception:  # noqa: BLE001 - the reply to an error must not raise another
+    except Exception:
         logger.exception("could not tell the user about an error")
 
 

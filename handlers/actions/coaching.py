@@ -113,7 +113,9 @@ def handle_plan_open(ack: Ack, body: dict[str, Any], client: WebClient, context:
         rep = session.get(Person, plan.person_id)
         if rep is None or not is_in_manager_chain(session, caller, rep):
             raise NotAllowed("Only the rep's manager can open their recovery plan.")
-        view = plan_open_modal(plan_id=plan.id, rep_name=rep.name, checkin_every_days=services.playbook.recovery.checkin_every_days)
+        view = plan_open_modal(
+            plan_id=plan.id, rep_name=rep.name, checkin_every_days=services.playbook.recovery.checkin_every_days
+        )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

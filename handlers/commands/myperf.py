@@ -40,7 +40,9 @@ def handle_myperf(ack: Ack, command: dict[str, Any], respond: Respond, client: W
         respond(blocks=to_dicts(help_blocks()), text="How /myperf works", response_type="ephemeral")
         return
     if argument and argument not in PERIOD_KINDS:
-        respond(blocks=to_dicts(unknown_argument_blocks(argument)), text=unknown_argument_text(argument), response_type="ephemeral")
+        respond(
+            blocks=to_dicts(unknown_argument_blocks(argument)), text=unknown_argument_text(argument), response_type="ephemeral"
+        )
         return
 
     services = services_of(context)

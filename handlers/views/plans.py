@@ -33,7 +33,9 @@ def read_plan_form(view: dict[str, Any]) -> tuple[int, list[str], int]:
     return int(view["private_metadata"]), [line for line in text.splitlines() if line.strip()], int(cadence)
 
 
-def handle_plan_open_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def handle_plan_open_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     plan_id, commitments, cadence = read_plan_form(view)
     try:
         commitments = plans.clean_commitments(commitments)

@@ -37,11 +37,17 @@ def read_preferences_form(view: dict[str, Any]) -> tuple[str | None, dt.date | N
     nudge_time = (values.get(PREFS_TIME_BLOCK, {}).get(PREFS_TIME_INPUT) or {}).get("selected_time")
     paused = (values.get(PREFS_PAUSE_BLOCK, {}).get(PREFS_PAUSE_INPUT) or {}).get("selected_date")
     digest_field = values.get(PREFS_DIGEST_BLOCK, {}).get(PREFS_DIGEST_INPUT)
-    digest = None if digest_field is None else any(option.get("value") == DIGEST_ON for option in digest_field.get("selected_options") or [])
+    digest = (
+        None
+        if digest_field is None
+        else any(option.get("value") == DIGEST_ON for option in digest_field.get("selected_options") or [])
+    )
     return nudge_time, dt.date.fromisoformat(paused) if paused else None, digest
 
 
-def handle_preferences_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def handle_preferences_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     services = services_of(context)
     now = services.clock()
     nudge_time, paused_until, digest = read_preferences_form(view)

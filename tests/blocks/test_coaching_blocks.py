@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from bot.blocks import to_dicts
-from bot.slack_ids import ACTION_IDS, CHECKIN_ANSWERS
 from bot.blocks.coaching import (
     action_assigned_message,
     action_done_message,
@@ -22,6 +21,7 @@ from bot.blocks.coaching import (
     plan_opened_message,
     plan_proposal_message,
 )
+from bot.slack_ids import ACTION_IDS, CHECKIN_ANSWERS
 
 DONE_BUTTON = {
     "type": "actions",
@@ -42,7 +42,12 @@ def context(text: str) -> dict:
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
-    element = {"type": "button", "text": {"type": "plain_text", "text": text, "emoji": True}, "action_id": action_id, "value": value}
+    element = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
     return {**element, "style": style} if style else element
 
 
@@ -61,7 +66,10 @@ def test_an_assigned_action_says_who_asked_what_by_when_with_a_done_button() -> 
 
 def test_an_action_without_due_date_or_links_says_so() -> None:
     message = action_assigned_message(action_id=42, text="Update close dates", assigned_by="Carl Coach", due_date=None)
-    assert to_dicts(message.blocks)[:2] == [section(":memo: *Carl Coach* asked you to:\n>Update close dates"), context("No due date")]
+    assert to_dicts(message.blocks)[:2] == [
+        section(":memo: *Carl Coach* asked you to:\n>Update close dates"),
+        context("No due date"),
+    ]
     assert message.text == "Carl Coach asked you to: Update close dates"
 
 
@@ -80,11 +88,15 @@ def test_an_escalation_says_what_is_late_and_by_how_much() -> None:
         context("This is the only time I'll say so. A quick word with Riley may help."),
     ]
     assert message.text == "Riley Rep has not yet done “Call the CFO”, due Mon, Nov 23 (2 days ago)."
-    assert escalation_message(rep_name="Riley Rep", text="x", due_date=dt.date(2026, 11, 24), days_overdue=1).text.endswith("(yesterday).")
+    assert escalation_message(rep_name="Riley Rep", text="x", due_date=dt.date(2026, 11, 24), days_overdue=1).text.endswith(
+        "(yesterday)."
+    )
 
 
 def test_an_action_reminder_comes_with_the_done_button() -> None:
-    message = action_reminder_message(action_id=42, text="Call the CFO", due_date=dt.date(2026, 11, 26), days_left=1, assigned_by="Carl Coach")
+    message = action_reminder_message(
+        action_id=42, text="Call the CFO", due_date=dt.date(2026, 11, 26), days_left=1, assigned_by="Carl Coach"
+    )
     assert to_dicts(message.blocks) == [
         section(":alarm_clock: *Due tomorrow, Thu, Nov 26*: “Call the CFO” (asked by Carl Coach)"),
         DONE_BUTTON,
@@ -250,20 +262,28 @@ def test_a_checkin_has_three_answers_and_says_who_reads_them() -> None:
     ],
 )
 def test_the_manager_reads_each_answer_with_the_reps_note(answer: str, first_block: str, extra: list) -> None:
-    message = checkin_answer_message(rep_name="Riley Rep", answer=answer, note="Globex slipped\nto January", asked_on=dt.date(2026, 11, 30))
+    message = checkin_answer_message(
+        rep_name="Riley Rep", answer=answer, note="Globex slipped\nto January", asked_on=dt.date(2026, 11, 30)
+    )
     assert to_dicts(message.blocks) == [section(first_block + "\n>Globex slipped\n>to January"), *extra]
     assert message.text == first_block.split(" ", 1)[1].replace("*", "")
 
 
 def test_a_closed_plan_reads_differently_for_the_rep_and_the_manager() -> None:
     outcome = "Q4 2026 ended at 85% of quota: $85,000 won of $100,000, $15,000 short."
-    to_rep = plan_closed_message(rep_name="Riley Rep", period_label="Q4 2026", status="missed", outcome=outcome, for_manager=False)
+    to_rep = plan_closed_message(
+        rep_name="Riley Rep", period_label="Q4 2026", status="missed", outcome=outcome, for_manager=False
+    )
     assert to_dicts(to_rep.blocks) == [
         section(f":checkered_flag: *Your recovery plan for Q4 2026 has ended.*\n>{outcome}"),
         context("Take what worked into next quarter; your manager will talk it through with you."),
     ]
-    to_manager = plan_closed_message(rep_name="Riley Rep", period_label="Q4 2026", status="recovered", outcome="Quota made.", for_manager=True)
-    assert to_dicts(to_manager.blocks) == [section(":tada: *Riley Rep's recovery plan for Q4 2026 is closed: recovered.*\n>Quota made.")]
+    to_manager = plan_closed_message(
+        rep_name="Riley Rep", period_label="Q4 2026", status="recovered", outcome="Quota made.", for_manager=True
+    )
+    assert to_dicts(to_manager.blocks) == [
+        section(":tada: *Riley Rep's recovery plan for Q4 2026 is closed: recovered.*\n>Quota made.")
+    ]
     assert to_manager.text == "Riley Rep's recovery plan for Q4 2026 is closed: recovered. Quota made."
 
 
@@ -296,7 +316,12 @@ def test_long_text_and_many_commitments_stay_within_slack_limits() -> None:
     for message in messages:
         blocks = to_dicts(message.blocks)  # slack_sdk validates shapes and its own limits here
         assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in blocks)
-        assert all(len(element["text"]) <= 3000 for block in blocks for element in block.get("elements", []) if "text" in element and isinstance(element["text"], str))
+        assert all(
+            len(element["text"]) <= 3000
+            for block in blocks
+            for element in block.get("elements", [])
+            if "text" in element and isinstance(element["text"], str)
+        )
         assert len(message.text) <= 4000
     assert to_dicts(messages[3].blocks)[1]["text"]["text"].endswith("• …and 30 more")
 

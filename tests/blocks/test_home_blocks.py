@@ -52,7 +52,9 @@ def section_texts(view: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_a_reps_home_puts_the_number_first_then_actions_gaps_goals_and_plan() -> None:
-    view = home_view(home(actions=(QBR, CALL), gaps=(GAP, SNOOZED), goals=(GOAL,), plan=PLAN, open_deal_count=3, deals_with_gaps=2))
+    view = home_view(
+        home(actions=(QBR, CALL), gaps=(GAP, SNOOZED), goals=(GOAL,), plan=PLAN, open_deal_count=3, deals_with_gaps=2)
+    )
     assert view["type"] == "home"
     blocks = view["blocks"]
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Q4 2026 · Riley Rep", "emoji": True}}
@@ -64,26 +66,49 @@ def test_a_reps_home_puts_the_number_first_then_actions_gaps_goals_and_plan() ->
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Your open actions* (2)"}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": ":warning: Book a QBR with &lt;Globex&gt; &amp; co\n_overdue since Nov 13 · from Mia Manager_"},
-            "accessory": {"type": "button", "action_id": ACTION_DONE, "value": "7", "style": "primary",
-                          "text": {"type": "plain_text", "text": "Done", "emoji": True}},
+            "text": {
+                "type": "mrkdwn",
+                "text": ":warning: Book a QBR with &lt;Globex&gt; &amp; co\n_overdue since Nov 13 · from Mia Manager_",
+            },
+            "accessory": {
+                "type": "button",
+                "action_id": ACTION_DONE,
+                "value": "7",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Done", "emoji": True},
+            },
         },  # fmt: skip
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": "Call the CFO"},
-            "accessory": {"type": "button", "action_id": ACTION_DONE, "value": "8", "style": "primary",
-                          "text": {"type": "plain_text", "text": "Done", "emoji": True}},
+            "accessory": {
+                "type": "button",
+                "action_id": ACTION_DONE,
+                "value": "8",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Done", "emoji": True},
+            },
         },  # fmt: skip
         {"type": "divider"},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": "*Process gaps on your deals* (2 open, 1 snoozed) · 1 of 3 open deals follow the process (33%)"},
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Process gaps on your deals* (2 open, 1 snoozed) · 1 of 3 open deals follow the process (33%)",
+            },
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": "<https://crm.example.com/E|Deal E>: close date Nov 10 has passed\n_Do:_ Move the close date."},
-            "accessory": {"type": "button", "action_id": NUDGE_GAP_SNOOZE, "value": "11",
-                          "text": {"type": "plain_text", "text": "Snooze a week", "emoji": True}},
+            "text": {
+                "type": "mrkdwn",
+                "text": "<https://crm.example.com/E|Deal E>: close date Nov 10 has passed\n_Do:_ Move the close date.",
+            },
+            "accessory": {
+                "type": "button",
+                "action_id": NUDGE_GAP_SNOOZE,
+                "value": "11",
+                "text": {"type": "plain_text", "text": "Snooze a week", "emoji": True},
+            },
         },  # fmt: skip
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Deal F*: next step overdue\n:zzz: _Snoozed until Nov 20_"}},
         {"type": "divider"},
@@ -134,7 +159,10 @@ def test_a_managers_home_is_the_team_summary_without_a_scorecard() -> None:
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": "*Who needs coaching attention*\n• *Riley Rep*: pace 66%; only 50% of open deals follow the process"},
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Who needs coaching attention*\n• *Riley Rep*: pace 66%; only 50% of open deals follow the process",
+            },
         },
         {
             "type": "section",
@@ -148,8 +176,11 @@ def test_a_managers_home_is_the_team_summary_without_a_scorecard() -> None:
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": "won, pace, proj: of quota this quarter · process: open deals with no gap · "
-                 "!: reasons for attention · as of Nov 15, 00:00 (UTC)"}  # fmt: skip
+                {
+                    "type": "mrkdwn",
+                    "text": "won, pace, proj: of quota this quarter · process: open deals with no gap · "
+                    "!: reasons for attention · as of Nov 15, 00:00 (UTC)",
+                }  # fmt: skip
             ],
         },
     ]
@@ -190,8 +221,11 @@ def test_someone_unknown_is_told_how_to_be_linked() -> None:
             {
                 "type": "context",
                 "elements": [
-                    {"type": "mrkdwn", "text": "Once you are added, this tab shows your scorecard, actions, goals and process gaps, "
-                     "and `/myperf` works."}  # fmt: skip
+                    {
+                        "type": "mrkdwn",
+                        "text": "Once you are added, this tab shows your scorecard, actions, goals and process gaps, "
+                        "and `/myperf` works.",
+                    }  # fmt: skip
                 ],
             },
         ],
@@ -215,7 +249,9 @@ def test_hundreds_of_actions_gaps_goals_and_reps_stay_within_slack_limits() -> N
     )  # fmt: skip
     goals = tuple(GoalFacts("C" * 100, long, dt.date(2026, 12, 1), 0.5) for _ in range(40))
     rows = tuple(row(f"Rep {n:03d} {'y' * 40}", ("pace 50%", "projected 60% of quota", long)) for n in range(200))
-    view = home_view(home(actions=actions, gaps=gaps, goals=goals, plan=PLAN, team=team(rows), open_deal_count=300, deals_with_gaps=300))
+    view = home_view(
+        home(actions=actions, gaps=gaps, goals=goals, plan=PLAN, team=team(rows), open_deal_count=300, deals_with_gaps=300)
+    )
     assert_within_slack_limits(view)
     assert len(view["blocks"]) == 50  # the most a Home can have: every list is cut
     texts = [element["text"] for block in view["blocks"] if block["type"] == "context" for element in block["elements"]]

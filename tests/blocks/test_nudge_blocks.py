@@ -22,7 +22,17 @@ def test_a_plain_name_reads_as_typed() -> None:
 
 def test_the_nudge_json_built_directly_is_what_the_block_models_render() -> None:
     items = [
-        NudgeItem("gap", 7, "Acme <Renewal> & Co", "no dated next step", "Why & how", "Fix it", 1, 3000.0, "https://crm.example.com/deals/O1"),
+        NudgeItem(
+            "gap",
+            7,
+            "Acme <Renewal> & Co",
+            "no dated next step",
+            "Why & how",
+            "Fix it",
+            1,
+            3000.0,
+            "https://crm.example.com/deals/O1",
+        ),
         NudgeItem("gap", 8, "Globex", "close date passed", "Why", "Do", 1, 10.0),
         NudgeItem("action", 9, "Send the plan", "overdue since Nov 23", "Your coach asked for it.", "Do it.", 0),
         NudgeItem("goal", 10, "Goal: Discovery", "40% done, due Nov 30", "x" * 400, "Take one step toward it today.", 3),

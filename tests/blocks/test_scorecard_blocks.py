@@ -110,10 +110,7 @@ def test_crm_text_is_escaped_so_it_cannot_ping_or_link() -> None:
 
 
 def test_two_hundred_deals_with_gaps_stay_within_slack_limits() -> None:
-    many = [
-        deal(f"D{n}", "1000", "Demo", name="A very long deal name " * 5, close_date=dt.date(2026, 11, 1))
-        for n in range(200)
-    ]
+    many = [deal(f"D{n}", "1000", "Demo", name="A very long deal name " * 5, close_date=dt.date(2026, 11, 1)) for n in range(200)]
     scorecard = build_scorecard(
         person_name="R" * 300, period=Q4, deals=many + ALL, quota_spans=QUOTA, playbook=PLAYBOOK,
         catalogue=CATALOGUE, default_currency="USD", now=NOW,
@@ -134,7 +131,9 @@ def test_a_long_product_catalogue_names_a_few_missing_lines_and_counts_the_rest(
         person_name="R", period=Q4, deals=ALL, quota_spans=QUOTA, playbook=PLAYBOOK, catalogue=catalogue,
         default_currency="USD", now=NOW,
     )  # fmt: skip
-    [breadth] = [f["text"] for f in to_dicts(scorecard_blocks(scorecard, NOW))[3]["fields"] if f["text"].startswith("*Product lines*")]
+    [breadth] = [
+        f["text"] for f in to_dicts(scorecard_blocks(scorecard, NOW))[3]["fields"] if f["text"].startswith("*Product lines*")
+    ]
     assert breadth.startswith("*Product lines*\n0 of 60\nnot yet: Product line number 0")
     assert breadth.endswith(" and 54 more")
     assert len(breadth) <= 2000

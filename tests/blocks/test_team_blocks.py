@@ -158,7 +158,9 @@ def test_a_team_of_1000_is_summarised_after_the_200_who_matter_most() -> None:
     assert blocks[-2]["elements"][0]["text"] == "…and 800 more reps, 134 of them needing attention."
 
 
-@pytest.mark.parametrize("name", ["<@U1> & <!channel> {n}", "Two\nLines\t{n}", "```{n} escape```", "&" * 40 + "{n}", "x" * 500 + "{n}"])
+@pytest.mark.parametrize(
+    "name", ["<@U1> & <!channel> {n}", "Two\nLines\t{n}", "```{n} escape```", "&" * 40 + "{n}", "x" * 500 + "{n}"]
+)
 def test_hostile_names_cannot_break_the_table_or_its_limits(name) -> None:  # type: ignore[no-untyped-def]
     blocks = to_dicts(team_blocks(big_team(200, name)))
     assert_within_slack_limits(blocks)

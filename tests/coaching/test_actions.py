@@ -33,7 +33,15 @@ def team(session_factory: sessionmaker[Session]) -> Team:
 
 def action_rows(session_factory: sessionmaker[Session]) -> list[tuple[Any, ...]]:
     with session_factory() as session:
-        columns = (Action.person_id, Action.assigned_by_id, Action.text, Action.due_date, Action.deal_id, Action.goal_id, Action.status)
+        columns = (
+            Action.person_id,
+            Action.assigned_by_id,
+            Action.text,
+            Action.due_date,
+            Action.deal_id,
+            Action.goal_id,
+            Action.status,
+        )
         return list(session.execute(select(*columns).order_by(Action.id)))
 
 
@@ -94,7 +102,14 @@ def test_only_the_reps_managers_and_coach_may_assign_actions(session_factory, te
 
 def test_the_managers_manager_may_assign_too(session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
-        assign_action(session, rep=person(session, team.riley), assigned_by=person(session, team.vera), text="Forecast call", due_date=None, now=now)
+        assign_action(
+            session,
+            rep=person(session, team.riley),
+            assigned_by=person(session, team.vera),
+            text="Forecast call",
+            due_date=None,
+            now=now,
+        )
     assert [row[1] for row in action_rows(session_factory)] == [team.vera]
 
 
@@ -117,7 +132,9 @@ def test_an_action_on_someone_elses_deal_or_already_due_or_empty_is_refused(sess
 def test_a_rep_without_slack_still_gets_the_action_but_no_message(session_factory, now, caplog) -> None:  # type: ignore[no-untyped-def]
     team = seed_people(session_factory, riley_slack=None)
     with caplog.at_level(logging.WARNING), session_scope(session_factory) as session:
-        action = assign_action(session, rep=person(session, team.riley), assigned_by=person(session, team.carl), text="Call", due_date=None, now=now)
+        action = assign_action(
+            session, rep=person(session, team.riley), assigned_by=person(session, team.carl), text="Call", due_date=None, now=now
+        )
     assert len(action_rows(session_factory)) == 1
     assert outbox(session_factory) == []
     assert f"action_assigned not queued (action:{action.id}): person {team.riley} has no Slack account linked" in caplog.text
@@ -156,7 +173,9 @@ def test_a_manager_up_the_chain_may_mark_it_done_for_the_rep(session_factory, te
 def test_an_outsider_may_not_mark_an_action_done(session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
     action_id = add_action(session_factory, team, None)
     with session_scope(session_factory) as session:
-        with pytest.raises(NotAllowed, match="Only Riley Rep, whoever assigned it and Riley Rep's managers can mark this action done."):
+        with pytest.raises(
+            NotAllowed, match="Only Riley Rep, whoever assigned it and Riley Rep's managers can mark this action done."
+        ):
             complete_action(session, action_id, person(session, team.olly), now)
         with pytest.raises(NotFound, match="That action no longer exists."):
             complete_action(session, action_id + 1000, person(session, team.riley), now)
@@ -182,7 +201,9 @@ def test_an_overdue_action_is_escalated_to_its_assigner_exactly_once(session_fac
         assert escalate_overdue(session, now) == 1
     with session_scope(session_factory) as session:
         assert escalate_overdue(session, now + dt.timedelta(hours=1)) == 0
-    expected = escalation_message(rep_name="Riley Rep", text="Call the CFO at Acme", due_date=dt.date(2026, 11, 23), days_overdue=2)
+    expected = escalation_message(
+        rep_name="Riley Rep", text="Call the CFO at Acme", due_date=dt.date(2026, 11, 23), days_overdue=2
+    )
     assert outbox(session_factory) == [(f"escalation:{overdue}", "UCARL", "action_escalation", message_payload(expected))]
     assert expected.text == "Riley Rep has not yet done “Call the CFO at Acme”, due Mon, Nov 23 (2 days ago)."
     with session_factory() as session:
@@ -238,4 +259,3 @@ def test_no_reminder_before_the_reps_morning(session_factory, team) -> None:  # 
     with session_scope(session_factory) as session:
         assert action_reminders(session, dt.datetime(2026, 11, 25, 13, 59, tzinfo=dt.UTC)) == 0  # 08:59 in New York
     assert outbox(session_factory) == []
-

@@ -59,7 +59,9 @@ def test_the_week_counts_the_teams_gaps_fixed_and_opened_in_the_seven_days_befor
     ids = seed_org(session_factory)
     seed_week(session_factory, ids, now)
     with session_factory() as session:
-        digest = build_digest(session, person(session, ids["dana"]), PLAYBOOK, now, default_timezone=TIMEZONE, default_currency="USD")
+        digest = build_digest(
+            session, person(session, ids["dana"]), PLAYBOOK, now, default_timezone=TIMEZONE, default_currency="USD"
+        )
     # Fixed: the open deal's (10 h), the won deal's (36 h), the deleted deal's (72 h); median 36 h.
     # Opened: the open deal's three of this week (one resolved only after now) and the deleted deal's.
     # After a nudge: the open deal's and the won deal's; the deleted deal's nudge came after its fix.
@@ -95,15 +97,32 @@ def test_the_digest_shows_the_teams_snoozes_with_the_reps_own_reason_until_they_
         gap = ProcessGap(deal_id=deal_id, rule="next_step_missing", severity="high", detail="no dated next step", opened_at=now)
         session.add(gap)
         session.flush()
-        snooze_gap(session, gap.id, dt.date(2026, 12, 2), "Buyer <on leave> until December", now, by=session.get(Person, ids["riley"]))
+        snooze_gap(
+            session, gap.id, dt.date(2026, 12, 2), "Buyer <on leave> until December", now, by=session.get(Person, ids["riley"])
+        )
         gap_id = gap.id
     playbook = load_playbook()
     with session_factory() as session:
-        digest = build_digest(session, session.get(Person, ids["mia"]), playbook, now, default_timezone="America/New_York", default_currency="USD")
+        digest = build_digest(
+            session, session.get(Person, ids["mia"]), playbook, now, default_timezone="America/New_York", default_currency="USD"
+        )
     texts = [block["text"]["text"] for block in to_dicts(digest_blocks(digest)) if block["type"] == "section"]
-    assert "*Snoozed by your reps* (1)\n• *Riley Rep* · Globex expansion, no dated next step · until Dec 2: “Buyer &lt;on leave&gt; until December”" in texts
+    assert (
+        "*Snoozed by your reps* (1)\n• *Riley Rep* · Globex expansion, no dated next step · until Dec 2: “Buyer &lt;on leave&gt; until December”"
+        in texts
+    )
     # Fixed in the CRM, the gap resolves, and its snooze ends with it.
     with session_scope(session_factory) as session:
         session.get(ProcessGap, gap_id).resolved_at = now  # type: ignore[union-attr]
     with session_factory() as session:
-        assert build_digest(session, session.get(Person, ids["mia"]), playbook, now, default_timezone="America/New_York", default_currency="USD").snoozes == ()
+        assert (
+            build_digest(
+                session,
+                session.get(Person, ids["mia"]),
+                playbook,
+                now,
+                default_timezone="America/New_York",
+                default_currency="USD",
+            ).snoozes
+            == ()
+        )

@@ -47,7 +47,9 @@ DAY = dt.timedelta(days=1)
 def gap_rows(session_factory: sessionmaker[Session]) -> list[tuple[object, ...]]:
     with session_factory() as session:
         rows = session.execute(
-            select(Deal.crm_id, ProcessGap.rule, ProcessGap.severity, ProcessGap.detail, ProcessGap.opened_at, ProcessGap.resolved_at)
+            select(
+                Deal.crm_id, ProcessGap.rule, ProcessGap.severity, ProcessGap.detail, ProcessGap.opened_at, ProcessGap.resolved_at
+            )
             .join(Deal, Deal.id == ProcessGap.deal_id)
             .order_by(Deal.crm_id, ProcessGap.rule, ProcessGap.id)
         )
@@ -74,7 +76,9 @@ def recorded_writes(session_factory: sessionmaker[Session]) -> Iterator[list[str
 def gap_id(session_factory: sessionmaker[Session], crm_id: str, rule: str) -> int:
     with session_factory() as session:
         return session.scalars(
-            select(ProcessGap.id).join(Deal).where(Deal.crm_id == crm_id, ProcessGap.rule == rule, ProcessGap.resolved_at.is_(None))
+            select(ProcessGap.id)
+            .join(Deal)
+            .where(Deal.crm_id == crm_id, ProcessGap.rule == rule, ProcessGap.resolved_at.is_(None))
         ).one()
 
 
@@ -141,7 +145,9 @@ def test_a_rule_firing_again_opens_a_new_gap_and_never_a_second_open_one(session
     ]
 
 
-@pytest.mark.parametrize("how", [{"is_closed": True, "stage": "Closed Lost"}, {"deleted_at": dt.datetime(2026, 11, 26, tzinfo=dt.UTC)}])
+@pytest.mark.parametrize(
+    "how", [{"is_closed": True, "stage": "Closed Lost"}, {"deleted_at": dt.datetime(2026, 11, 26, tzinfo=dt.UTC)}]
+)
 def test_the_gaps_of_a_deal_that_closed_or_was_deleted_are_resolved(session_factory, now, how) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
     scan_gaps(session_factory, PLAYBOOK, now)
@@ -173,7 +179,11 @@ def test_the_database_keeps_one_open_gap_per_deal_and_rule(session_factory, now)
     scan_gaps(session_factory, PLAYBOOK, now)
     with session_factory() as session:
         o2 = session.scalars(select(Deal.id).where(Deal.crm_id == "O2")).one()
-        session.add(ProcessGap(deal_id=o2, rule="stale_stage", severity="medium", detail="36 days in Negotiation (limit 14)", opened_at=now))
+        session.add(
+            ProcessGap(
+                deal_id=o2, rule="stale_stage", severity="medium", detail="36 days in Negotiation (limit 14)", opened_at=now
+            )
+        )
         with pytest.raises(IntegrityError, match="process_gaps"):
             session.flush()
         session.rollback()
@@ -193,7 +203,9 @@ def test_a_duplicate_open_gap_read_by_a_plan_is_healed(session_factory, now) -> 
     with session_factory() as session:
         org = Org(session, PLAYBOOK)
         [o2] = read_deals(session.connection(), Deal.crm_id == "O2")
-    twice = [OpenGap(gap_id, o2.id, "stale_stage", "medium", "36 days in Negotiation (limit 14)", None, None) for gap_id in (7, 9)]
+    twice = [
+        OpenGap(gap_id, o2.id, "stale_stage", "medium", "36 days in Negotiation (limit 14)", None, None) for gap_id in (7, 9)
+    ]
     changes = plan_changes([o2], twice, org, now)
     assert [(change.kind, change.rule, change.gap_id) for change in changes if change.rule == "stale_stage"] == [
         ("resolve", "stale_stage", 9),
@@ -223,7 +235,8 @@ def test_a_team_override_changes_the_gaps_of_that_managers_reps_only(session_fac
     seed_team(session_factory)
     add_second_team(session_factory)
     text = load_playbook_text().replace(
-        "teams: {}", f"teams:\n  {MIA}:\n    stages: {{Negotiation: {{max_days: 40}}}}\n    rules: {{close_date_past: {{severity: low}}}}"
+        "teams: {}",
+        f"teams:\n  {MIA}:\n    stages: {{Negotiation: {{max_days: 40}}}}\n    rules: {{close_date_past: {{severity: low}}}}",
     )
     scan_gaps(session_factory, parse_playbook(text, "team.yml"), now)
     assert [row[:4] for row in gap_rows(session_factory)] == [
@@ -251,7 +264,10 @@ def test_a_snoozed_gap_stays_out_of_nudges_until_its_date_and_the_managers_see_w
     with session_scope(session_factory) as session:
         snoozed = snooze_gap(session, gap_id(session_factory, "O2", "next_step_missing"), dt.date(2026, 12, 1),
                              "  Waiting for legal to return the redlines ", now)  # fmt: skip
-        assert (snoozed.snoozed_until, snoozed.snooze_reason) == (dt.date(2026, 12, 1), "Waiting for legal to return the redlines")
+        assert (snoozed.snoozed_until, snoozed.snooze_reason) == (
+            dt.date(2026, 12, 1),
+            "Waiting for legal to return the redlines",
+        )
     with session_factory() as session:
         assert [(item.rule, item.detail) for item in nudge_items(session, ids["riley"], PLAYBOOK, now)] == [
             ("close_date_past", "close date Nov 20 has passed"),
@@ -294,9 +310,7 @@ def test_a_gap_a_nudge_carried_waits_renudge_days_before_it_is_carried_again(ses
     ids = seed_team(session_factory)
     scan_gaps(session_factory, PLAYBOOK, now)
     with session_scope(session_factory) as session:
-        session.execute(
-            update(ProcessGap).where(ProcessGap.rule == "next_step_missing").values(last_nudged_at=now - 2 * DAY)
-        )
+        session.execute(update(ProcessGap).where(ProcessGap.rule == "next_step_missing").values(last_nudged_at=now - 2 * DAY))
     with session_factory() as session:
         assert [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, now)] == ["close_date_past", "stale_stage"]
         # Three of Riley's days later (any hour of the day), it may be carried again.
@@ -369,13 +383,17 @@ def test_a_rescan_judges_the_deals_written_since_and_no_other(session_factory, n
     change_deal(session_factory, "N3", next_step=None)
     summary = scan_gaps(session_factory, PLAYBOOK, now + dt.timedelta(hours=1))
     assert (summary.full_scan, summary.deals_judged, summary.opened, summary.deals_scanned) == (None, 1, 1, 7)
-    assert ("N3", "next_step_missing", "high", "no dated next step", now + dt.timedelta(hours=1), None) in gap_rows(session_factory)
+    assert ("N3", "next_step_missing", "high", "no dated next step", now + dt.timedelta(hours=1), None) in gap_rows(
+        session_factory
+    )
 
 
 def test_a_playbook_or_team_override_change_makes_the_next_scan_full(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
     scan_gaps(session_factory, PLAYBOOK, now)
-    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{stale_stage: {{enabled: false}}}}"))
+    team = parse_playbook(
+        load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{stale_stage: {{enabled: false}}}}")
+    )
     summary = scan_gaps(session_factory, team, now)
     assert (summary.full_scan, summary.deals_judged, summary.resolved) == ("the playbook changed", 2, 1)
     assert scan_gaps(session_factory, team, now).full_scan is None
@@ -414,7 +432,11 @@ def test_a_day_count_moves_on_when_its_whole_day_has_passed(session_factory, now
 def test_an_owners_time_zone_or_manager_change_rejudges_their_deals(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     ids = seed_team(session_factory)
     vic = add_second_team(session_factory)["vic"]
-    team = parse_playbook(load_playbook_text().replace("teams: {}", "teams:\n  vic.manager@example.com:\n    rules: {close_date_past: {severity: low}}"))
+    team = parse_playbook(
+        load_playbook_text().replace(
+            "teams: {}", "teams:\n  vic.manager@example.com:\n    rules: {close_date_past: {severity: low}}"
+        )
+    )
     scan_gaps(session_factory, team, now)
     with session_scope(session_factory) as session:
         session.get(Person, ids["riley"]).manager_id = vic  # type: ignore[union-attr]
@@ -425,14 +447,18 @@ def test_an_owners_time_zone_or_manager_change_rejudges_their_deals(session_fact
 
 def test_a_deleted_owners_deals_are_judged_as_unowned(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     sam = add_second_team(session_factory)["sam"]
-    team = parse_playbook(load_playbook_text().replace("teams: {}", "teams:\n  vic.manager@example.com:\n    stages: {Negotiation: {max_days: 40}}"))
+    team = parse_playbook(
+        load_playbook_text().replace("teams: {}", "teams:\n  vic.manager@example.com:\n    stages: {Negotiation: {max_days: 40}}")
+    )
     scan_gaps(session_factory, team, now)
     assert gap_rows(session_factory) == []
     with session_scope(session_factory) as session:
         session.execute(Person.__table__.delete().where(Person.id == sam))  # the database clears deals.owner_id
     summary = scan_gaps(session_factory, team, now)
     assert (summary.full_scan, summary.deals_judged) == (None, 1)
-    assert [row[:4] for row in gap_rows(session_factory)] == [("S1", "stale_stage", "medium", "36 days in Negotiation (limit 14)")]
+    assert [row[:4] for row in gap_rows(session_factory)] == [
+        ("S1", "stale_stage", "medium", "36 days in Negotiation (limit 14)")
+    ]
 
 
 def test_open_gaps_changed_outside_the_scan_make_the_next_scan_full(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -482,7 +508,9 @@ def random_deal_values(rng: random.Random, now: dt.datetime) -> dict[str, object
 
 def fresh_deal(owner: Person, crm_id: str, rng: random.Random, now: dt.datetime) -> Deal:
     values = random_deal_values(rng, now)
-    deal = _deal(owner, crm_id, "1000", str(values.pop("stage")), **{key: value for key, value in values.items() if key != "amount"})
+    deal = _deal(
+        owner, crm_id, "1000", str(values.pop("stage")), **{key: value for key, value in values.items() if key != "amount"}
+    )
     deal.amount = values["amount"]  # type: ignore[assignment]
     return deal
 
@@ -607,16 +635,31 @@ def test_a_rescan_with_most_deals_to_judge_again_is_a_full_scan(session_factory,
     with session_scope(session_factory) as session:
         session.execute(update(Deal).where(Deal.crm_id.like("M%")).values(next_step="Call"))
     summary = scan_gaps(session_factory, PLAYBOOK, now)
-    assert (summary.full_scan, summary.deals_judged, summary.deals_scanned) == ("too many deals to judge one by one", 1_102, 1_102)
+    assert (summary.full_scan, summary.deals_judged, summary.deals_scanned) == (
+        "too many deals to judge one by one",
+        1_102,
+        1_102,
+    )
 
 
 def many_reps_with_gaps(session_factory: sessionmaker[Session], now: dt.datetime) -> list[int]:
     """Twelve reps in zones from UTC-11 to UTC+14 under two managers (one with a team playbook),
     three open deals each, scanned, then some gaps snoozed and some nudged at scattered times."""
     rng = random.Random(8)
-    zones = ("Pacific/Pago_Pago", "America/Los_Angeles", "America/New_York", "UTC", "Europe/Berlin", "Asia/Tokyo", "Pacific/Kiritimati")
+    zones = (
+        "Pacific/Pago_Pago",
+        "America/Los_Angeles",
+        "America/New_York",
+        "UTC",
+        "Europe/Berlin",
+        "Asia/Tokyo",
+        "Pacific/Kiritimati",
+    )
     with session_scope(session_factory) as session:
-        managers = [Person(email=MIA, name="Mia Manager", is_manager=True), Person(email="vic.manager@example.com", name="Vic Manager", is_manager=True)]
+        managers = [
+            Person(email=MIA, name="Mia Manager", is_manager=True),
+            Person(email="vic.manager@example.com", name="Vic Manager", is_manager=True),
+        ]
         session.add_all(managers)
         session.flush()
         reps = [Person(email=f"rep{n}@example.com", name=f"Rep {n}", is_rep=True, manager_id=managers[n % 2].id,
@@ -631,7 +674,9 @@ def many_reps_with_gaps(session_factory: sessionmaker[Session], now: dt.datetime
             for rep in reps for d in range(3)
         )  # fmt: skip
         rep_ids = [rep.id for rep in reps]
-    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{no_activity: {{severity: high}}}}"), "team.yml")
+    team = parse_playbook(
+        load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{no_activity: {{severity: high}}}}"), "team.yml"
+    )
     scan_gaps(session_factory, team, now)
     with session_scope(session_factory) as session:
         for gap in session.scalars(select(ProcessGap).order_by(ProcessGap.id)):
@@ -647,11 +692,15 @@ def test_nudge_items_for_many_reps_at_once_are_what_each_rep_alone_gets(session_
     # Past FEW_REPS every open gap is read in one pass; a threshold of 1 takes that path with twelve reps.
     monkeypatch.setattr(gaps, "FEW_REPS", few_reps)
     rep_ids = many_reps_with_gaps(session_factory, now)
-    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{no_activity: {{severity: high}}}}"), "team.yml")
+    team = parse_playbook(
+        load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{no_activity: {{severity: high}}}}"), "team.yml"
+    )
     with session_factory() as session:
         for moment in (now, now + dt.timedelta(hours=11), now + DAY + dt.timedelta(hours=3), now + 2 * DAY):
             one_by_one = {rep_id: nudge_items(session, rep_id, team, moment) for rep_id in rep_ids}
-            assert nudge_items_by_rep(session, rep_ids, team, moment) == {rep_id: items for rep_id, items in one_by_one.items() if items}
+            assert nudge_items_by_rep(session, rep_ids, team, moment) == {
+                rep_id: items for rep_id, items in one_by_one.items() if items
+            }
             assert sum(len(items) for items in one_by_one.values()) > 12  # most reps have something to be told
 
 
@@ -675,4 +724,6 @@ def test_a_gap_is_carried_again_the_first_minute_of_the_third_local_day_in_any_z
         session.execute(update(ProcessGap).where(ProcessGap.rule == "next_step_missing").values(last_nudged_at=nudged_at))
     with session_factory() as session:
         assert "next_step_missing" in [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment)]
-        assert "next_step_missing" not in [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment - dt.timedelta(minutes=2))]
+        assert "next_step_missing" not in [
+            item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment - dt.timedelta(minutes=2))
+        ]

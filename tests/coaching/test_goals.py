@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import to_dicts
 from bot.blocks.coaching import goal_reminder_message
-from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
 from bot.coaching import goals
+from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
 from bot.coaching.goals import measure_value, refresh_progress, set_goal, update_progress
 from bot.database import session_scope
 from bot.models import CoachAssignment, Deal, Goal, OutboxMessage, Person, ProcessGap, Quota
-from tests.support.personas import MIA, OUTSIDER, RILEY
 from tests.support.delivered import delivered
+from tests.support.personas import MIA, OUTSIDER, RILEY
 
 goal_reminders = delivered(goals.goal_reminders)
 
@@ -36,13 +36,21 @@ class Team:
     olly: int
 
 
-def seed_people(session_factory: sessionmaker[Session], *, riley_slack: str | None = "URILEY", carl_slack: str | None = "UCARL") -> Team:
+def seed_people(
+    session_factory: sessionmaker[Session], *, riley_slack: str | None = "URILEY", carl_slack: str | None = "UCARL"
+) -> Team:
     with session_scope(session_factory) as session:
-        vera = Person(email="vera.vp@example.com", name="Vera Vp", is_manager=True, slack_user_id="UVERA", timezone="America/New_York")
+        vera = Person(
+            email="vera.vp@example.com", name="Vera Vp", is_manager=True, slack_user_id="UVERA", timezone="America/New_York"
+        )
         session.add(vera)
         session.flush()
-        mia = Person(email=MIA, name="Mia Manager", is_manager=True, manager_id=vera.id, slack_user_id="UMIA", timezone="America/New_York")
-        carl = Person(email="carl.coach@example.com", name="Carl Coach", is_coach=True, slack_user_id=carl_slack, timezone="Europe/London")
+        mia = Person(
+            email=MIA, name="Mia Manager", is_manager=True, manager_id=vera.id, slack_user_id="UMIA", timezone="America/New_York"
+        )
+        carl = Person(
+            email="carl.coach@example.com", name="Carl Coach", is_coach=True, slack_user_id=carl_slack, timezone="Europe/London"
+        )
         olly = Person(email=OUTSIDER, name="Olly Outsider", is_coach=True, slack_user_id="UOLLY", timezone="America/New_York")
         session.add_all([mia, carl, olly])
         session.flush()
@@ -52,7 +60,15 @@ def seed_people(session_factory: sessionmaker[Session], *, riley_slack: str | No
         session.add(riley)
         session.flush()
         session.add(CoachAssignment(coach_id=carl.id, rep_id=riley.id))
-        session.add(Quota(person_id=riley.id, period_start=dt.date(2026, 10, 1), period_end=dt.date(2027, 1, 1), amount=Decimal("100000"), currency="USD"))
+        session.add(
+            Quota(
+                person_id=riley.id,
+                period_start=dt.date(2026, 10, 1),
+                period_end=dt.date(2027, 1, 1),
+                amount=Decimal("100000"),
+                currency="USD",
+            )
+        )
         return Team(vera=vera.id, mia=mia.id, riley=riley.id, carl=carl.id, olly=olly.id)
 
 
@@ -91,7 +107,17 @@ def goal_rows(session_factory: sessionmaker[Session]) -> list[tuple[Any, ...]]:
     with session_factory() as session:
         return list(
             session.execute(
-                select(Goal.person_id, Goal.set_by_id, Goal.competency, Goal.description, Goal.due_date, Goal.measure, Goal.target, Goal.progress, Goal.status)
+                select(
+                    Goal.person_id,
+                    Goal.set_by_id,
+                    Goal.competency,
+                    Goal.description,
+                    Goal.due_date,
+                    Goal.measure,
+                    Goal.target,
+                    Goal.progress,
+                    Goal.status,
+                )
             )
         )
 
@@ -107,7 +133,17 @@ def test_the_assigned_coach_sets_a_goal(session_factory, team, now) -> None:  # 
         )  # fmt: skip
         assert goal.created_at == now
     assert goal_rows(session_factory) == [
-        (team.riley, team.carl, "Discovery", "Two contacts on every late-stage deal", dt.date(2026, 12, 18), None, None, 0.0, "open")
+        (
+            team.riley,
+            team.carl,
+            "Discovery",
+            "Two contacts on every late-stage deal",
+            dt.date(2026, 12, 18),
+            None,
+            None,
+            0.0,
+            "open",
+        )
     ]
     assert outbox(session_factory) == []
 
@@ -268,7 +304,9 @@ def test_the_rep_reports_progress_on_an_unmeasured_goal(session_factory, team, n
 def test_only_the_rep_reports_progress_and_only_on_an_unmeasured_goal(session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
         rep, coach = person(session, team.riley), person(session, team.carl)
-        unmeasured = set_goal(session, rep=rep, set_by=coach, competency="Negotiation", description="Hold price", due_date=None, now=now)
+        unmeasured = set_goal(
+            session, rep=rep, set_by=coach, competency="Negotiation", description="Hold price", due_date=None, now=now
+        )
         measured = set_goal(
             session, rep=rep, set_by=coach, competency="Hygiene", description="Next steps", due_date=None,
             measure="next_step_coverage", target=0.9, now=now,

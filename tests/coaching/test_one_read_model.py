@@ -7,9 +7,9 @@ import re
 
 from bot.blocks import to_dicts
 from bot.blocks.digest import digest_blocks
+from bot.blocks.format import percent
 from bot.blocks.home import home_view
 from bot.blocks.team import team_blocks
-from bot.blocks.format import percent
 from bot.coaching.digest import build_digest
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.home import home_for
@@ -72,7 +72,9 @@ def test_myperf_applies_the_reps_team_overrides_as_the_gap_scan_does(session_fac
 
     ids = seed_team(session_factory)
     # Mia's team does not count a next step's absence against a deal.
-    team = parse_playbook(load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{next_step_missing: {{enabled: false}}}}"))
+    team = parse_playbook(
+        load_playbook_text().replace("teams: {}", f"teams:\n  {MIA}:\n    rules: {{next_step_missing: {{enabled: false}}}}")
+    )
     scan_gaps(session_factory, team, now, default_timezone=TIMEZONE)
     with session_factory() as session:
         riley = session.get(Person, ids["riley"])

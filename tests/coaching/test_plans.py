@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import to_dicts
 from bot.blocks.coaching import checkin_answer_message, checkin_message, plan_closed_message, plan_opened_message
-from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
-from bot.coaching.playbook import load_playbook
 from bot.coaching import plans
+from bot.coaching.errors import InvalidInput, NotAllowed, WrongState
 from bot.coaching.plans import decline_plan
+from bot.coaching.playbook import load_playbook
 from bot.database import session_scope
 from bot.models import Action, PlanCheckin, Quota, RecoveryPlan
 from tests.coaching.test_goals import Team, deal, outbox, person, seed_people
@@ -102,7 +102,18 @@ def test_a_rep_projected_below_80_percent_is_proposed_to_their_manager_not_to_th
     assert propose(session_factory, now + dt.timedelta(hours=1)) == 0
 
     assert plan_rows(session_factory) == [
-        (team.riley, team.mia, dt.date(2026, 10, 1), dt.date(2026, 12, 31), Decimal("80000"), Decimal("50000"), "USD", 7, "proposed", None)
+        (
+            team.riley,
+            team.mia,
+            dt.date(2026, 10, 1),
+            dt.date(2026, 12, 31),
+            Decimal("80000"),
+            Decimal("50000"),
+            "USD",
+            7,
+            "proposed",
+            None,
+        )
     ]
     plan_id = the_plan(session_factory).id
     assert outbox(session_factory) == [
@@ -223,7 +234,10 @@ def test_a_manager_without_slack_is_not_bypassed_and_no_plan_is_made(session_fac
         assert propose(session_factory, now) == 0
     assert plan_rows(session_factory) == []
     assert outbox(session_factory) == []
-    assert f"plan_proposal not queued (plan_proposal:{team.riley}:2026-10-01): person {team.mia} has no Slack account linked" in caplog.text
+    assert (
+        f"plan_proposal not queued (plan_proposal:{team.riley}:2026-10-01): person {team.mia} has no Slack account linked"
+        in caplog.text
+    )
 
 
 # Opening and declining ------------------------------------------------------------------------------
@@ -233,13 +247,22 @@ def test_opening_a_plan_turns_commitments_into_actions_and_tells_the_rep(session
     assert propose(session_factory, now) == 1
     plan_id = the_plan(session_factory).id
     with session_scope(session_factory) as session:
-        open_plan(session, plan_id, person(session, team.mia), ["- 15 prospecting calls a week", "", "• Two new opportunities a week"], 7, now)
+        open_plan(
+            session,
+            plan_id,
+            person(session, team.mia),
+            ["- 15 prospecting calls a week", "", "• Two new opportunities a week"],
+            7,
+            now,
+        )
 
     plan = the_plan(session_factory)
     # Wednesday Dec 2, 09:00 in New York.
     assert (plan.status, plan.opened_at, plan.next_checkin_at) == ("open", now, dt.datetime(2026, 12, 2, 14, tzinfo=dt.UTC))
     with session_factory() as session:
-        actions = session.execute(select(Action.person_id, Action.assigned_by_id, Action.text, Action.due_date, Action.plan_id, Action.status))
+        actions = session.execute(
+            select(Action.person_id, Action.assigned_by_id, Action.text, Action.due_date, Action.plan_id, Action.status)
+        )
         assert list(actions) == [
             (team.riley, team.mia, "15 prospecting calls a week", None, plan_id, "open"),
             (team.riley, team.mia, "Two new opportunities a week", None, plan_id, "open"),
@@ -274,7 +297,9 @@ def test_not_now_closes_the_proposal_and_the_manager_is_not_asked_again_this_qua
         with session_scope(session_factory) as session:
             decline_plan(session, plan_id, person(session, team.mia), now)
     assert propose(session_factory, now + dt.timedelta(days=1)) == 0
-    assert [row[-2:] for row in plan_rows(session_factory)] == [("cancelled", "Not opened: Mia Manager chose “Not now” on Nov 25.")]
+    assert [row[-2:] for row in plan_rows(session_factory)] == [
+        ("cancelled", "Not opened: Mia Manager chose “Not now” on Nov 25.")
+    ]
     assert [row[0] for row in outbox(session_factory)] == [f"plan_proposal:{team.riley}:2026-10-01"]
 
 
@@ -347,7 +372,9 @@ def test_the_reps_answer_reaches_the_manager_once(session_factory, team) -> None
         answer_checkin(session, checkin_id, person(session, team.riley), "on_track", None, answered_at + dt.timedelta(minutes=1))
 
     assert checkins(session_factory) == [(asked_at, "need_help", answered_at, "Globex went quiet")]
-    expected = checkin_answer_message(rep_name="Riley Rep", answer="need_help", note="Globex went quiet", asked_on=dt.date(2026, 10, 26))
+    expected = checkin_answer_message(
+        rep_name="Riley Rep", answer="need_help", note="Globex went quiet", asked_on=dt.date(2026, 10, 26)
+    )
     assert [row for row in outbox(session_factory) if row[2] == "checkin_answer"] == [
         (f"checkin_answer:{checkin_id}", "UMIA", "checkin_answer", payload(expected))
     ]
@@ -388,8 +415,12 @@ def test_a_plan_closes_as_recovered_once_the_projection_reaches_quota(session_fa
     assert (plan.status, plan.outcome, plan.closed_at, plan.next_checkin_at) == ("recovered", outcome, now, None)
     with session_factory() as session:
         assert list(session.scalars(select(Action.status).where(Action.plan_id == plan_id))) == ["closed", "closed"]
-    to_rep = plan_closed_message(rep_name="Riley Rep", period_label="Q4 2026", status="recovered", outcome=outcome, for_manager=False)
-    to_manager = plan_closed_message(rep_name="Riley Rep", period_label="Q4 2026", status="recovered", outcome=outcome, for_manager=True)
+    to_rep = plan_closed_message(
+        rep_name="Riley Rep", period_label="Q4 2026", status="recovered", outcome=outcome, for_manager=False
+    )
+    to_manager = plan_closed_message(
+        rep_name="Riley Rep", period_label="Q4 2026", status="recovered", outcome=outcome, for_manager=True
+    )
     assert [row for row in outbox(session_factory) if row[2] == "plan_closed"] == [
         (f"plan_closed:{plan_id}:rep", "URILEY", "plan_closed", payload(to_rep)),
         (f"plan_closed:{plan_id}:manager", "UMIA", "plan_closed", payload(to_manager)),

@@ -51,7 +51,11 @@ def test_the_default_playbook_sets_every_knob() -> None:
     assert not nudges.quiet_hours.contains(dt.time(8, 0))
     assert nudges.is_working_day(dt.date(2026, 11, 27)) and not nudges.is_working_day(dt.date(2026, 11, 28))
     assert (playbook.digest.weekday, playbook.digest.weekday_number, playbook.digest.local_time) == ("mon", 0, "08:00")
-    assert (playbook.recovery.projected_below, playbook.recovery.min_period_left, playbook.recovery.checkin_every_days) == (0.8, 0.25, 7)
+    assert (playbook.recovery.projected_below, playbook.recovery.min_period_left, playbook.recovery.checkin_every_days) == (
+        0.8,
+        0.25,
+        7,
+    )
     assert dict(playbook.teams) == {}
 
 
@@ -84,7 +88,11 @@ def test_rules_settings_and_schedules_are_read_from_the_file() -> None:
     assert (playbook.nudges.local_time, playbook.nudges.working_days) == ("08:30", ("mon", "tue"))  # quoted 8:30 is fine
     assert playbook.nudges.quiet_hours.end == "07:00"
     assert (playbook.digest.weekday_number, playbook.digest.local_time) == (4, "16:00")
-    assert (playbook.recovery.projected_below, playbook.recovery.min_period_left, playbook.recovery.checkin_every_days) == (0.7, 0.0, 14)
+    assert (playbook.recovery.projected_below, playbook.recovery.min_period_left, playbook.recovery.checkin_every_days) == (
+        0.7,
+        0.0,
+        14,
+    )
 
 
 TEAMS = STAGES + textwrap.dedent("""\
@@ -149,30 +157,71 @@ def test_invalid_yaml_names_the_line() -> None:
     ("mistake", "error"),
     [
         ("rules:\n  no_activty: {days: 3}", f"team.yml line 6: rule `no_activty` is unknown (known: {KNOWN_RULES})"),
-        ("rules:\n  no_activity:\n    severity: urgent", "team.yml line 7: rule `no_activity`: `severity` must be high, medium or low, not 'urgent'"),
-        ("rules:\n  stale_stage: {enabled: 'no'}", "team.yml line 6: rule `stale_stage`: `enabled` must be true or false, not 'no'"),
+        (
+            "rules:\n  no_activity:\n    severity: urgent",
+            "team.yml line 7: rule `no_activity`: `severity` must be high, medium or low, not 'urgent'",
+        ),
+        (
+            "rules:\n  stale_stage: {enabled: 'no'}",
+            "team.yml line 6: rule `stale_stage`: `enabled` must be true or false, not 'no'",
+        ),
         ("rules:\n  no_activity: {days: 2.5}", "team.yml line 6: rule `no_activity`: `days` must be a whole number, 1 or more"),
         ("rules:\n  stale_stage: {days: 3}", "team.yml line 6: rule `stale_stage`: `days` is unknown (known: severity, enabled)"),
         ("rules: [no_activity]", "team.yml line 5: `rules` must be a mapping, like {no_activity: {days: 14}}"),
-        ("rule:\n  no_activity: {}", "team.yml line 5: `rule` is unknown (known: stages, product_lines, required_fields, rules, teams, nudges, digest, recovery, attention)"),
+        (
+            "rule:\n  no_activity: {}",
+            "team.yml line 5: `rule` is unknown (known: stages, product_lines, required_fields, rules, teams, nudges, digest, recovery, attention)",
+        ),
         ("rules: {}\nrules: {}", "team.yml line 6: `rules` appears twice (first on line 5)"),
-        ("required_fields:\n  amonut: Discovery",
-         "team.yml line 6: required field `amonut` is unknown (known: next_step, next_step_date, amount, close_date, product_line, "
-         "product_name, account_name, last_activity_at; custom CRM properties are not stored on deals yet)"),
+        (
+            "required_fields:\n  amonut: Discovery",
+            "team.yml line 6: required field `amonut` is unknown (known: next_step, next_step_date, amount, close_date, product_line, "
+            "product_name, account_name, last_activity_at; custom CRM properties are not stored on deals yet)",
+        ),
         ("required_fields:\n  amount: Legal", "team.yml line 6: required field `amount`: stage `Legal` is not in `stages`"),
-        ("required_fields:\n  amount: Closed Won", "team.yml line 6: required field `amount`: stage `Closed Won` is closed; only open deals are checked"),
+        (
+            "required_fields:\n  amount: Closed Won",
+            "team.yml line 6: required field `amount`: stage `Closed Won` is closed; only open deals are checked",
+        ),
         ("teams:\n  mia: {}", "team.yml line 6: team `mia`: teams are keyed by the manager's email, like mia@example.com"),
-        ("teams:\n  mia@example.com:\n    rules: {no_activty: {}}", f"team.yml line 7: team mia@example.com: rule `no_activty` is unknown (known: {KNOWN_RULES})"),
-        ("teams:\n  mia@example.com:\n    stages:\n      Legal: {max_days: 3}", "team.yml line 8: team mia@example.com: stage `Legal` is not in `stages`"),
-        ("teams:\n  mia@example.com:\n    stages:\n      Discovery: {max_days: -1}", "team.yml line 8: team mia@example.com: stage `Discovery`: `max_days` must be a whole number of days, 1 or more"),
-        ("teams:\n  mia@example.com:\n    nudges: {}", "team.yml line 7: team mia@example.com: `nudges` is unknown (known: rules, stages)"),
-        ("nudges:\n  local_time: 9:30", 'team.yml line 6: nudges: `local_time` must be a time in quotes, like "09:00" (unquoted, YAML reads it as a number)'),
+        (
+            "teams:\n  mia@example.com:\n    rules: {no_activty: {}}",
+            f"team.yml line 7: team mia@example.com: rule `no_activty` is unknown (known: {KNOWN_RULES})",
+        ),
+        (
+            "teams:\n  mia@example.com:\n    stages:\n      Legal: {max_days: 3}",
+            "team.yml line 8: team mia@example.com: stage `Legal` is not in `stages`",
+        ),
+        (
+            "teams:\n  mia@example.com:\n    stages:\n      Discovery: {max_days: -1}",
+            "team.yml line 8: team mia@example.com: stage `Discovery`: `max_days` must be a whole number of days, 1 or more",
+        ),
+        (
+            "teams:\n  mia@example.com:\n    nudges: {}",
+            "team.yml line 7: team mia@example.com: `nudges` is unknown (known: rules, stages)",
+        ),
+        (
+            "nudges:\n  local_time: 9:30",
+            'team.yml line 6: nudges: `local_time` must be a time in quotes, like "09:00" (unquoted, YAML reads it as a number)',
+        ),
         ("nudges:\n  local_time: 9am", "team.yml line 6: nudges: `local_time` must be a time of day like \"09:00\", not '9am'"),
-        ("nudges:\n  working_days: [mon, funday]", "team.yml line 6: nudges: `working_days`: `funday` is not a weekday (known: mon, tue, wed, thu, fri, sat, sun)"),
+        (
+            "nudges:\n  working_days: [mon, funday]",
+            "team.yml line 6: nudges: `working_days`: `funday` is not a weekday (known: mon, tue, wed, thu, fri, sat, sun)",
+        ),
         ("nudges:\n  max_items: 0", "team.yml line 6: nudges: `max_items` must be a whole number, 1 or more"),
-        ("nudges:\n  quiet_hours: {start: \"19:00\", stop: \"08:00\"}", "team.yml line 6: nudges: quiet_hours: `stop` is unknown (known: start, end)"),
-        ("digest:\n  weekday: someday", "team.yml line 6: digest: `weekday`: `someday` is not a weekday (known: mon, tue, wed, thu, fri, sat, sun)"),
-        ("recovery:\n  projected_below: 80", "team.yml line 6: recovery: `projected_below` must be a share above 0 and at most 1, like 0.8"),
+        (
+            'nudges:\n  quiet_hours: {start: "19:00", stop: "08:00"}',
+            "team.yml line 6: nudges: quiet_hours: `stop` is unknown (known: start, end)",
+        ),
+        (
+            "digest:\n  weekday: someday",
+            "team.yml line 6: digest: `weekday`: `someday` is not a weekday (known: mon, tue, wed, thu, fri, sat, sun)",
+        ),
+        (
+            "recovery:\n  projected_below: 80",
+            "team.yml line 6: recovery: `projected_below` must be a share above 0 and at most 1, like 0.8",
+        ),
         ("product_lines: Core", "team.yml line 5: `product_lines` must be a list, like [Core, Analytics]"),
     ],
 )

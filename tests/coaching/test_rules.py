@@ -122,7 +122,9 @@ def test_missing_field_names_next_step_and_close_date_only_when_their_own_rules_
 def test_a_team_parameter_changes_when_no_activity_fires() -> None:
     playbook = parse_playbook(_stages() + "teams:\n  mia@example.com:\n    rules: {no_activity: {days: 7}}\n", "team.yml")
     idle = changed(last_activity_at=NOW - dt.timedelta(days=8))
-    assert findings(idle, playbook.for_team(["mia@example.com"])) == [("no_activity", "medium", "no activity for 8 days (limit 7)")]
+    assert findings(idle, playbook.for_team(["mia@example.com"])) == [
+        ("no_activity", "medium", "no activity for 8 days (limit 7)")
+    ]
     assert findings(idle, playbook.for_team(["olly@example.com"])) == []
 
 
@@ -165,7 +167,10 @@ def test_single_product_line_fires_when_all_open_pipeline_is_in_one_line_and_the
         ([in_line("A", "Core"), in_line("B", "Core")], CATALOGUE),  # fewer than min_deals (3)
         ([in_line("A", "Core"), in_line("B", "Core"), in_line("C", "Services")], CATALOGUE),  # two lines
         ([in_line("A", "Core"), in_line("B", "Core"), in_line("C", "Core")], ("Core",)),  # nothing else to sell
-        ([in_line("A", "Core"), in_line("B", "Core"), in_line("C", "Analytics", is_closed=True)], CATALOGUE),  # closed ones do not count either way
+        (
+            [in_line("A", "Core"), in_line("B", "Core"), in_line("C", "Analytics", is_closed=True)],
+            CATALOGUE,
+        ),  # closed ones do not count either way
         ([in_line("A", None), in_line("B", None), in_line("C", None)], CATALOGUE),
     ],
 )

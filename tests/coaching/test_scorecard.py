@@ -62,7 +62,9 @@ OPEN_NEXT_QUARTER_F = deal(
     "F", "5000", "Demo", close_date=dt.date(2027, 2, 1), next_step="Demo", next_step_date=dt.date(2026, 11, 16),
     stage_entered_at=at("2026-11-14"), product_line="Core",
 )  # fmt: skip
-WON_EUR_G = deal("G", "50000", "Closed Won", currency="EUR", created_at=at("2026-10-03"), close_date=dt.date(2026, 11, 2), product_line="Core")
+WON_EUR_G = deal(
+    "G", "50000", "Closed Won", currency="EUR", created_at=at("2026-10-03"), close_date=dt.date(2026, 11, 2), product_line="Core"
+)
 WON_LAST_QUARTER = deal("H", "99000", "Closed Won", close_date=dt.date(2026, 9, 30))
 
 ALL = [WON_A, WON_B, LOST_C, OPEN_CLEAN_D, OPEN_GAPS_E, OPEN_NEXT_QUARTER_F, WON_EUR_G, WON_LAST_QUARTER]

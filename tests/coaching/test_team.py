@@ -55,16 +55,37 @@ def seed_org(session_factory: sessionmaker[Session]) -> dict[str, int]:
         session.flush()
         session.execute(update(Person).where(Person.id == ids["mia"]).values(manager_id=dana.id))
         sam = Person(email="sam.rep@example.com", name="Sam Rep", is_rep=True, manager_id=ids["mia"], timezone="Europe/Berlin")
-        tess = Person(email="tess.rep@example.com", name="Tess Rep", is_rep=True, manager_id=dana.id, timezone="Pacific/Kiritimati")
+        tess = Person(
+            email="tess.rep@example.com", name="Tess Rep", is_rep=True, manager_id=dana.id, timezone="Pacific/Kiritimati"
+        )
         ivy = Person(email="ivy.rep@example.com", name="Ivy Rep", is_rep=True, manager_id=ids["mia"], active=False)
         olly = Person(email="olly.rep@example.com", name="Olly Rep", is_rep=True, manager_id=max_.id)
         session.add_all([sam, tess, ivy, olly])
         session.flush()
         session.add(CoachAssignment(coach_id=carl.id, rep_id=sam.id))
-        for quarter_start, quarter_end in ((dt.date(2026, 10, 1), dt.date(2027, 1, 1)), (dt.date(2027, 1, 1), dt.date(2027, 4, 1))):
-            session.add(Quota(person_id=sam.id, period_start=quarter_start, period_end=quarter_end, amount=Decimal("80000"), currency="EUR"))
-        session.add(Quota(person_id=olly.id, period_start=dt.date(2026, 10, 1), period_end=dt.date(2027, 1, 1), amount=Decimal("50000"), currency="USD"))
-        dated = {"next_step": "Call", "next_step_date": dt.date(2026, 11, 27), "stage_entered_at": dt.datetime(2026, 11, 20, tzinfo=dt.UTC)}
+        for quarter_start, quarter_end in (
+            (dt.date(2026, 10, 1), dt.date(2027, 1, 1)),
+            (dt.date(2027, 1, 1), dt.date(2027, 4, 1)),
+        ):
+            session.add(
+                Quota(
+                    person_id=sam.id, period_start=quarter_start, period_end=quarter_end, amount=Decimal("80000"), currency="EUR"
+                )
+            )
+        session.add(
+            Quota(
+                person_id=olly.id,
+                period_start=dt.date(2026, 10, 1),
+                period_end=dt.date(2027, 1, 1),
+                amount=Decimal("50000"),
+                currency="USD",
+            )
+        )
+        dated = {
+            "next_step": "Call",
+            "next_step_date": dt.date(2026, 11, 27),
+            "stage_entered_at": dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        }
         session.add_all(
             [
                 _deal(sam, "S1", "20000", "Closed Won", currency="EUR", close_date=dt.date(2026, 11, 3)),
@@ -133,7 +154,9 @@ def test_a_team_row_reads_as_the_reps_own_scorecard(session_factory, now, instan
         reps = [person(session, ids[name]) for name in ("riley", "sam", "tess", "olly")]
         rows = team_rows(session, reps, kind, now=moment, playbook=PLAYBOOK, default_timezone=TIMEZONE, default_currency="USD")
         for rep, row in zip(reps, rows, strict=True):
-            card = scorecard_for(session, rep, kind, now=moment, playbook=PLAYBOOK, default_timezone=TIMEZONE, default_currency="USD")
+            card = scorecard_for(
+                session, rep, kind, now=moment, playbook=PLAYBOOK, default_timezone=TIMEZONE, default_currency="USD"
+            )
             overdue = sum(1 for action in card.development.actions if action.overdue)
             assert (row.person_id, row.name) == (rep.id, rep.name)
             assert (
@@ -180,7 +203,12 @@ def test_the_rows_hold_the_figures_worked_out_by_hand(session_factory, now) -> N
     assert totals is not None
     # One EUR quota and one USD quota: on a tie the team's default currency wins; Sam and Tess are left out.
     assert (totals.currency, totals.reps, totals.quota, totals.won_amount, totals.projected_amount, totals.left_out) == (
-        "USD", 1, Decimal("100000.00"), Decimal("40000.00"), Decimal("86000.00"), 2,
+        "USD",
+        1,
+        Decimal("100000.00"),
+        Decimal("40000.00"),
+        Decimal("86000.00"),
+        2,
     )
 
 
@@ -223,10 +251,10 @@ def test_every_rep_in_a_team_view_is_audited(session_factory, now) -> None:  # t
     with session_scope(session_factory) as session:
         view(session, ids["mia"], now, "month")
     with session_factory() as session:
-        entries = session.execute(select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.subject_id, AuditEntry.detail, AuditEntry.at)).all()
-    assert sorted(entries) == sorted(
-        [(ids["mia"], "view_team", ids[rep], {"period": "month"}, now) for rep in ("riley", "sam")]
-    )
+        entries = session.execute(
+            select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.subject_id, AuditEntry.detail, AuditEntry.at)
+        ).all()
+    assert sorted(entries) == sorted([(ids["mia"], "view_team", ids[rep], {"period": "month"}, now) for rep in ("riley", "sam")])
 
 
 def test_a_manager_gets_a_reps_scorecard_and_the_look_is_audited(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -242,7 +270,9 @@ def test_a_manager_gets_a_reps_scorecard_and_the_look_is_audited(session_factory
     assert entries == [(ids["dana"], "view_scorecard", ids["riley"], {"period": "quarter"})]
 
 
-@pytest.mark.parametrize(("viewer", "subject"), [("riley", "sam"), ("carl", "riley"), ("mia", "tess"), ("max", "riley"), ("mia", None)])
+@pytest.mark.parametrize(
+    ("viewer", "subject"), [("riley", "sam"), ("carl", "riley"), ("mia", "tess"), ("max", "riley"), ("mia", None)]
+)
 def test_a_scorecard_not_yours_to_see_is_refused_without_a_word_about_the_rep(session_factory, now, viewer, subject) -> None:  # type: ignore[no-untyped-def]
     ids = seed_org(session_factory)
     with session_factory() as session:
@@ -260,7 +290,8 @@ def test_the_team_view_costs_the_same_few_queries_for_three_reps_or_thirty(sessi
         with counted_queries(session) as small:
             view(session, ids["dana"], now)
         session.add_all(
-            Person(email=f"extra{number}@example.com", name=f"Extra {number}", is_rep=True, manager_id=ids["mia"]) for number in range(27)
+            Person(email=f"extra{number}@example.com", name=f"Extra {number}", is_rep=True, manager_id=ids["mia"])
+            for number in range(27)
         )
         session.flush()
         with counted_queries(session) as large:
@@ -303,13 +334,17 @@ def test_attention_thresholds_come_from_the_playbook() -> None:
     assert attention_reasons(PLAYBOOK, 1.0, 0.6, 0.8, 0, None) == ("projected 60% of quota",)
     assert attention_reasons(strict, 1.0, 0.6, 0.8, 0, None) == ("pace 100%", "only 80% of open deals follow the process")
     assert attention_reasons(strict, 1.2, 0.4, 0.95, 2, "proposed") == (
-        "projected 40% of quota", "2 overdue actions", "a recovery plan waits for you to open it",
+        "projected 40% of quota",
+        "2 overdue actions",
+        "a recovery plan waits for you to open it",
     )
 
 
 def test_attention_thresholds_that_are_not_shares_are_named_with_their_line() -> None:
     with pytest.raises(PlaybookError) as raised:
-        parse_playbook("stages:\n  - {name: Proposal, probability: 0.6}\nattention:\n  pace_below: 3\n  process_below: yes\n", "team.yml")
+        parse_playbook(
+            "stages:\n  - {name: Proposal, probability: 0.6}\nattention:\n  pace_below: 3\n  process_below: yes\n", "team.yml"
+        )
     assert raised.value.errors == (
         "team.yml line 4: attention: `pace_below` must be a share above 0 and at most 2, like 0.8",
         "team.yml line 5: attention: `process_below` must be a share above 0 and at most 1, like 0.6",

@@ -330,7 +330,9 @@ def test_a_row_without_a_created_date_takes_its_own_earliest_date_that_is_not_af
         "D2": dt.datetime(2024, 4, 2, 9, 30, tzinfo=UTC),
         "D3": dt.datetime(2024, 2, 15, tzinfo=UTC),
     }
-    assert estimates(provider) == {"no created date (created): dated by the row's earliest other date": ["line 3 (id D2)", "line 4 (id D3)"]}
+    assert estimates(provider) == {
+        "no created date (created): dated by the row's earliest other date": ["line 3 (id D2)", "line 4 (id D3)"]
+    }
 
 
 def test_an_export_with_no_date_at_all_dates_its_deals_by_when_the_file_was_written(tmp_path: Path) -> None:
@@ -342,7 +344,9 @@ def test_an_export_with_no_date_at_all_dates_its_deals_by_when_the_file_was_writ
     deals, _, _ = fetch_all(provider)
 
     assert [deal.created_at for deal in deals] == [written]
-    assert estimates(provider) == {"no created date (created): dated 2025-01-31, when the export file was last written": ["line 2 (id P1)"]}
+    assert estimates(provider) == {
+        "no created date (created): dated 2025-01-31, when the export file was last written": ["line 2 (id P1)"]
+    }
 
 
 def test_a_created_date_that_cannot_be_read_still_skips_the_row(tmp_path: Path) -> None:
@@ -380,10 +384,7 @@ def test_a_row_with_a_nul_character_is_skipped(tmp_path: Path) -> None:
 def test_a_record_the_csv_reader_cannot_parse_is_skipped_by_its_line(tmp_path: Path) -> None:
     oversized = '"' + "x" * (csv.field_size_limit() + 1) + '"'
     text = (
-        "id,owner,stage,created,next_step\n"
-        "D1,Ann,Won,2024-03-01,\n"
-        f"D2,Ann,Won,2024-03-01,{oversized}\n"
-        "D3,Ann,Won,2024-03-01,\n"
+        f"id,owner,stage,created,next_step\nD1,Ann,Won,2024-03-01,\nD2,Ann,Won,2024-03-01,{oversized}\nD3,Ann,Won,2024-03-01,\n"
     )
 
     deals, skipped, _ = load(tmp_path, text)
@@ -411,8 +412,7 @@ def test_a_missing_required_column_names_the_column_and_the_setting(tmp_path: Pa
 
     assert raised.value.setting == "CSV_DEALS_FILE"
     assert str(raised.value) == (
-        f"{tmp_path / 'deals.csv'}: no created column (or created_at, create_date, engage_date, createdate); "
-        "check CSV_DEALS_FILE"
+        f"{tmp_path / 'deals.csv'}: no created column (or created_at, create_date, engage_date, createdate); check CSV_DEALS_FILE"
     )
 
 
@@ -544,12 +544,7 @@ def test_a_products_file_with_an_unreadable_price_names_its_line_and_setting(tmp
 
 def test_the_owners_file_gives_emails_to_owners_named_by_name(tmp_path: Path) -> None:
     owners = write(tmp_path, "Sales Agent,Email,Manager,Region\nAnn  Rep,Ann@Example.com,Max Boss,East\n", "owners.csv")
-    text = (
-        "id,owner,stage,created\n"
-        "D1,ann rep,Won,2024-03-01\n"
-        "D2,Bo Rep,Won,2024-03-01\n"
-        "D3,cy@example.com,Won,2024-03-01\n"
-    )
+    text = "id,owner,stage,created\nD1,ann rep,Won,2024-03-01\nD2,Bo Rep,Won,2024-03-01\nD3,cy@example.com,Won,2024-03-01\n"
 
     deals, _, _ = fetch_all(CsvProvider(write(tmp_path, text), owners_file=owners))
 
@@ -597,7 +592,8 @@ def maven_rows(maven_dir: Path) -> dict[str, dict[str, str]]:
 
 @pytest.mark.maven
 def test_maven_pipeline_yields_all_8800_deals_dating_the_500_prospecting_rows_without_engage_date_by_the_export(
-    maven_provider: CsvProvider, maven_load: tuple[list[CrmDeal], dict[str, list[str]], Counter[str]],
+    maven_provider: CsvProvider,
+    maven_load: tuple[list[CrmDeal], dict[str, list[str]], Counter[str]],
     maven_rows: dict[str, dict[str, str]],
 ) -> None:
     deals, skipped, unknown = maven_load
@@ -675,9 +671,7 @@ def test_maven_deals_have_aware_utc_times_and_no_owner_emails(
 
     assert {deal.created_at.utcoffset() for deal in deals} == {dt.timedelta(0)}
     assert {deal.owner_email for deal in deals} == {None}
-    assert {(deal.is_closed, deal.is_won, deal.crm_modified_at, deal.stage_history) for deal in deals} == {
-        (None, None, None, ())
-    }
+    assert {(deal.is_closed, deal.is_won, deal.crm_modified_at, deal.stage_history) for deal in deals} == {(None, None, None, ())}
 
 
 @pytest.mark.maven

@@ -24,7 +24,13 @@ from tests.support.loopback import LoopbackServer
 
 PLAYBOOK = load_playbook()
 # HubSpot's default pipeline labels the default playbook does not list (its aliases are stage ids).
-DEFAULT_OPEN_LABELS = {"Appointment Scheduled", "Qualified To Buy", "Presentation Scheduled", "Decision Maker Bought-In", "Contract Sent"}
+DEFAULT_OPEN_LABELS = {
+    "Appointment Scheduled",
+    "Qualified To Buy",
+    "Presentation Scheduled",
+    "Decision Maker Bought-In",
+    "Contract Sent",
+}
 
 
 class FakeTime:
@@ -45,7 +51,11 @@ class FakeTime:
 def provider(
     standin: HubSpotStandIn, time: FakeTime, token: str = TOKEN, page_size: int = SEARCH_PAGE_SIZE, **settings: object
 ) -> HubSpotProvider:
-    values: dict[str, object] = {"crm_provider": "hubspot", "hubspot_token": token, "crm_field_map": "product_line=product_family"}
+    values: dict[str, object] = {
+        "crm_provider": "hubspot",
+        "hubspot_token": token,
+        "crm_field_map": "product_line=product_family",
+    }
     values.update(settings)
     return HubSpotProvider.from_settings(
         Settings(**values),  # type: ignore[arg-type]
@@ -135,16 +145,24 @@ def test_a_first_sync_stores_every_deal_with_owner_email_stage_mapping_and_mappe
     created = dt.datetime(2026, 10, 21, 11, 12, 12, 859000, tzinfo=dt.UTC)
     with session_factory() as session:
         history = session.execute(
-            select(DealStageHistory.stage, DealStageHistory.entered_at).join(Deal).where(Deal.crm_id == "9000000005").order_by(DealStageHistory.entered_at)
+            select(DealStageHistory.stage, DealStageHistory.entered_at)
+            .join(Deal)
+            .where(Deal.crm_id == "9000000005")
+            .order_by(DealStageHistory.entered_at)
         ).all()
-    assert [tuple(entry) for entry in history] == [("Appointment Scheduled", created), ("Closed Won", created + dt.timedelta(days=10))]
+    assert [tuple(entry) for entry in history] == [
+        ("Appointment Scheduled", created),
+        ("Closed Won", created + dt.timedelta(days=10)),
+    ]
     assert rows["9000000005"][11] == created + dt.timedelta(days=10)  # stage_entered_at
 
 
 def test_the_deal_search_asks_for_200_deals_a_page_the_most_hubspot_serves() -> None:
     standin, time = standin_and_time(450)
     settings = Settings(crm_provider="hubspot", hubspot_token=TOKEN)  # type: ignore[call-arg]
-    hubspot = HubSpotProvider.from_settings(settings, transport=httpx.MockTransport(standin), sleep=time.sleep, clock=time.monotonic)
+    hubspot = HubSpotProvider.from_settings(
+        settings, transport=httpx.MockTransport(standin), sleep=time.sleep, clock=time.monotonic
+    )
 
     pages = list(hubspot.fetch_deals(None))
 
@@ -243,7 +261,11 @@ def test_more_deals_changed_in_one_millisecond_than_fit_a_page_are_walked_by_obj
     summary = run_sync(session_factory, provider(standin, time, page_size=100), now)
 
     assert (summary.fetched, summary.created) == (400, 400)  # none read twice
-    by_id = [request.body["filterGroups"][0]["filters"] for request in standin.searches if request.body["sorts"][0]["propertyName"] == "hs_object_id"]
+    by_id = [
+        request.body["filterGroups"][0]["filters"]
+        for request in standin.searches
+        if request.body["sorts"][0]["propertyName"] == "hs_object_id"
+    ]
     instant = str(standin.modified_ms(51))
     assert by_id == [
         [{"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": instant}],

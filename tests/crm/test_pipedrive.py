@@ -217,7 +217,9 @@ def test_the_api_token_travels_in_the_x_api_token_header_and_never_in_a_url() ->
     assert not any(TOKEN in request.url or "api_token" in request.params for request in standin.requests)
 
 
-def test_a_second_sync_with_nothing_changed_asks_from_the_cursor_minus_the_overlap_and_writes_nothing(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_sync_with_nothing_changed_asks_from_the_cursor_minus_the_overlap_and_writes_nothing(
+    session_factory, now
+) -> None:  # type: ignore[no-untyped-def]
     standin = PipedriveStandIn(DEALS)
     sync(session_factory, provider_for(standin, FakeTime()), PLAYBOOK, now)
     before = stored(session_factory, Deal.synced_at)

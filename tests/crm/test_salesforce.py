@@ -46,7 +46,9 @@ def provider_for(
         if standin.access_token
         else {"salesforce_client_id": standin.client_id, "salesforce_client_secret": standin.client_secret}
     )
-    config = Settings(_env_file=None, crm_provider="salesforce", salesforce_instance_url=standin.base_url, **credentials, **settings)  # type: ignore[call-arg]
+    config = Settings(
+        _env_file=None, crm_provider="salesforce", salesforce_instance_url=standin.base_url, **credentials, **settings
+    )  # type: ignore[call-arg]
     return SalesforceProvider.from_settings(
         config,
         transport=httpx.MockTransport(standin),
@@ -91,7 +93,9 @@ def stored_cursor(session_factory: sessionmaker[Session]) -> dict[str, str | Non
 def deleted_windows(standin: SalesforceStandIn) -> list[tuple[str, str]]:
     """(start, end) of every getDeleted request, as sent."""
     return [
-        (request.url.params["start"], request.url.params["end"]) for request in standin.requests if request.url.path.endswith("/deleted/")
+        (request.url.params["start"], request.url.params["end"])
+        for request in standin.requests
+        if request.url.path.endswith("/deleted/")
     ]
 
 
@@ -140,10 +144,18 @@ def test_a_first_sync_follows_next_records_url_and_stores_every_opportunity(sess
     created = now - dt.timedelta(days=200)
     zero = deal(session_factory, 0)  # Prospecting, with its probability overridden to 35%
     assert (zero.name, zero.owner_id, zero.stage, zero.crm_probability, zero.is_closed, zero.is_won) == (
-        "Opportunity 0", reps[0], "Prospecting", 0.35, False, False
+        "Opportunity 0",
+        reps[0],
+        "Prospecting",
+        0.35,
+        False,
+        False,
     )
     assert (zero.amount, zero.currency, zero.account_name, zero.close_date) == (
-        Decimal("1000.00"), "USD", "Account 0", (created + dt.timedelta(days=60)).date()
+        Decimal("1000.00"),
+        "USD",
+        "Account 0",
+        (created + dt.timedelta(days=60)).date(),
     )
     assert zero.crm_url == "https://acme.my.salesforce.com/lightning/r/Opportunity/006000000000000000/view"
     won = deal(session_factory, 6)
@@ -156,9 +168,7 @@ def test_a_first_sync_follows_next_records_url_and_stores_every_opportunity(sess
     # Opportunity 3's history repeats its stage for an amount change: one entry per stage, entered at the first.
     three = created + dt.timedelta(seconds=97 * 3)
     stages = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition"]
-    assert history(session_factory, 3) == [
-        (stage, three + step * 5 * HOUR) for step, stage in enumerate(stages)
-    ]
+    assert history(session_factory, 3) == [(stage, three + step * 5 * HOUR) for step, stage in enumerate(stages)]
     assert deal(session_factory, 3).stage_entered_at == three + 15 * HOUR
     # The newest change stored, and the moment from which getDeleted must look next: the full read's start.
     assert stored_cursor(session_factory) == {
@@ -217,7 +227,9 @@ def test_a_spent_daily_api_limit_stops_the_sync_saying_so_and_when_to_try_again(
     assert stored(session_factory) == ({}, [])
 
 
-def test_a_second_sync_with_nothing_changed_reads_from_the_cursor_less_the_overlap_and_writes_nothing(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_sync_with_nothing_changed_reads_from_the_cursor_less_the_overlap_and_writes_nothing(
+    session_factory, now
+) -> None:  # type: ignore[no-untyped-def]
     standin = SalesforceStandIn(now=now, opportunities=500)
     clock = Clock(now)
     provider = provider_for(standin, clock)
@@ -234,7 +246,9 @@ def test_a_second_sync_with_nothing_changed_reads_from_the_cursor_less_the_overl
     assert standin.requests[sent:][2].url.path.endswith("/deleted/")  # after users and stages, before any page
     # Deletions are looked for from where the last sync's coverage ended (its start), not from the cursor's modstamp.
     assert deleted_windows(standin) == [(now.isoformat(), (now + HOUR).isoformat())]
-    assert standin.queries()[-2].endswith(f"FROM Opportunity WHERE SystemModstamp >= {since:%Y-%m-%dT%H:%M:%SZ} ORDER BY SystemModstamp, Id")
+    assert standin.queries()[-2].endswith(
+        f"FROM Opportunity WHERE SystemModstamp >= {since:%Y-%m-%dT%H:%M:%SZ} ORDER BY SystemModstamp, Id"
+    )
 
 
 def test_forty_changed_opportunities_are_fetched_and_exactly_they_are_updated(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -244,7 +258,9 @@ def test_forty_changed_opportunities_are_fetched_and_exactly_they_are_updated(se
     run(session_factory, provider, now)
     before, history_before = stored(session_factory)
     boundary = standin.latest_modstamp() - OVERLAP
-    reread = {crm_id for crm_id, record in standin.records.items() if dt.datetime.fromisoformat(record["SystemModstamp"]) >= boundary}
+    reread = {
+        crm_id for crm_id, record in standin.records.items() if dt.datetime.fromisoformat(record["SystemModstamp"]) >= boundary
+    }
     standin.now = clock.now = now + HOUR
     changed = standin.change(40)
 
@@ -330,7 +346,9 @@ def test_a_page_that_is_not_json_stops_the_sync_keeping_earlier_pages_and_a_reru
     deals, _ = stored(session_factory)
     in_order = sorted(standin.records.values(), key=lambda record: (record["SystemModstamp"], record["Id"]))
     assert set(deals) == {record["Id"] for record in in_order[:600]}
-    assert stored_cursor(session_factory)["modified"] == dt.datetime.fromisoformat(in_order[599]["SystemModstamp"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert stored_cursor(session_factory)["modified"] == dt.datetime.fromisoformat(in_order[599]["SystemModstamp"]).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
     rerun = run(session_factory, provider, now)
     assert rerun.created == 400
@@ -423,7 +441,10 @@ def test_a_cursor_stored_by_an_earlier_version_looks_for_deletions_from_its_mods
 
     assert (summary.created, summary.updated) == (0, 0)
     assert deleted_windows(standin) == [((newest - OVERLAP).isoformat(), (now + HOUR).isoformat())]
-    assert stored_cursor(session_factory) == {"modified": newest.strftime("%Y-%m-%dT%H:%M:%SZ"), "deletions_covered": "2026-11-25T16:00:00Z"}
+    assert stored_cursor(session_factory) == {
+        "modified": newest.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "deletions_covered": "2026-11-25T16:00:00Z",
+    }
 
 
 def test_an_org_without_opportunity_history_syncs_without_it(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -465,4 +486,6 @@ def test_doctor_makes_one_call_and_reports_the_api_requests_left(now) -> None:  
     )  # fmt: skip
     check = check_crm(settings, httpx.MockTransport(standin), now)
     assert (check.name, check.ok) == ("crm (salesforce)", False)
-    assert check.detail.startswith("Salesforce refused the client credentials (invalid_client: invalid client credentials): check SALESFORCE_CLIENT_ID")
+    assert check.detail.startswith(
+        "Salesforce refused the client credentials (invalid_client: invalid client credentials): check SALESFORCE_CLIENT_ID"
+    )

@@ -69,7 +69,12 @@ def add_person(session_factory: sessionmaker[Session], email: str, name: str) ->
 
 def deal_rows(session_factory: sessionmaker[Session]) -> list[tuple]:
     with session_factory() as session:
-        return [tuple(row) for row in session.execute(select(Deal.crm_id, Deal.stage, Deal.amount, Deal.owner_id, Deal.synced_at).order_by(Deal.crm_id))]
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(Deal.crm_id, Deal.stage, Deal.amount, Deal.owner_id, Deal.synced_at).order_by(Deal.crm_id)
+            )
+        ]
 
 
 def test_first_sync_creates_every_deal_with_its_owner_and_stage_history(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +86,9 @@ def test_first_sync_creates_every_deal_with_its_owner_and_stage_history(session_
     with session_factory() as session:
         rows = session.execute(select(Deal.crm_id, Deal.owner_id, Deal.is_closed, Deal.is_won).order_by(Deal.crm_id)).all()
         assert [tuple(r) for r in rows] == [("1", riley, False, False), ("2", riley, True, True), ("3", None, False, False)]
-        history = session.execute(select(Deal.crm_id, DealStageHistory.stage, DealStageHistory.entered_at).join(Deal).order_by(Deal.crm_id)).all()
+        history = session.execute(
+            select(Deal.crm_id, DealStageHistory.stage, DealStageHistory.entered_at).join(Deal).order_by(Deal.crm_id)
+        ).all()
         assert [tuple(r) for r in history] == [("1", "Demo", CREATED), ("2", "Closed Won", CREATED), ("3", "Demo", CREATED)]
         assert session.scalars(select(ProductLine.name)).all() == ["Core"]
 
@@ -109,7 +116,11 @@ def test_a_changed_deal_is_updated_and_a_new_stage_is_added_to_its_history(sessi
     with session_factory() as session:
         deal = session.scalar(select(Deal).where(Deal.crm_id == "1"))
         assert (deal.stage, deal.amount, deal.synced_at) == ("Proposal", Decimal("1500.00"), later)
-        history = session.execute(select(DealStageHistory.stage, DealStageHistory.entered_at).where(DealStageHistory.deal_id == deal.id).order_by(DealStageHistory.entered_at)).all()
+        history = session.execute(
+            select(DealStageHistory.stage, DealStageHistory.entered_at)
+            .where(DealStageHistory.deal_id == deal.id)
+            .order_by(DealStageHistory.entered_at)
+        ).all()
         assert [tuple(r) for r in history] == [("Demo", CREATED), ("Proposal", moved)]
 
 
@@ -184,7 +195,9 @@ def test_a_deal_moved_back_to_a_stage_it_was_in_keeps_syncing(session_factory, n
     back = sync(session_factory, ListProvider([at_demo]), PLAYBOOK, now)  # an older export, say
     assert back.updated == 1
     with session_factory() as session:
-        history = session.execute(select(DealStageHistory.stage, DealStageHistory.entered_at).order_by(DealStageHistory.entered_at, DealStageHistory.id)).all()
+        history = session.execute(
+            select(DealStageHistory.stage, DealStageHistory.entered_at).order_by(DealStageHistory.entered_at, DealStageHistory.id)
+        ).all()
         # The move back re-enters Demo at the time already recorded: one entry, not a crash.
         assert [tuple(row) for row in history] == [("Demo", monday), ("Proposal", tuesday)]
         assert session.scalar(select(Deal.stage)) == "Demo"
@@ -239,9 +252,15 @@ def test_a_deal_served_again_later_in_the_same_first_sync_keeps_its_later_values
     summary = sync(session_factory, provider, PLAYBOOK, now)
     assert (summary.fetched, summary.created, summary.updated, summary.unchanged) == (3, 2, 1, 0)
     with session_factory() as session:
-        assert session.execute(select(Deal.stage, Deal.amount).where(Deal.crm_id == "1")).one() == ("Proposal", Decimal("1500.00"))
+        assert session.execute(select(Deal.stage, Deal.amount).where(Deal.crm_id == "1")).one() == (
+            "Proposal",
+            Decimal("1500.00"),
+        )
         history = session.execute(
-            select(DealStageHistory.stage, DealStageHistory.entered_at).join(Deal).where(Deal.crm_id == "1").order_by(DealStageHistory.entered_at)
+            select(DealStageHistory.stage, DealStageHistory.entered_at)
+            .join(Deal)
+            .where(Deal.crm_id == "1")
+            .order_by(DealStageHistory.entered_at)
         ).all()
         assert [tuple(row) for row in history] == [("Demo", CREATED), ("Proposal", moved)]
 

@@ -56,4 +56,3 @@ def test_a_second_sync_of_the_same_crm_stops_while_the_first_runs(session_factor
     assert outcome["first"].created == 30  # type: ignore[attr-defined]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Deal)) == 30
-

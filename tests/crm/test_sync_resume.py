@@ -86,7 +86,9 @@ def test_a_sync_killed_mid_way_resumes_to_exactly_the_rows_of_an_uninterrupted_o
         # The reference: one uninterrupted sync of the same CRM into a fresh database.
         reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
         upgrade(reference)
-        settings = Settings(pipedrive_api_token=TOKEN, pipedrive_api_url=server.url, crm_provider="pipedrive", pipedrive_requests_per_2s=400)
+        settings = Settings(
+            pipedrive_api_token=TOKEN, pipedrive_api_url=server.url, crm_provider="pipedrive", pipedrive_requests_per_2s=400
+        )
         sync(make_session_factory(reference), PipedriveProvider.from_settings(settings), load_playbook(), dt.datetime.now(dt.UTC))
 
     resumed_deals, resumed_history = stored(engine)

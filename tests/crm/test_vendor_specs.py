@@ -67,9 +67,17 @@ def seen(exchanges: list[Exchange]) -> set[tuple[str, str, int]]:
 
 def hubspot(standin: hubspot_standin.HubSpotStandIn, exchanges: list[Exchange], **settings: Any) -> HubSpotProvider:
     time = FakeTime()
-    values = {"crm_provider": "hubspot", "hubspot_token": hubspot_standin.TOKEN, "crm_field_map": "product_line=product_family", **settings}
+    values = {
+        "crm_provider": "hubspot",
+        "hubspot_token": hubspot_standin.TOKEN,
+        "crm_field_map": "product_line=product_family",
+        **settings,
+    }
     return HubSpotProvider.from_settings(
-        Settings(**values), transport=httpx.MockTransport(Recorder(standin, exchanges)), sleep=time.sleep, clock=time.monotonic  # type: ignore[arg-type]
+        Settings(**values),
+        transport=httpx.MockTransport(Recorder(standin, exchanges)),
+        sleep=time.sleep,
+        clock=time.monotonic,  # type: ignore[arg-type]
     )
 
 
@@ -111,7 +119,9 @@ def test_the_hubspot_check_catches_an_error_without_a_correlation_id_and_a_searc
         "POST", "https://api.hubapi.com/crm/v3/objects/deals/search", headers={"Authorization": "Bearer x"},
         json={"filterGroups": [], "sorts": [{"propertyName": "hs_lastmodifieddate"}], "properties": [], "limit": 201},
     )  # fmt: skip
-    throttled = httpx.Response(429, json={"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"})
+    throttled = httpx.Response(
+        429, json={"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"}
+    )
 
     assert spec.check(search, throttled) == [
         "POST /crm/v3/objects/deals/search request: (body): 'after' is a required property",
@@ -151,7 +161,9 @@ def pipedrive_run() -> list[Exchange]:
     return exchanges
 
 
-def test_pipedrive_stand_in_answers_and_coachbot_requests_keep_pipedrives_api_model(specs: Path, pipedrive_run: list[Exchange]) -> None:
+def test_pipedrive_stand_in_answers_and_coachbot_requests_keep_pipedrives_api_model(
+    specs: Path, pipedrive_run: list[Exchange]
+) -> None:
     spec = PipedriveSpec(specs / "pipedrive")
 
     assert problems(spec.check, pipedrive_run) == []
@@ -209,17 +221,29 @@ def salesforce_run() -> list[Exchange]:
     provider.doctor()
     faulty = salesforce_standin.SalesforceStandIn(now=NOW, opportunities=600, concurrency_limit_every=4, fail_every=9)
     drain(salesforce(faulty, exchanges).fetch_deals(None))
-    drain(salesforce(salesforce_standin.SalesforceStandIn(now=NOW, opportunities=300, history_unavailable=True), exchanges).fetch_deals(None))
+    drain(
+        salesforce(
+            salesforce_standin.SalesforceStandIn(now=NOW, opportunities=300, history_unavailable=True), exchanges
+        ).fetch_deals(None)
+    )
     refusals: list[dict[str, Any]] = [
-        {"api_limit_spent": True}, {"refuse_tokens": True}, {"client_secret": "wrong", "access_token": None},
+        {"api_limit_spent": True},
+        {"refuse_tokens": True},
+        {"client_secret": "wrong", "access_token": None},
     ]
     for faults in refusals:
-        org = salesforce_standin.SalesforceStandIn(now=NOW, opportunities=5, **{k: v for k, v in faults.items() if k != "client_secret"})
+        org = salesforce_standin.SalesforceStandIn(
+            now=NOW, opportunities=5, **{k: v for k, v in faults.items() if k != "client_secret"}
+        )
         wrong = {"salesforce_client_secret": faults["client_secret"]} if "client_secret" in faults else {}
         with pytest.raises(CrmError):
             drain(salesforce(org, exchanges, **wrong).fetch_deals(None))
     with pytest.raises(CrmError):
-        drain(salesforce(salesforce_standin.SalesforceStandIn(now=NOW, opportunities=5), exchanges, crm_field_map="next_step_date=Nope__c").fetch_deals(None))
+        drain(
+            salesforce(
+                salesforce_standin.SalesforceStandIn(now=NOW, opportunities=5), exchanges, crm_field_map="next_step_date=Nope__c"
+            ).fetch_deals(None)
+        )
     static = salesforce_standin.SalesforceStandIn(now=NOW, opportunities=5, access_token="00Dstatic!token")
     drain(salesforce(static, exchanges).fetch_deals(None))
     return exchanges
@@ -240,7 +264,9 @@ def test_salesforce_stand_in_answers_and_coachbot_requests_keep_salesforces_docu
 
 def test_the_salesforce_check_catches_a_429_an_unknown_field_and_a_bare_deleted_answer(specs: Path) -> None:
     facts = SalesforceFacts(specs / "salesforce")
-    query = httpx.Request("GET", "https://acme.my.salesforce.com/services/data/v60.0/query", params={"q": "SELECT Id, Stage FROM Opportunity"})
+    query = httpx.Request(
+        "GET", "https://acme.my.salesforce.com/services/data/v60.0/query", params={"q": "SELECT Id, Stage FROM Opportunity"}
+    )
     deleted = httpx.Request(
         "GET", "https://acme.my.salesforce.com/services/data/v60.0/sobjects/Opportunity/deleted/",
         params={"start": "2026-11-25 15:00", "end": "2026-11-25T16:00:00Z"},

@@ -26,8 +26,9 @@ from bot.slack_ids import (
     PLAN_NOT_NOW,
     PLAN_OPEN_VIEW,
 )
-from tests.handlers.test_buttons import app, assign, buttons, click, propose_plan, team  # noqa: F401 - fixtures
-from tests.handlers.test_coach import form, submit as submit_coach_form
+from tests.handlers.test_buttons import app, assign, buttons, click, propose_plan, team
+from tests.handlers.test_coach import form
+from tests.handlers.test_coach import submit as submit_coach_form
 from tests.handlers.test_people_events import slack_event, slack_user
 from tests.handlers.test_preferences import submit as submit_preferences
 from tests.support.personas import RILEY
@@ -36,7 +37,14 @@ from tests.support.signing import sign, slash_command_body
 __all__ = ["app", "team"]
 
 # Listeners that read, or only open a form: what they show is audited as a look where it is someone else's.
-READ_ONLY = {"handle_myperf", "handle_teamperf", "handle_app_home_opened", "handle_open_crm", "handle_plan_open", "handle_open_preferences"}
+READ_ONLY = {
+    "handle_myperf",
+    "handle_teamperf",
+    "handle_app_home_opened",
+    "handle_open_crm",
+    "handle_plan_open",
+    "handle_open_preferences",
+}
 
 
 def dispatch_view(app, view: dict[str, Any], user: str) -> None:  # type: ignore[no-untyped-def]
@@ -105,6 +113,6 @@ def test_every_listener_that_changes_data_leaves_its_audit_row(app, slack, sessi
         before = audit_actions(session_factory)
         scenario(app, slack, session_factory, team, now)
         deadline = time.monotonic() + 5
-        while action not in audit_actions(session_factory)[len(before):] and time.monotonic() < deadline:
+        while action not in audit_actions(session_factory)[len(before) :] and time.monotonic() < deadline:
             time.sleep(0.02)  # Bolt runs listeners after the ack, on its own threads
-        assert action in audit_actions(session_factory)[len(before):], f"{listener} left no {action} audit row"
+        assert action in audit_actions(session_factory)[len(before) :], f"{listener} left no {action} audit row"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 import urllib.parse
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,11 +15,23 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.coaching import actions
-from tests.support.delivered import delivered
 from bot.database import session_scope
 from bot.models import Action, Deal, OutboxMessage, Person, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.settings import Settings
-from bot.slack_ids import ACTION_DONE, CHECKIN_NEED_HELP, CHECKIN_ON_TRACK, NUDGE_GAP_SNOOZE, PLAN_NOT_NOW, PLAN_OPEN, PLAN_CADENCE_BLOCK, PLAN_CADENCE_INPUT, PLAN_COMMITMENTS_BLOCK, PLAN_COMMITMENTS_INPUT, PLAN_OPEN_VIEW
+from bot.slack_ids import (
+    ACTION_DONE,
+    CHECKIN_NEED_HELP,
+    CHECKIN_ON_TRACK,
+    NUDGE_GAP_SNOOZE,
+    PLAN_CADENCE_BLOCK,
+    PLAN_CADENCE_INPUT,
+    PLAN_COMMITMENTS_BLOCK,
+    PLAN_COMMITMENTS_INPUT,
+    PLAN_NOT_NOW,
+    PLAN_OPEN,
+    PLAN_OPEN_VIEW,
+)
+from tests.support.delivered import delivered
 from tests.support.personas import MIA, RILEY, seed_team
 from tests.support.signing import SIGNING_SECRET, sign
 
@@ -58,14 +70,22 @@ def click(app, slack, user: str, action_id: str, value: str, message_blocks: lis
 def buttons(action_id: str, value: str) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": "Book a QBR"}},
-        {"type": "actions", "block_id": "b1", "elements": [{"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": "Go"}}]},
+        {
+            "type": "actions",
+            "block_id": "b1",
+            "elements": [
+                {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": "Go"}}
+            ],
+        },
     ]
 
 
 def assign(session_factory, team, now) -> int:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
         rep, manager = session.get(Person, team["riley"]), session.get(Person, team["mia"])
-        return delivered(actions.assign_action)(session, rep=rep, assigned_by=manager, text="Book a QBR with Globex", due_date=dt.date(2026, 11, 27), now=now).id  # type: ignore[arg-type]
+        return delivered(actions.assign_action)(
+            session, rep=rep, assigned_by=manager, text="Book a QBR with Globex", due_date=dt.date(2026, 11, 27), now=now
+        ).id  # type: ignore[arg-type]
 
 
 def test_a_done_click_marks_the_action_done_and_updates_the_message_in_place(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
@@ -99,7 +119,9 @@ def test_someone_else_cannot_mark_a_reps_action_done(app, slack, session_factory
 def test_a_snooze_click_keeps_the_gap_out_of_nudges_for_a_week(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
         deal_id = session.scalar(select(Deal.id).where(Deal.crm_id == "O2"))
-        gap = ProcessGap(deal_id=deal_id, rule="close_date_past", severity="high", detail="close date Nov 20 has passed", opened_at=now)
+        gap = ProcessGap(
+            deal_id=deal_id, rule="close_date_past", severity="high", detail="close date Nov 20 has passed", opened_at=now
+        )
         session.add(gap)
         session.flush()
         gap_id = gap.id
@@ -152,14 +174,21 @@ def test_open_a_recovery_plan_opens_the_form_for_the_manager_only(app, slack, se
     click(app, slack, "UMIA", PLAN_OPEN, str(plan_id), buttons(PLAN_OPEN, str(plan_id)))
     [opened] = slack.wait_for("views.open")
     view = json.loads(opened.body["view"]) if isinstance(opened.body["view"], str) else opened.body["view"]
-    assert (opened.body["trigger_id"], view["callback_id"], view["private_metadata"]) == ("1.2.3", "coaching_plan_open_view", str(plan_id))
+    assert (opened.body["trigger_id"], view["callback_id"], view["private_metadata"]) == (
+        "1.2.3",
+        "coaching_plan_open_view",
+        str(plan_id),
+    )
 
 
 def test_not_now_declines_the_plan_and_updates_the_message(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
     plan_id = propose_plan(session_factory, team, now)
     click(app, slack, "UMIA", PLAN_NOT_NOW, str(plan_id), buttons(PLAN_NOT_NOW, str(plan_id)))
     [update] = slack.wait_for("response")
-    assert update.body["blocks"][1]["elements"][0]["text"] == "Not now: no recovery plan this quarter. You can still coach with /coach."
+    assert (
+        update.body["blocks"][1]["elements"][0]["text"]
+        == "Not now: no recovery plan this quarter. You can still coach with /coach."
+    )
     with session_factory() as session:
         assert session.get(RecoveryPlan, plan_id).status == "cancelled"  # type: ignore[union-attr]
 
@@ -168,7 +197,9 @@ def test_not_now_declines_the_plan_and_updates_the_message(app, slack, session_f
     (CHECKIN_ON_TRACK, "on_track", ":large_green_circle: You said: on track."),
     (CHECKIN_NEED_HELP, "need_help", ":red_circle: You asked for help; your manager knows."),
 ])  # fmt: skip
-def test_a_check_in_answer_is_recorded_and_the_manager_told(app, slack, session_factory, team, now, action_id, answer, note) -> None:  # type: ignore[no-untyped-def]
+def test_a_check_in_answer_is_recorded_and_the_manager_told(
+    app, slack, session_factory, team, now, action_id, answer, note
+) -> None:  # type: ignore[no-untyped-def]
     plan_id = propose_plan(session_factory, team, now)
     with session_scope(session_factory) as session:
         plan = session.get(RecoveryPlan, plan_id)

@@ -14,36 +14,51 @@ from bot.settings import Settings
 from jobs import gap_scan
 from jobs.job import JobContext
 from tests.coaching.test_goals import deal, outbox
-from tests.handlers.test_coach import RILEY_MENTION, app, coach, form, reply, submit, team, texts  # noqa: F401 - fixtures
+from tests.handlers.test_coach import RILEY_MENTION, app, coach, form, reply, submit, team, texts
 
 __all__ = ["app", "team"]
 
 
 def goals_in_db(session_factory) -> list[tuple]:  # type: ignore[no-untyped-def, type-arg]
     with session_factory() as session:
-        return [tuple(row) for row in session.execute(select(Goal.measure, Goal.measure_arg, Goal.target, Goal.progress, Goal.status))]
+        return [
+            tuple(row) for row in session.execute(select(Goal.measure, Goal.measure_arg, Goal.target, Goal.progress, Goal.status))
+        ]
 
 
 def test_a_goal_from_the_command_takes_a_measure_what_it_is_measured_on_and_a_target(app, slack, session_factory, team) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
-        session.add_all([deal(team.riley, "A1", "20000", product_line="Analytics"), deal(team.riley, "C1", "90000", product_line="Core")])
-    coach(app, slack, "UCARL", f"goal {RILEY_MENTION} Cross-sell: build Analytics pipeline measure pipeline_in_line:Analytics 50,000 by Dec 31")
+        session.add_all(
+            [deal(team.riley, "A1", "20000", product_line="Analytics"), deal(team.riley, "C1", "90000", product_line="Core")]
+        )
+    coach(
+        app,
+        slack,
+        "UCARL",
+        f"goal {RILEY_MENTION} Cross-sell: build Analytics pipeline measure pipeline_in_line:Analytics 50,000 by Dec 31",
+    )
     message = reply(slack)
     assert goals_in_db(session_factory) == [("pipeline_in_line", "Analytics", 50000.0, 0.4, "open")]
-    assert texts(message)[0].endswith(
-        "Measured from the CRM: open pipeline in Analytics, target 50,000; *40%* of the way today."
-    )
+    assert texts(message)[0].endswith("Measured from the CRM: open pipeline in Analytics, target 50,000; *40%* of the way today.")
     [(_, recipient, kind, payload)] = outbox(session_factory)
     assert (recipient, kind) == ("URILEY", "goal_set")
     assert "Measured from the CRM: open pipeline in Analytics, target 50,000." in payload["blocks"][0]["text"]["text"]
     with session_factory() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "set_goal")).all()
-    assert entry.detail == {"goal_id": entry.detail["goal_id"], "measure": "pipeline_in_line", "target": 50000.0, "on": "Analytics"}
+    assert entry.detail == {
+        "goal_id": entry.detail["goal_id"],
+        "measure": "pipeline_in_line",
+        "target": 50000.0,
+        "on": "Analytics",
+    }
 
 
 def test_a_measure_the_command_cannot_use_is_explained(app, slack, session_factory, team) -> None:  # type: ignore[no-untyped-def]
     coach(app, slack, "UCARL", f"goal {RILEY_MENTION} Hygiene: fix old gaps measure old_open_gaps 0")
-    assert reply(slack)["text"] == "old_open_gaps needs a number of days, 1 to 365: old_open_gaps:14 counts gaps open more than 14 days."
+    assert (
+        reply(slack)["text"]
+        == "old_open_gaps needs a number of days, 1 to 365: old_open_gaps:14 counts gaps open more than 14 days."
+    )
     coach(app, slack, "UCARL", f"goal {RILEY_MENTION} Closing: win more measure win_rate 130%")
     assert reply(slack, 2)["text"] == "The target of win_rate is a share: a number above 0 and at most 1 (0.9 for 90%)."
     assert goals_in_db(session_factory) == []
@@ -79,7 +94,9 @@ def test_progress_moves_with_each_gap_scan_and_the_goal_closes_achieved_telling_
     later = now + dt.timedelta(hours=1)
     assert gap_scan.JOB.run(context, later, None).endswith("1 goals measured, 1 closed")
     assert goals_in_db(session_factory)[0][3:] == (1.0, "achieved")
-    closings = [(recipient, payload["text"]) for key, recipient, kind, payload in outbox(session_factory) if kind == "goal_closed"]
+    closings = [
+        (recipient, payload["text"]) for key, recipient, kind, payload in outbox(session_factory) if kind == "goal_closed"
+    ]
     assert closings == [
         ("URILEY", ":trophy: Your goal Cross-sell is achieved (Wed, Nov 25)."),
         ("UCARL", ":trophy: Riley Rep's goal Cross-sell is achieved (Wed, Nov 25)."),

@@ -19,15 +19,15 @@ from sqlalchemy import insert, select
 from bot.app import create_app
 from bot.blocks.format import percent
 from bot.coaching import actions
-from tests.support.delivered import delivered
 from bot.coaching.playbook import load_playbook
 from bot.coaching.service import scorecard_for
 from bot.database import session_scope
 from bot.models import Action, AuditEntry, Deal, Goal, Person, ProcessGap, Quota
-from bot.settings import Settings
-from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, PREFS_OPEN
 from bot.runtime.home import publish_homes
 from bot.runtime.services import Services
+from bot.settings import Settings
+from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, PREFS_OPEN
+from tests.support.delivered import delivered
 from tests.support.personas import MIA, OUTSIDER, RILEY, seed_team
 from tests.support.signing import SIGNING_SECRET, sign
 
@@ -54,12 +54,19 @@ def team(session_factory, slack, now):  # type: ignore[no-untyped-def]
         riley, mia = session.get(Person, ids["riley"]), session.get(Person, ids["mia"])
         mia.slack_user_id = "UMIA"  # type: ignore[union-attr]
         ids["action"] = delivered(actions.assign_action)(
-            session, rep=riley, assigned_by=mia, text="Book a QBR with Globex", due_date=dt.date(2026, 11, 27), now=now  # type: ignore[arg-type]
+            session,
+            rep=riley,
+            assigned_by=mia,
+            text="Book a QBR with Globex",
+            due_date=dt.date(2026, 11, 27),
+            now=now,  # type: ignore[arg-type]
         ).id
         session.add(Goal(person_id=ids["riley"], set_by_id=ids["mia"], competency="Discovery", description="Ask three open questions",
                          progress=0.4, status="open", due_date=dt.date(2026, 12, 15), created_at=now))  # fmt: skip
         deal_id = session.scalar(select(Deal.id).where(Deal.crm_id == "O2"))
-        gap = ProcessGap(deal_id=deal_id, rule="close_date_past", severity="high", detail="close date Nov 20 has passed", opened_at=now)
+        gap = ProcessGap(
+            deal_id=deal_id, rule="close_date_past", severity="high", detail="close date Nov 20 has passed", opened_at=now
+        )
         session.add(gap)
         session.flush()
         ids["gap"] = gap.id
@@ -120,7 +127,12 @@ def texts(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def button(action_id: str, value: str, text: str, style: str | None = None) -> dict[str, Any]:
-    element = {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": text, "emoji": True}}
+    element = {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+    }
     return element | ({"style": style} if style else {})
 
 
@@ -160,7 +172,13 @@ def test_opening_the_home_tab_publishes_the_reps_home(app, slack, team) -> None:
             "accessory": button(ACTION_DONE, str(team["action"]), "Done", "primary"),
         },
         {"type": "divider"},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Process gaps on your deals* (1 open) · 1 of 2 open deals follow the process (50%)"}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Process gaps on your deals* (1 open) · 1 of 2 open deals follow the process (50%)",
+            },
+        },
         {
             "type": "section",
             "text": {
@@ -173,13 +191,24 @@ def test_opening_the_home_tab_publishes_the_reps_home(app, slack, team) -> None:
         {"type": "divider"},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": "*Your development goals* (1)\n• *Discovery*: Ask three open questions\n   `████░░░░░░` 40% · due Dec 15"},
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Your development goals* (1)\n• *Discovery*: Ask three open questions\n   `████░░░░░░` 40% · due Dec 15",
+            },
         },
         {"type": "divider"},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": "*Your preferences*\nMorning nudge at *09:00* (America/New_York), the playbook's time · not paused"},
-            "accessory": {"type": "button", "action_id": PREFS_OPEN, "value": "home", "text": {"type": "plain_text", "text": "Change…", "emoji": True}},
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Your preferences*\nMorning nudge at *09:00* (America/New_York), the playbook's time · not paused",
+            },
+            "accessory": {
+                "type": "button",
+                "action_id": PREFS_OPEN,
+                "value": "home",
+                "text": {"type": "plain_text", "text": "Change…", "emoji": True},
+            },
         },
     ]
     # Linked on first contact, by the email on their Slack profile.
@@ -212,7 +241,11 @@ def test_a_managers_home_includes_the_team_summary_and_a_reps_does_not(app, slac
     with session_factory() as session:
         # The fixture's assign_action is audited too; this is the look at the team.
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "view_team")).all()
-    assert (entry.actor_id, entry.action, entry.detail) == (team["mia"], "view_team", {"surface": "app_home", "rep_ids": [team["riley"]]})
+    assert (entry.actor_id, entry.action, entry.detail) == (
+        team["mia"],
+        "view_team",
+        {"surface": "app_home", "rep_ids": [team["riley"]]},
+    )
 
 
 def test_someone_coachbot_does_not_know_gets_the_linking_home(app, slack, team) -> None:  # type: ignore[no-untyped-def]
@@ -236,10 +269,16 @@ def actions_section(blocks: list[dict[str, Any]]) -> list[str]:
 def test_a_done_click_updates_the_message_and_the_app_home(app, slack, session_factory, team) -> None:  # type: ignore[no-untyped-def]
     click(app, slack, "URILEY", ACTION_DONE, str(team["action"]))
     [update] = slack.wait_for("response")
-    assert update.body["blocks"][1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": ":white_check_mark: Done: Book a QBR with Globex"}]}
+    assert update.body["blocks"][1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": ":white_check_mark: Done: Book a QBR with Globex"}],
+    }
     [(user, blocks)] = published(slack)
     assert user == "URILEY"
-    assert actions_section(blocks) == ["*Your open actions*\nNothing open: nobody has asked anything of you.", "*Process gaps on your deals* (1 open) · 1 of 2 open deals follow the process (50%)"]
+    assert actions_section(blocks) == [
+        "*Your open actions*\nNothing open: nobody has asked anything of you.",
+        "*Process gaps on your deals* (1 open) · 1 of 2 open deals follow the process (50%)",
+    ]
     assert slack.calls_to("views.publish")[0].received_at > update.received_at  # after the click's own update
     with session_factory() as session:
         assert session.get(Action, team["action"]).status == "done"  # type: ignore[union-attr]
@@ -286,7 +325,9 @@ def test_a_failed_publish_is_logged_and_the_click_still_updates_the_message(app,
         [update] = slack.wait_for("response")
         slack.wait_for("views.publish")
         deadline = time.monotonic() + 5
-        while "App Home of URILEY not published: Slack answered not_enabled" not in caplog.messages and time.monotonic() < deadline:
+        while (
+            "App Home of URILEY not published: Slack answered not_enabled" not in caplog.messages and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
     assert "App Home of URILEY not published: Slack answered not_enabled" in caplog.messages
     assert update.body["blocks"][1]["elements"][0]["text"] == ":white_check_mark: Done: Book a QBR with Globex"
@@ -295,7 +336,9 @@ def test_a_failed_publish_is_logged_and_the_click_still_updates_the_message(app,
         assert session.get(Action, team["action"]).status == "done"  # type: ignore[union-attr]
 
 
-def test_homes_are_published_after_the_change_is_committed_and_people_without_slack_are_skipped(slack, settings, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
+def test_homes_are_published_after_the_change_is_committed_and_people_without_slack_are_skipped(
+    slack, settings, session_factory, team, now
+) -> None:  # type: ignore[no-untyped-def]
     client = WebClient(token="xoxb-test", base_url=slack.api_url)
     services = Services(settings=settings, session_factory=session_factory, playbook=load_playbook(), clock=lambda: now)
     with session_scope(session_factory) as session:
@@ -373,7 +416,9 @@ def test_the_team_rows_carry_each_reps_scorecard_figures(app, slack, session_fac
     currencies, time zones, stages the playbook does not know and deals closed outside the quarter."""
     with session_scope(session_factory) as session:
         eve = Person(email="eve@example.com", name="Eve Euro", is_rep=True, manager_id=team["mia"], timezone="Asia/Tokyo")
-        una = Person(email="una@example.com", name="Una Unknown", is_rep=True, manager_id=team["mia"], timezone="America/Los_Angeles")
+        una = Person(
+            email="una@example.com", name="Una Unknown", is_rep=True, manager_id=team["mia"], timezone="America/Los_Angeles"
+        )
         session.add_all([eve, una])
         session.flush()
         session.add_all([
@@ -406,7 +451,9 @@ def test_the_team_rows_carry_each_reps_scorecard_figures(app, slack, session_fac
         for person in session.scalars(select(Person).where(Person.is_rep)):
             card = scorecard_for(session, person, "quarter", now=now, playbook=load_playbook(), default_timezone=settings.timezone,
                                  default_currency=settings.currency)  # fmt: skip
-            assert shown[person.name] == [percent(card.attainment), percent(card.pace), percent(card.projected_attainment)], person.name
+            assert shown[person.name] == [percent(card.attainment), percent(card.pace), percent(card.projected_attainment)], (
+                person.name
+            )
     assert shown["Eve Euro"] == ["38%", "62%", "68%"]  # EUR only: the USD deal is left out, never converted
     # One currency rule for every team surface (bot/coaching/team.py): Eve's EUR quota is left out, never converted.
     assert texts(blocks)[1].endswith("_1 rep(s) without a quota in USD left out of these sums._")

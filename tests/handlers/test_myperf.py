@@ -51,9 +51,7 @@ def test_a_rep_gets_their_scorecard_privately_and_is_linked_by_email(app, slack,
     assert (response.status, response.body) == (200, "")
     message = shown(slack)
     assert message["response_type"] == "ephemeral"
-    assert message["text"] == (
-        "Q4 2026: $40,000 of $100,000 (40%), pace 67%, projected 86%, 1 deal(s) with process gaps."
-    )
+    assert message["text"] == ("Q4 2026: $40,000 of $100,000 (40%), pace 67%, projected 86%, 1 deal(s) with process gaps.")
     assert texts(message)[:2] == [
         "Q4 2026 scorecard · Riley Rep",
         "*The number*\n*$40,000* closed-won of *$100,000* quota: *40%*",
@@ -82,7 +80,11 @@ def test_a_linked_rep_is_not_looked_up_again(app, slack, session_factory) -> Non
 
 @pytest.mark.parametrize(
     ("text", "header"),
-    [("week", "week of Nov 23 scorecard · Riley Rep"), ("YEAR", "2026 scorecard · Riley Rep"), ("  quarter ", "Q4 2026 scorecard · Riley Rep")],
+    [
+        ("week", "week of Nov 23 scorecard · Riley Rep"),
+        ("YEAR", "2026 scorecard · Riley Rep"),
+        ("  quarter ", "Q4 2026 scorecard · Riley Rep"),
+    ],
 )
 def test_a_period_can_be_asked_for(app, slack, session_factory, text, header) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
@@ -120,7 +122,13 @@ def test_a_slack_account_without_a_visible_email_is_told_what_the_admin_must_fix
 
 @pytest.mark.parametrize(
     "hostile",
-    ['"; DROP TABLE deals; --', "quarter\x00\x07\x1b[31m", "<!channel> *bold* `code`", "x" * 5000, "'quarter'"[:0] + "q\u202euarter"],
+    [
+        '"; DROP TABLE deals; --',
+        "quarter\x00\x07\x1b[31m",
+        "<!channel> *bold* `code`",
+        "x" * 5000,
+        "'quarter'"[:0] + "q\u202euarter",
+    ],
 )
 def test_hostile_text_gets_a_polite_answer(app, slack, hostile) -> None:  # type: ignore[no-untyped-def]
     response = myperf(app, slack, "UANY", hostile)

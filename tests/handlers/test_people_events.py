@@ -60,7 +60,10 @@ def test_a_move_to_another_time_zone_follows_the_slack_profile_and_is_audited(ap
         session.scalar(select(Person).where(Person.email == RILEY)).slack_user_id = "URILEY"  # type: ignore[union-attr]
     assert slack_event(app, "user_change", slack_user("URILEY", RILEY, tz="Europe/Berlin")) == 200
     assert eventually(lambda: person(session_factory, RILEY), ("URILEY", RILEY, "Europe/Berlin", True)) == (
-        "URILEY", RILEY, "Europe/Berlin", True,
+        "URILEY",
+        RILEY,
+        "Europe/Berlin",
+        True,
     )
     with session_factory() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "slack_profile_change")).all()
@@ -73,7 +76,10 @@ def test_a_deactivated_slack_account_deactivates_the_person_and_keeps_their_hist
         session.get(Person, ids["riley"]).slack_user_id = "URILEY"  # type: ignore[union-attr]
     slack_event(app, "user_change", slack_user("URILEY", RILEY, deleted=True))
     assert eventually(lambda: person(session_factory, RILEY), ("URILEY", RILEY, "America/New_York", False)) == (
-        "URILEY", RILEY, "America/New_York", False,
+        "URILEY",
+        RILEY,
+        "America/New_York",
+        False,
     )
     with session_factory() as session:
         assert session.get(Person, ids["riley"]) is not None  # kept, with everything that points at them
@@ -95,7 +101,12 @@ def test_a_new_email_on_slack_becomes_the_persons_email_unless_someone_else_has_
 def test_someone_joining_slack_with_an_org_email_is_linked_and_a_stranger_is_not(app, session_factory) -> None:  # type: ignore[no-untyped-def]
     seed_team(session_factory)
     slack_event(app, "team_join", slack_user("UMIA", MIA, tz="America/Chicago"))
-    assert eventually(lambda: person(session_factory, MIA), ("UMIA", MIA, "America/Chicago", True)) == ("UMIA", MIA, "America/Chicago", True)
+    assert eventually(lambda: person(session_factory, MIA), ("UMIA", MIA, "America/Chicago", True)) == (
+        "UMIA",
+        MIA,
+        "America/Chicago",
+        True,
+    )
     slack_event(app, "team_join", slack_user("UNEW", "stranger@example.com"))
     time.sleep(0.3)
     with session_factory() as session:

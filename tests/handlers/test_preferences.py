@@ -21,14 +21,18 @@ from bot.slack_ids import (
     PREFS_TIME_INPUT,
     PREFS_VIEW,
 )
-from tests.handlers.test_home import app, published, send, settings, team, texts  # noqa: F401 - fixtures
+from tests.handlers.test_home import app, published, send, settings, team, texts
 
 __all__ = ["app", "settings", "team"]
 
 
 def open_preferences(app, user: str, action_id: str = PREFS_OPEN) -> Any:  # type: ignore[no-untyped-def]
     action: dict[str, Any] = {"action_id": action_id, "block_id": "b1"}
-    action |= {"type": "overflow", "selected_option": {"value": "preferences"}} if action_id == NUDGE_MENU else {"type": "button", "value": "home"}
+    action |= (
+        {"type": "overflow", "selected_option": {"value": "preferences"}}
+        if action_id == NUDGE_MENU
+        else {"type": "button", "value": "home"}
+    )
     payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"}, "api_app_id": "A0001", "trigger_id": "7.8.9",
                "container": {"type": "view", "view_id": "V1"}, "actions": [action]}  # fmt: skip
     return send(app, payload, form=True)
@@ -40,7 +44,9 @@ def submit(app, user: str, *, time: str | None, paused: str | None, digest: bool
         PREFS_PAUSE_BLOCK: {PREFS_PAUSE_INPUT: {"type": "datepicker", "selected_date": paused}},
     }
     if digest is not None:
-        values[PREFS_DIGEST_BLOCK] = {PREFS_DIGEST_INPUT: {"type": "checkboxes", "selected_options": [{"value": "on"}] if digest else []}}
+        values[PREFS_DIGEST_BLOCK] = {
+            PREFS_DIGEST_INPUT: {"type": "checkboxes", "selected_options": [{"value": "on"}] if digest else []}
+        }
     payload = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0001"}, "api_app_id": "A0001",
                "view": {"id": "V2", "type": "modal", "callback_id": PREFS_VIEW, "state": {"values": values}}}  # fmt: skip
     return send(app, payload, form=True)
@@ -58,7 +64,10 @@ def test_change_on_the_home_opens_the_modal_with_the_reps_current_choices(app, s
     [opened] = slack.wait_for("views.open")
     view = opened.body["view"]
     assert (opened.body["trigger_id"], view["callback_id"], view["title"]["text"]) == ("7.8.9", PREFS_VIEW, "My preferences")
-    assert [block["block_id"] for block in view["blocks"]] == [PREFS_TIME_BLOCK, PREFS_PAUSE_BLOCK]  # no digest: Riley is no manager
+    assert [block["block_id"] for block in view["blocks"]] == [
+        PREFS_TIME_BLOCK,
+        PREFS_PAUSE_BLOCK,
+    ]  # no digest: Riley is no manager
     assert view["blocks"][0]["element"] == {"type": "timepicker", "action_id": PREFS_TIME_INPUT, "initial_time": "09:00"}
     assert view["blocks"][0]["hint"]["text"] == "In your time zone, America/New_York."
 
@@ -82,7 +91,9 @@ def test_saving_stores_the_choices_audits_them_and_republishes_the_home(app, sla
     with session_factory() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "change_preferences")).all()
     assert (entry.actor_id, entry.subject_id, entry.detail) == (
-        team["riley"], team["riley"], {"nudge_time": [None, "08:30"], "paused_until": [None, "2026-12-04"]},
+        team["riley"],
+        team["riley"],
+        {"nudge_time": [None, "08:30"], "paused_until": [None, "2026-12-04"]},
     )
     # Clearing the pause ends it; the same time again changes nothing else.
     submit(app, "URILEY", time="08:30", paused=None)

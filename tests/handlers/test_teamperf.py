@@ -73,7 +73,10 @@ def texts(message: dict) -> list[str]:
 
 def audit_rows(session_factory) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
     with session_factory() as session:
-        return sorted(tuple(row) for row in session.execute(select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.subject_id, AuditEntry.detail)))
+        return sorted(
+            tuple(row)
+            for row in session.execute(select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.subject_id, AuditEntry.detail))
+        )
 
 
 def test_a_manager_sees_the_reps_under_them_directly_and_indirectly(app, slack, org) -> None:  # type: ignore[no-untyped-def]
@@ -108,7 +111,12 @@ def test_an_admin_sees_every_active_rep(app, slack, org) -> None:  # type: ignor
     teamperf(app, slack, "UADA", "month")
     message = shown(slack)
     assert texts(message)[0] == "November 2026 team · Ada Admin"
-    assert sorted(line.split("  ")[0] for line in table_lines(message["blocks"])) == ["Olly Rep", "Riley Rep", "Sam Rep", "Tess Rep"]
+    assert sorted(line.split("  ")[0] for line in table_lines(message["blocks"])) == [
+        "Olly Rep",
+        "Riley Rep",
+        "Sam Rep",
+        "Tess Rep",
+    ]
 
 
 def test_a_rep_asking_for_the_team_view_is_refused_politely(app, slack, org, session_factory) -> None:  # type: ignore[no-untyped-def]
@@ -123,7 +131,14 @@ def test_a_rep_asking_for_the_team_view_is_refused_politely(app, slack, org, ses
 
 
 @pytest.mark.parametrize(
-    "named", ["<@USAM|sam>", "<@UNOBODY>", "<@UOLLY|olly> quarter", "nobody@example.com", "<mailto:sam.rep@example.com|sam.rep@example.com>"]
+    "named",
+    [
+        "<@USAM|sam>",
+        "<@UNOBODY>",
+        "<@UOLLY|olly> quarter",
+        "nobody@example.com",
+        "<mailto:sam.rep@example.com|sam.rep@example.com>",
+    ],
 )
 def test_a_scorecard_not_yours_to_see_is_refused_without_a_word_about_the_rep(app, slack, org, session_factory, named) -> None:  # type: ignore[no-untyped-def]
     teamperf(app, slack, "URILEY", named)
@@ -134,17 +149,28 @@ def test_a_scorecard_not_yours_to_see_is_refused_without_a_word_about_the_rep(ap
 
 
 @pytest.mark.parametrize(
-    "named", ["<@URILEY|riley> month", "month <@URILEY>", "Riley.Rep@Example.com month", "<mailto:riley.rep@example.com|riley.rep@example.com> MONTH"]
+    "named",
+    [
+        "<@URILEY|riley> month",
+        "month <@URILEY>",
+        "Riley.Rep@Example.com month",
+        "<mailto:riley.rep@example.com|riley.rep@example.com> MONTH",
+    ],
 )
 def test_a_manager_naming_a_rep_gets_their_full_scorecard(app, slack, org, session_factory, now, named) -> None:  # type: ignore[no-untyped-def]
     teamperf(app, slack, "UDANA", named)
     message = shown(slack)
     with session_factory() as session:
         riley = session.get(Person, org["riley"])
-        card = scorecard_for(session, riley, "month", now=now, playbook=load_playbook(), default_timezone=TIMEZONE, default_currency="USD")
+        card = scorecard_for(
+            session, riley, "month", now=now, playbook=load_playbook(), default_timezone=TIMEZONE, default_currency="USD"
+        )
     assert message["blocks"] == to_dicts(scorecard_blocks(card, now))
     assert texts(message)[0] == "November 2026 scorecard · Riley Rep"
-    assert message["text"] == "Riley Rep, November 2026: $40,000 of $32,609 (123%), pace 151%, projected 172%, 1 deal(s) with process gaps."
+    assert (
+        message["text"]
+        == "Riley Rep, November 2026: $40,000 of $32,609 (123%), pace 151%, projected 172%, 1 deal(s) with process gaps."
+    )
     assert audit_rows(session_factory) == [(org["dana"], "view_scorecard", org["riley"], {"period": "month"})]
 
 
@@ -255,7 +281,9 @@ def test_a_manager_of_200_reps_gets_one_message_within_slacks_limits(app, slack,
     assert len(table_lines(message["blocks"])) == 200
     assert texts(message)[2].endswith("…and 190 more (see the table).")
     with session_factory() as session:
-        audited = session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.actor_id == boss_id, AuditEntry.action == "view_team"))
+        audited = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.actor_id == boss_id, AuditEntry.action == "view_team")
+        )
     assert audited == 200
 
 

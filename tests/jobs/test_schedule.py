@@ -30,16 +30,33 @@ TICK = dt.timedelta(minutes=15)
 def seed(session_factory) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Mia manages Nora (New York) and Leo (Los Angeles); each has one deal with two open gaps."""
     with session_scope(session_factory) as session:
-        mia = Person(email="mia@example.com", name="Mia Manager", is_manager=True, slack_user_id="UMIA", timezone="America/New_York")
+        mia = Person(
+            email="mia@example.com", name="Mia Manager", is_manager=True, slack_user_id="UMIA", timezone="America/New_York"
+        )
         session.add(mia)
         session.flush()
         ids = {"mia": mia.id}
         for key, name, tz in (("nora", "Nora Rep", "America/New_York"), ("leo", "Leo Rep", "America/Los_Angeles")):
-            rep = Person(email=f"{key}@example.com", name=name, is_rep=True, slack_user_id=f"U{key.upper()}", timezone=tz, manager_id=mia.id)
+            rep = Person(
+                email=f"{key}@example.com",
+                name=name,
+                is_rep=True,
+                slack_user_id=f"U{key.upper()}",
+                timezone=tz,
+                manager_id=mia.id,
+            )
             session.add(rep)
             session.flush()
             ids[key] = rep.id
-            session.add(Quota(person_id=rep.id, period_start=dt.date(2026, 10, 1), period_end=dt.date(2027, 1, 1), amount=Decimal(100000), currency="USD"))
+            session.add(
+                Quota(
+                    person_id=rep.id,
+                    period_start=dt.date(2026, 10, 1),
+                    period_end=dt.date(2027, 1, 1),
+                    amount=Decimal(100000),
+                    currency="USD",
+                )
+            )
             deal = Deal(
                 crm_source="test", crm_id=f"D-{key}", owner_id=rep.id, name=f"{name}'s big deal", amount=Decimal(50000),
                 currency="USD", stage="Proposal", is_closed=False, is_won=False, created_at=FRIDAY - dt.timedelta(days=40),
@@ -50,8 +67,20 @@ def seed(session_factory) -> dict[str, int]:  # type: ignore[no-untyped-def]
             opened = FRIDAY - dt.timedelta(days=2)
             session.add_all(
                 [
-                    ProcessGap(deal_id=deal.id, rule="close_date_past", severity="high", detail="close date Oct 20 has passed", opened_at=opened),
-                    ProcessGap(deal_id=deal.id, rule="stale_stage", severity="medium", detail="30 days in Proposal (limit 21)", opened_at=opened),
+                    ProcessGap(
+                        deal_id=deal.id,
+                        rule="close_date_past",
+                        severity="high",
+                        detail="close date Oct 20 has passed",
+                        opened_at=opened,
+                    ),
+                    ProcessGap(
+                        deal_id=deal.id,
+                        rule="stale_stage",
+                        severity="medium",
+                        detail="30 days in Proposal (limit 21)",
+                        opened_at=opened,
+                    ),
                 ]
             )
     return ids
@@ -75,8 +104,14 @@ def queued(session_factory) -> list[tuple[str, str, str]]:  # type: ignore[no-un
     """(recipient, kind, created at in the recipient's zone) for every outbox row, in order."""
     zones = {"UMIA": NEW_YORK, "UNORA": NEW_YORK, "ULEO": LOS_ANGELES}
     with session_factory() as session:
-        rows = session.execute(select(OutboxMessage.recipient, OutboxMessage.kind, OutboxMessage.created_at).order_by(OutboxMessage.created_at, OutboxMessage.recipient)).all()
-    return [(recipient, kind, created.astimezone(zones[recipient]).strftime("%a %b %d %H:%M %Z")) for recipient, kind, created in rows]
+        rows = session.execute(
+            select(OutboxMessage.recipient, OutboxMessage.kind, OutboxMessage.created_at).order_by(
+                OutboxMessage.created_at, OutboxMessage.recipient
+            )
+        ).all()
+    return [
+        (recipient, kind, created.astimezone(zones[recipient]).strftime("%a %b %d %H:%M %Z")) for recipient, kind, created in rows
+    ]
 
 
 def test_a_week_across_the_dst_change_sends_each_nudge_and_digest_at_local_time_once(session_factory) -> None:  # type: ignore[no-untyped-def]
@@ -112,7 +147,9 @@ def test_the_nudge_carries_the_gaps_with_why_and_what_to_do(session_factory) -> 
         "_Why:_ It has sat in its stage longer than the playbook allows.\n"
         "_Do:_ Advance it, or book the step that will.",
     ]
-    buttons = [element["action_id"] for block in row.payload["blocks"] if block["type"] == "actions" for element in block["elements"]]
+    buttons = [
+        element["action_id"] for block in row.payload["blocks"] if block["type"] == "actions" for element in block["elements"]
+    ]
     assert buttons == ["nudge_gap_snooze", "nudge_gap_snooze"]
 
 
@@ -194,8 +231,14 @@ def test_a_leaver_gets_no_nudge_and_leaves_the_managers_digest(session_factory) 
 def test_a_hand_run_over_every_rep_queues_and_marks_what_their_own_scheduled_runs_did(session_factory) -> None:  # type: ignore[no-untyped-def]
     def nudges_and_marked_gaps() -> tuple[list[tuple[str, str, dict]], list[int]]:  # type: ignore[type-arg]
         with session_factory() as session:
-            rows = session.execute(select(OutboxMessage.dedupe_key, OutboxMessage.recipient, OutboxMessage.payload).order_by(OutboxMessage.dedupe_key))
-            marked = session.scalars(select(ProcessGap.id).where(ProcessGap.last_nudged_at.is_not(None)).order_by(ProcessGap.id)).all()
+            rows = session.execute(
+                select(OutboxMessage.dedupe_key, OutboxMessage.recipient, OutboxMessage.payload).order_by(
+                    OutboxMessage.dedupe_key
+                )
+            )
+            marked = session.scalars(
+                select(ProcessGap.id).where(ProcessGap.last_nudged_at.is_not(None)).order_by(ProcessGap.id)
+            ).all()
             return [tuple(row) for row in rows], list(marked)  # type: ignore[misc]
 
     seed(session_factory)
@@ -206,5 +249,7 @@ def test_a_hand_run_over_every_rep_queues_and_marks_what_their_own_scheduled_run
     with session_scope(session_factory) as session:
         session.execute(delete(OutboxMessage))
         session.execute(update(ProcessGap).values(last_nudged_at=None))
-    assert morning_nudge.JOB.run(schedule(session_factory).context, FRIDAY + dt.timedelta(hours=20), None).startswith("2 nudge(s) queued for 2 rep(s)")
+    assert morning_nudge.JOB.run(schedule(session_factory).context, FRIDAY + dt.timedelta(hours=20), None).startswith(
+        "2 nudge(s) queued for 2 rep(s)"
+    )
     assert nudges_and_marked_gaps() == scheduled

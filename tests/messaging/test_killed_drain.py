@@ -35,7 +35,9 @@ def test_a_drain_killed_mid_send_then_run_again_delivers_every_message_exactly_o
         queue(session_factory, f"nudge:{number}", f"U0REP{number % REPS:02d}", queued_at, text=f"nudge {number}")
     slack.latency = 0.01
     slack.fail("chat.postMessage", accept=True, delay=120, times=1)  # kept by Slack, answered never
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "CRM_", "COACHBOT_", "DATABASE_"))}
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "CRM_", "COACHBOT_", "DATABASE_"))
+    }
     environment.update(
         DATABASE_URL=database_url, SLACK_BOT_TOKEN="xoxb-killed", SLACK_API_URL=slack.api_url,
         SLACK_POST_PER_CHANNEL_PER_SECOND="200", SLACK_POST_GLOBAL_PER_MINUTE="60000",

@@ -152,7 +152,12 @@ def test_a_failed_history_read_is_tried_again_later_without_posting(session_fact
     run(session_factory, client, now)
     second = run(session_factory, client, now + LATER)
     row = rows(session_factory)["nudge:1"]
-    assert (second.retried, row.status, row.unconfirmed_since, row.last_error) == (1, "pending", now, "history: HTTP 500: internal_error")
+    assert (second.retried, row.status, row.unconfirmed_since, row.last_error) == (
+        1,
+        "pending",
+        now,
+        "history: HTTP 500: internal_error",
+    )
     third = run(session_factory, client, now + LATER + dt.timedelta(seconds=20))
 
     assert (third.sent, third.confirmed) == (1, 1)
@@ -174,7 +179,9 @@ def test_a_message_never_answered_is_parked_as_uncertain_after_its_last_attempt(
 
     row = rows(session_factory)["nudge:1"]
     assert (row.status, row.attempts) == ("parked", MAX_ATTEMPTS)
-    assert row.last_error is not None and row.last_error.startswith(f"uncertain: gave up after {MAX_ATTEMPTS} attempts: TimeoutError")
+    assert row.last_error is not None and row.last_error.startswith(
+        f"uncertain: gave up after {MAX_ATTEMPTS} attempts: TimeoutError"
+    )
     assert row.unconfirmed_since is not None  # a retry looks in the history before it posts
     assert len(slack.calls_to("chat.postMessage")) == MAX_ATTEMPTS
     assert slack.messages == []

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from bot.database import exclusive, make_engine, make_session_factory, session_scope
 from bot.messaging.outbox import enqueue
-from bot.messaging.sender import ABANDONED, MAX_ATTEMPTS, PostLimiter, backoff, drain, sender_client
+from bot.messaging.sender import MAX_ATTEMPTS, PostLimiter, backoff, drain, sender_client
 from bot.models import OutboxMessage
 from bot.settings import Settings
 from bot.slack_client import make_web_client
@@ -72,7 +72,9 @@ def test_each_due_message_is_sent_once_with_its_text_and_blocks(session_factory,
     summary = run(session_factory, client, now)
     again = run(session_factory, client, now)
 
-    posts = sorted((call.body["channel"], call.body["text"], call.body.get("blocks")) for call in slack.calls_to("chat.postMessage"))
+    posts = sorted(
+        (call.body["channel"], call.body["text"], call.body.get("blocks")) for call in slack.calls_to("chat.postMessage")
+    )
     assert posts == [
         (MIA, "How is Riley's plan going?", None),
         (RILEY, "Acme renewal has no next step", BLOCKS),
@@ -127,7 +129,12 @@ def test_a_server_error_is_retried_after_a_backoff_once_the_history_shows_it_was
 
     second = run(session_factory, client, now + dt.timedelta(seconds=10))
     assert second.sent == 1
-    assert [call.method for call in slack.calls] == ["chat.postMessage", "conversations.open", "conversations.history", "chat.postMessage"]
+    assert [call.method for call in slack.calls] == [
+        "chat.postMessage",
+        "conversations.open",
+        "conversations.history",
+        "chat.postMessage",
+    ]
     assert len(slack.messages) == 1
     assert rows(session_factory)["nudge:1"].unconfirmed_since is None
 
@@ -230,7 +237,12 @@ def test_a_message_left_sending_past_its_lease_is_sent_once_whether_or_not_slack
     assert (summary.requeued, summary.sent, summary.confirmed, summary.uncertain) == (2, 2, 1, 0)
     assert [(m.channel, m.text) for m in slack.messages] == [(RILEY, "posted before the crash"), (MIA, "never reached Slack")]
     arrived, lost = stored["arrived"], stored["lost"]
-    assert (arrived.status, arrived.slack_ts, arrived.attempts, arrived.unconfirmed_since) == ("sent", slack.messages[0].ts, 2, None)
+    assert (arrived.status, arrived.slack_ts, arrived.attempts, arrived.unconfirmed_since) == (
+        "sent",
+        slack.messages[0].ts,
+        2,
+        None,
+    )
     assert (lost.status, lost.slack_ts, lost.attempts) == ("sent", slack.messages[1].ts, 2)
     assert (stored["in-flight"].status, stored["in-flight"].claimed_by) == ("sending", "crashed:1")
     history = [call.body for call in slack.calls_to("conversations.history")]
@@ -274,7 +286,9 @@ def test_two_drainers_at_once_send_each_message_exactly_once(database_url, slack
 
 def test_a_digest_chart_is_uploaded_into_the_dm_after_the_message(session_factory, client, slack, now) -> None:  # type: ignore[no-untyped-def]
     chart = {"filename": "team-pace.png", "title": "Team pace, week 48", "png_base64": base64.b64encode(PNG).decode()}
-    queue(session_factory, "digest:mia", MIA, now, kind="digest", text="Your team this week", blocks=BLOCKS, extra={"chart": chart})
+    queue(
+        session_factory, "digest:mia", MIA, now, kind="digest", text="Your team this week", blocks=BLOCKS, extra={"chart": chart}
+    )
 
     summary = run(session_factory, client, now)
 

@@ -17,10 +17,17 @@ from typing import Any
 
 import pytest
 
-from bot.slack_client import make_web_client
 from bot.settings import Settings
+from bot.slack_client import make_web_client
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vendor-specs" / "slack" / "slack_web_openapi_v2_without_examples.json"
+SPEC = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "data"
+    / "vendor-specs"
+    / "slack"
+    / "slack_web_openapi_v2_without_examples.json"
+)
 USER = "U0123ABCDE"  # an id shaped as Slack's, so its DM id is too
 
 

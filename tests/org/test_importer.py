@@ -63,7 +63,12 @@ def test_an_org_file_stores_people_roles_managers_coaches_and_quotas(session_fac
     assert (summary.created, summary.updated, summary.quotas_written, summary.coach_links_changed) == (4, 0, 3, 1)
     with session_factory() as session:
         people = {p.email: p for p in session.scalars(select(Person))}
-        assert sorted(people) == ["carl.coach@example.com", "mia.manager@example.com", "riley.rep@example.com", "sam.rep@example.com"]
+        assert sorted(people) == [
+            "carl.coach@example.com",
+            "mia.manager@example.com",
+            "riley.rep@example.com",
+            "sam.rep@example.com",
+        ]
         riley = people["riley.rep@example.com"]
         assert riley.roles == ("rep",)
         assert people["mia.manager@example.com"].roles == ("manager", "admin")
@@ -189,7 +194,9 @@ def test_values_the_database_cannot_hold_are_reported_by_line(tmp_path, row, pro
 
 def test_people_missing_from_a_later_file_stay_as_they_are_unless_asked_to_deactivate(session_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import_file(session_factory, write(tmp_path, "org.csv", ORG_CSV))
-    without_sam = write(tmp_path, "later.csv", "\n".join(line for line in ORG_CSV.splitlines() if not line.startswith("Sam.Rep")) + "\n")
+    without_sam = write(
+        tmp_path, "later.csv", "\n".join(line for line in ORG_CSV.splitlines() if not line.startswith("Sam.Rep")) + "\n"
+    )
     assert import_file(session_factory, without_sam).deactivated == 0
     with session_factory() as session:
         assert session.scalar(select(Person.active).where(Person.email == "sam.rep@example.com")) is True

@@ -64,7 +64,16 @@ PIPELINES = [
 STAGES = [(pipeline, stage) for pipeline, _, stages in PIPELINES for stage, *_ in stages]
 FIRST_STAGE = {pipeline: stages[0][0] for pipeline, _, stages in PIPELINES}
 PRODUCT_FAMILIES = ["Core", "Analytics", "Services"]
-DEFAULT_SEARCH_PROPERTIES = ["amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id", "pipeline"]
+DEFAULT_SEARCH_PROPERTIES = [
+    "amount",
+    "closedate",
+    "createdate",
+    "dealname",
+    "dealstage",
+    "hs_lastmodifieddate",
+    "hs_object_id",
+    "pipeline",
+]
 _DAY_MS = 86_400_000
 
 
@@ -196,7 +205,9 @@ class HubSpotStandIn:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             body = json.loads(request.content) if request.content else None
-            recorded = HubSpotRequest(request.method, request.url.path, dict(parse_qsl(request.url.query.decode())), body, self.clock())
+            recorded = HubSpotRequest(
+                request.method, request.url.path, dict(parse_qsl(request.url.query.decode())), body, self.clock()
+            )
             self.requests.append(recorded)
             response = self._answer(request, recorded, len(self.requests))
             recorded.status = response.status_code
@@ -233,8 +244,14 @@ class HubSpotStandIn:
             return httpx.Response(200, json={"results": [_pipeline(*pipeline) for pipeline in PIPELINES]})
         if route == ("GET", "/crm/v3/objects/deals") and call.params.get("archived") == "true":
             rows = [
-                {"id": self.deal_id(n), "properties": {"hs_object_id": self.deal_id(n)}, "archived": True, "archivedAt": _iso(at),
-                 "createdAt": self.properties(n)["createdate"], "updatedAt": _iso(at)}
+                {
+                    "id": self.deal_id(n),
+                    "properties": {"hs_object_id": self.deal_id(n)},
+                    "archived": True,
+                    "archivedAt": _iso(at),
+                    "createdAt": self.properties(n)["createdate"],
+                    "updatedAt": _iso(at),
+                }
                 for n, at in sorted(self._archived.items())
             ]
             return _listing(rows, call.params)

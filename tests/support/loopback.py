@@ -38,7 +38,9 @@ class LoopbackServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 host = self.headers.get("Host", "127.0.0.1")
-                request = httpx.Request(self.command, f"http://{host}{self.path}", headers=dict(self.headers.items()), content=body)
+                request = httpx.Request(
+                    self.command, f"http://{host}{self.path}", headers=dict(self.headers.items()), content=body
+                )
                 response = handler(request)
                 content = response.read()
                 self.send_response(response.status_code)

@@ -38,7 +38,15 @@ def seed_team(session_factory: sessionmaker[Session]) -> dict[str, int]:
         riley = Person(email=RILEY, name="Riley Rep", is_rep=True, manager_id=mia.id, timezone="America/New_York")
         session.add(riley)
         session.flush()
-        session.add(Quota(person_id=riley.id, period_start=dt.date(2026, 10, 1), period_end=dt.date(2027, 1, 1), amount=Decimal("100000"), currency="USD"))
+        session.add(
+            Quota(
+                person_id=riley.id,
+                period_start=dt.date(2026, 10, 1),
+                period_end=dt.date(2027, 1, 1),
+                amount=Decimal("100000"),
+                currency="USD",
+            )
+        )
         session.add_all(ProductLine(name=name) for name in ("Analytics", "Core", "Services"))
         session.add_all(
             [

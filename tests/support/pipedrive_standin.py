@@ -40,7 +40,13 @@ LAST_UPDATE = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 USERS = (
     {"id": 101, "name": "Riley Rep", "email": "riley.rep@example.com", "active_flag": True, "timezone_name": "America/New_York"},
     {"id": 102, "name": "Sam Seller", "email": "sam.seller@example.com", "active_flag": True, "timezone_name": "America/Chicago"},
-    {"id": 103, "name": "Casey Closer", "email": "casey.closer@example.com", "active_flag": True, "timezone_name": "Europe/London"},
+    {
+        "id": 103,
+        "name": "Casey Closer",
+        "email": "casey.closer@example.com",
+        "active_flag": True,
+        "timezone_name": "Europe/London",
+    },
     {"id": 104, "name": "Olly Outsider", "email": "olly.outsider@example.com", "active_flag": False, "timezone_name": "UTC"},
 )
 PIPELINES = ({"id": 1, "name": "New business"}, {"id": 2, "name": "Renewals"})
@@ -53,7 +59,9 @@ ACCOUNTS = ("Northwind", "Contoso", "Fabrikam", "Globex", "Initech", "Hooli", "S
 NEXT_STEPS = ("Send pricing", "Security review", "Demo for ops", "Mutual close plan", "Legal redlines")
 SORTABLE = ("id", "update_time", "add_time")
 # The v2 Deal fields whose type admits null; the others are left out when they have no value.
-NULLABLE_DEAL_FIELDS = frozenset({"probability", "lost_reason", "close_time", "origin_id", "channel", "channel_id", "source_lead_id", "arr", "mrr", "acv"})
+NULLABLE_DEAL_FIELDS = frozenset(
+    {"probability", "lost_reason", "close_time", "origin_id", "channel", "channel_id", "source_lead_id", "arr", "mrr", "acv"}
+)
 DEFAULT_STATUSES = frozenset({"open", "won", "lost"})
 
 
@@ -86,7 +94,7 @@ class PipedriveStandIn:
         every_nth_500: int | None = None,
         retry_after: int = 1,
         malformed_deals_request: int | None = None,
-        token_user_timezone: str | None = "America/New_York",
+        token_user_timezone: str | None = "America/New_York",  # noqa: S107 - a time zone, not a password
     ) -> None:
         self.token = token
         # None: the token's user has no time zone in Pipedrive (GET /v1/users/me leaves it out).
@@ -337,9 +345,7 @@ class PipedriveStandIn:
             for key, value in deal.items()
             if key != "custom_fields" and (value is not None or key in NULLABLE_DEAL_FIELDS)
         }
-        served["custom_fields"] = {
-            key: value for key, value in deal["custom_fields"].items() if custom is None or key in custom
-        }
+        served["custom_fields"] = {key: value for key, value in deal["custom_fields"].items() if custom is None or key in custom}
         served.update({key: value for key, value in self.optional_fields(deal).items() if key in wanted})
         return served
 

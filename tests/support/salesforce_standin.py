@@ -10,8 +10,8 @@ same record, and 100,000 of them take a second or two.
 
 from __future__ import annotations
 
-import datetime as dt
 import bisect
+import datetime as dt
 import itertools
 import json
 import re
@@ -93,9 +93,7 @@ class SalesforceStandIn:
         self.records: dict[str, dict[str, Any]] = {}
         self.history: dict[str, list[tuple[str, str]]] = {}  # changed since generation: id -> [(stage, CreatedDate)]
         self.deleted: list[tuple[str, dt.datetime]] = []
-        self.user_rows = [
-            {"Id": user_id(n), "Email": f"Rep{n}@Example.com", "Name": f"Rep {n}"} for n in range(self.users)
-        ]
+        self.user_rows = [{"Id": user_id(n), "Email": f"Rep{n}@Example.com", "Name": f"Rep {n}"} for n in range(self.users)]
         self._valid_tokens = {self.access_token} if self.access_token else set()
         self._results: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # query locator -> (object, records)
         self._locators = itertools.count(1)
@@ -298,7 +296,11 @@ class SalesforceStandIn:
         options = request.headers.get("Sforce-Query-Options", "")
         size = int(re.search(r"batchSize=(\d+)", options)[1]) if "batchSize" in options else self.batch_size  # type: ignore[index]
         rows = self._results[locator][1]
-        body: dict[str, Any] = {"totalSize": len(rows), "done": offset + size >= len(rows), "records": rows[offset : offset + size]}
+        body: dict[str, Any] = {
+            "totalSize": len(rows),
+            "done": offset + size >= len(rows),
+            "records": rows[offset : offset + size],
+        }
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/{API_VERSION}/query/{locator}-{offset + size}"
         return self._json(body)
@@ -312,13 +314,17 @@ class SalesforceStandIn:
         covered = max(start, end - self.deletions_in_flight)
         found = [{"id": crm_id, "deletedDate": salesforce_time(at)} for crm_id, at in self.deleted if start <= at <= covered]
         earliest = salesforce_time(self.now - dt.timedelta(days=15))
-        return self._json({"deletedRecords": found, "earliestDateAvailable": earliest, "latestDateCovered": salesforce_time(covered)})
+        return self._json(
+            {"deletedRecords": found, "earliestDateAvailable": earliest, "latestDateCovered": salesforce_time(covered)}
+        )
 
     def _json(self, body: Any) -> httpx.Response:
         return httpx.Response(200, content=json.dumps(body).encode(), headers=self._limit_info("application/json"))
 
     def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.Response(status, json=[{"message": message, "errorCode": code}], headers={**self._limit_info(), **(headers or {})})
+        return httpx.Response(
+            status, json=[{"message": message, "errorCode": code}], headers={**self._limit_info(), **(headers or {})}
+        )
 
     def _limit_info(self, content_type: str | None = None) -> dict[str, str]:
         headers = {"Sforce-Limit-Info": f"api-usage={self._api_calls}/15000"}

@@ -217,7 +217,7 @@ class SlackStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw_bytes = self.rfile.read(length)
                 path = urllib.parse.urlparse(self.path).path
@@ -455,8 +455,15 @@ class SlackStandIn:
         return {"ok": True, "files": completed}
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "coachbot",
-                "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT"}
+        return {
+            "ok": True,
+            "url": "https://example.slack.com/",
+            "team": "Example",
+            "user": "coachbot",
+            "team_id": "T0001",
+            "user_id": "UBOT",
+            "bot_id": "BBOT",
+        }
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(body.get("user", ""))

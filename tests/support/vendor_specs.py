@@ -70,7 +70,10 @@ def _is_time(value: object) -> bool:
 
 
 def _is_uuid(value: object) -> bool:
-    return not isinstance(value, str) or re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value) is not None
+    return (
+        not isinstance(value, str)
+        or re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value) is not None
+    )
 
 
 _FORMATS = FormatChecker(formats=())
@@ -337,7 +340,9 @@ class SalesforceFacts:
                 problems.append(f"query parameter {param!r} is not one the resource takes")
         size = len(str(request.url)) + sum(len(k) + len(v) + 4 for k, v in request.headers.items())
         if size > self.facts["uri_limit"]["uri_and_headers_bytes"]:
-            problems.append(f"URI and headers are {size} bytes, over the {self.facts['uri_limit']['uri_and_headers_bytes']} limit")
+            problems.append(
+                f"URI and headers are {size} bytes, over the {self.facts['uri_limit']['uri_and_headers_bytes']} limit"
+            )
         batch = self.facts["batch_size"]
         if options := request.headers.get(batch["header"]):
             size_asked = int(re.search(r"batchSize=(\d+)", options)[1])  # type: ignore[index]
@@ -380,7 +385,9 @@ class SalesforceFacts:
         return problems
 
     def _error_problems(self, status: int, body: Any) -> list[str]:
-        if not (isinstance(body, list) and body and all(isinstance(e, dict) and {"message", "errorCode"} <= set(e) for e in body)):
+        if not (
+            isinstance(body, list) and body and all(isinstance(e, dict) and {"message", "errorCode"} <= set(e) for e in body)
+        ):
             return [f"the {status} answer is not an array of {{message, errorCode}}"]
         code = body[0]["errorCode"]
         expected = self.facts["error_body"]["codes"].get(str(status), "").split(" ")[0]
@@ -394,13 +401,17 @@ class SalesforceFacts:
         if name in ("query", "query_more"):
             rules = self.facts["query_response"]
             problems = [f"a query answer lacks {field}" for field in rules["required"] if field not in body]
-            if body.get("done") is False and not re.search(self.facts["resources"]["query_more"]["path"], body.get(rules["more"], "")):
+            if body.get("done") is False and not re.search(
+                self.facts["resources"]["query_more"]["path"], body.get(rules["more"], "")
+            ):
                 problems.append("a query answer with done=false has no usable nextRecordsUrl")
             for record in body.get("records", []):
                 attributes = record.get("attributes", {}) if isinstance(record, dict) else {}
                 # An aggregate (GROUP BY) row is no stored record: it has a type and no url.
                 wanted = ["type"] if attributes.get("type") == "AggregateResult" else rules["record_attributes"]
-                problems += [f"a {attributes.get('type')} record's attributes lack {field}" for field in wanted if field not in attributes]
+                problems += [
+                    f"a {attributes.get('type')} record's attributes lack {field}" for field in wanted if field not in attributes
+                ]
             return problems
         if name == "get_deleted":
             rules = self.facts["get_deleted_rules"]

@@ -57,5 +57,7 @@ def run(ask: Ask, request: AdminRequest) -> Reply:
     coach, rep = ask.person(request.people[0]), ask.person(request.people[1])
     change_assignment = roles.assign_coach if request.what == "coach" else roles.unassign_coach
     changed = change_assignment(ask.session, ask.caller, coach, rep, ask.now)
-    message = coach_assignment_message(coach_name=coach.name, rep_name=rep.name, assigned=request.what == "coach", changed=changed)
+    message = coach_assignment_message(
+        coach_name=coach.name, rep_name=rep.name, assigned=request.what == "coach", changed=changed
+    )
     return Reply(message=message)

@@ -38,4 +38,6 @@ def run_done(ask: Ask, action_id: int) -> Reply:
     status_before = found.status if found is not None else "open"
     action = actions.complete_action(ask.session, ask.notices, action_id, ask.caller, ask.now)
     rep = ask.session.get_one(Person, action.person_id)
-    return Reply(message=action_done_confirmation(action_id=action.id, text=action.text, rep_name=rep.name, status_before=status_before))
+    return Reply(
+        message=action_done_confirmation(action_id=action.id, text=action.text, rep_name=rep.name, status_before=status_before)
+    )

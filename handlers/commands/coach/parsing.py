@@ -25,7 +25,8 @@ _EMAIL = re.compile(r"(?P<email>[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)(?=\s|$)")
 _MARKUP = re.compile(r"<(?P<target>[^<>|]*)(?:\|(?P<label>[^<>]*))?>")
 _DUE = re.compile(r"^(?:(?P<text>.*\S)\s+)?by\s+(?P<due>\S.*)$", re.IGNORECASE | re.DOTALL)
 _MEASURE = re.compile(
-    r"^(?P<text>.*\S)\s+measure\s+(?P<name>[a-z_]+)(?::(?P<arg>\S+))?\s+(?P<target>\d[\d,]*(?:\.\d+)?%?)$", re.IGNORECASE | re.DOTALL
+    r"^(?P<text>.*\S)\s+measure\s+(?P<name>[a-z_]+)(?::(?P<arg>\S+))?\s+(?P<target>\d[\d,]*(?:\.\d+)?%?)$",
+    re.IGNORECASE | re.DOTALL,
 )
 
 
