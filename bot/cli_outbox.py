@@ -165,28 +165,13 @@ def retry(
             if not ids:
                 return Result(["No parked messages."])
         for outbox_id in ids:
-            row = session.get(OutboxMessage, outbox_id)
-            refusal = _refusal(row, outbox_id, allowed=("parked",), verb="retry")
-            if refusal or row is None:
-                result.lines.append(refusal)
-                result.refused += 1
-                continue
-            detail = _detail(row, user)
-            # Conditional, so a row a drainer or another admin changed meanwhile is left alone.
-            changed = rows_affected(
-                session,
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status == "parked")
-                .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
-                .execution_options(synchronize_session=False),
-            )
-            if changed != 1:
-                result.lines.append(f"#{outbox_id}: changed meanwhile; nothing done.")
-                result.refused += 1
-                continue
-            audit(session, None, "outbox_retry", now, subject=_person(session, row.recipient), detail=detail)
-            check = "; Slack's history is checked first, so it is not posted twice" if row.unconfirmed_since else ""
-            result.lines.append(f"Re-queued #{row.id} ({row.kind} to {row.recipient}){check}.")
+            row = _change(
+                session, result, outbox_id, now, user=user, allowed=("parked",), verb="retry", audited_as="outbox_retry",
+                values={"status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None},
+            )  # fmt: skip
+            if row is not None:
+                check = "; Slack's history is checked first, so it is not posted twice" if row.unconfirmed_since else ""
+                result.lines.append(f"Re-queued #{row.id} ({row.kind} to {row.recipient}){check}.")
     return result
 
 
@@ -197,27 +182,41 @@ def drop(session_factory: sessionmaker[Session], ids: Sequence[int], now: dt.dat
     result = Result([])
     with session_scope(session_factory) as session:
         for outbox_id in ids:
-            row = session.get(OutboxMessage, outbox_id)
-            refusal = _refusal(row, outbox_id, allowed=("pending", "parked"), verb="drop")
-            if refusal or row is None:
-                result.lines.append(refusal)
-                result.refused += 1
-                continue
-            detail = _detail(row, user)
-            changed = rows_affected(
-                session,
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status)
-                .values(status="dropped", last_error=f"dropped by {user} with `coachbot outbox drop`")
-                .execution_options(synchronize_session=False),
-            )
-            if changed != 1:
-                result.lines.append(f"#{outbox_id}: changed meanwhile; nothing done.")
-                result.refused += 1
-                continue
-            audit(session, None, "outbox_drop", now, subject=_person(session, row.recipient), detail=detail)
-            result.lines.append(f"Dropped #{row.id} ({row.kind} to {row.recipient}): it will not be sent.")
+            row = _change(
+                session, result, outbox_id, now, user=user, allowed=("pending", "parked"), verb="drop", audited_as="outbox_drop",
+                values={"status": "dropped", "last_error": f"dropped by {user} with `coachbot outbox drop`"},
+            )  # fmt: skip
+            if row is not None:
+                result.lines.append(f"Dropped #{row.id} ({row.kind} to {row.recipient}): it will not be sent.")
     return result
+
+
+def _change(
+    session: Session, result: Result, outbox_id: int, now: dt.datetime, *, user: str, allowed: tuple[str, ...], verb: str,
+    audited_as: str, values: dict[str, object],
+) -> OutboxMessage | None:  # fmt: skip
+    """Apply `values` to one row still in an `allowed` status, audited; None (and said in `result`) when refused."""
+    row = session.get(OutboxMessage, outbox_id)
+    refusal = _refusal(row, outbox_id, allowed=allowed, verb=verb)
+    if refusal or row is None:
+        result.lines.append(refusal)
+        result.refused += 1
+        return None
+    detail = _detail(row, user)
+    # Conditional on the status read, so a row a drainer or another admin changed meanwhile is left alone.
+    changed = rows_affected(
+        session,
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status)
+        .values(**values)
+        .execution_options(synchronize_session=False),
+    )
+    if changed != 1:
+        result.lines.append(f"#{outbox_id}: changed meanwhile; nothing done.")
+        result.refused += 1
+        return None
+    audit(session, None, audited_as, now, subject=_person(session, row.recipient), detail=detail)
+    return row
 
 
 def _refusal(row: OutboxMessage | None, outbox_id: int, allowed: tuple[str, ...], verb: str) -> str:
