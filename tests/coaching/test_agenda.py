@@ -49,11 +49,14 @@ def gap(deal_row: Deal, rule: str, severity: str, detail: str, **fields: Any) ->
     return ProcessGap(deal_id=deal_row.id, rule=rule, severity=severity, detail=detail, opened_at=utc(11, 1), **fields)
 
 
-def seed_history(session_factory: sessionmaker[Session], team: Team) -> dict[str, int]:
+def seed_history(session_factory: sessionmaker[Session], team: Team, *, with_admin: bool = True) -> dict[str, int]:
     """Riley's quarter: three wins, five open deals (four with stored gaps, one snoozed), goals,
     actions, an open recovery plan with four check-ins. Ids of what the tests click on."""
     with session_scope(session_factory) as session:
-        session.add(Person(email="ada.admin@example.com", name="Ada Admin", is_admin=True, slack_user_id="UADA", timezone=ZONE))
+        if with_admin:
+            session.add(
+                Person(email="ada.admin@example.com", name="Ada Admin", is_admin=True, slack_user_id="UADA", timezone=ZONE)
+            )
         rep = team.riley
         acme = deal(rep, "O1", "50000", "Proposal", name="Acme renewal")
         globex = deal(rep, "O2", "20000", "Negotiation", name="Globex expansion", crm_url="https://crm.example.com/O2")
