@@ -257,12 +257,10 @@ def _biggest_gaps(session: Session, rep: Person, playbook: Playbook, today: dt.d
     if not deals:
         return (), 0
     # The scan's read of a deal carries no currency: one more narrow read of the same open deals.
-    currencies: dict[int, str] = {
-        deal_id: currency
-        for deal_id, currency in session.execute(
-            select(Deal.id, Deal.currency).where(Deal.owner_id == rep.id, Deal.is_closed.is_(False), Deal.deleted_at.is_(None))
-        )
-    }
+    open_deals = select(Deal.id, Deal.currency).where(
+        Deal.owner_id == rep.id, Deal.is_closed.is_(False), Deal.deleted_at.is_(None)
+    )
+    currencies: dict[int, str] = dict(session.execute(open_deals).all())
     own_playbook = team_playbook(session, rep, playbook)
     order = {rule.name: index for index, rule in enumerate(own_playbook.enabled_rules)}
     by_deal: dict[int, list[tuple[int, int, str]]] = {}
@@ -276,9 +274,9 @@ def _biggest_gaps(session: Session, rep: Person, playbook: Playbook, today: dt.d
         deal = deals[deal_id]
         stake = Decimal(str(money_at_stake(deal, own_playbook))).quantize(Decimal("0.01"))
         worst = max(weight for _, weight, _ in reasons)
-        gap = AgendaGap(deal.name, deal.crm_url, deal.amount, currencies[deal_id], deal.stage, stake,
-                        tuple(reason for _, _, reason in sorted(reasons)))  # fmt: skip
-        ranked.append((-stake, -worst, deal.name, deal_id, gap))
+        shown = AgendaGap(deal.name, deal.crm_url, deal.amount, currencies[deal_id], deal.stage, stake,
+                          tuple(reason for _, _, reason in sorted(reasons)))  # fmt: skip
+        ranked.append((-stake, -worst, deal.name, deal_id, shown))
     ranked.sort(key=lambda entry: entry[:4])
     return tuple(entry[-1] for entry in ranked[:MAX_GAP_DEALS]), max(len(ranked) - MAX_GAP_DEALS, 0)
 
@@ -341,7 +339,9 @@ def _snoozes(session: Session, rep: Person, today: dt.date) -> tuple[AgendaSnooz
         .order_by(ProcessGap.snoozed_until, Deal.name, ProcessGap.rule)
     )
     return tuple(
-        AgendaSnooze(name, detail or rule.replace("_", " "), until, reason) for name, detail, rule, until, reason in rows
+        AgendaSnooze(name, detail or rule.replace("_", " "), until, reason)
+        for name, detail, rule, until, reason in rows
+        if until is not None  # the query asks for snoozes that last past today
     )
 
 
@@ -357,4 +357,8 @@ def _wins(session: Session, rep: Person, since: dt.date, today: dt.date) -> tupl
         )
         .order_by(Deal.close_date.desc(), Deal.name)
     )
-    return tuple(AgendaWin(name, amount, currency, close_date, line) for name, amount, currency, close_date, line in rows)
+    return tuple(
+        AgendaWin(name, amount, currency, close_date, line)
+        for name, amount, currency, close_date, line in rows
+        if close_date is not None  # the query asks for a close date since `since`
+    )
