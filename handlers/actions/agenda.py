@@ -2,8 +2,10 @@
 
 Every answer is private to the clicker: an ephemeral reply where the click came with a
 response_url (a message), else a direct message from coachbot (a click on the App Home). Send and
-Mark held take their button out of the agenda and say what happened in its place, so the same
-message is not clicked twice; the domain (bot/coaching/agenda.py) also does each at most once a day.
+Mark held take their button out of an agenda Slack sends back with the click (one in a direct
+message) and say what happened in its place; on the ephemeral agenda, which Slack does not send
+back, the answer is a new ephemeral note. The domain (bot/coaching/agenda.py) does each at most
+once a day either way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bot.blocks import to_dicts
 from bot.blocks.agenda import agenda_message, without_clicked
@@ -39,19 +42,26 @@ def _rep_id(body: dict[str, Any]) -> int:
     return int(value)
 
 
-def _rep(session: Any, rep_id: int) -> Person:
+def _rep(session: Session, rep_id: int) -> Person:
     rep = session.get(Person, rep_id)
     if rep is None:
         raise NotFound("That rep is no longer in coachbot's org.")
     return rep
 
 
-def _update(respond: Respond, body: dict[str, Any], note: str) -> None:
-    if "message" not in body:
-        return
-    action_id = body["actions"][0]["action_id"]
-    blocks = without_clicked(body["message"].get("blocks", []), action_id, note)
-    respond(replace_original=True, blocks=blocks, text=body["message"].get("text", note))
+def _answer(respond: Respond, client: WebClient, body: dict[str, Any], note: str) -> None:
+    """Say what a click did: in place of its button where the message came with the click, else privately anew.
+
+    Slack sends no `message` with a click on an ephemeral message (the `/coach 1on1` reply), so
+    there the note is a new ephemeral reply and the buttons stay (the domain makes each once a day)."""
+    if "message" in body:
+        action_id = body["actions"][0]["action_id"]
+        blocks = without_clicked(body["message"].get("blocks", []), action_id, note)
+        respond(replace_original=True, blocks=blocks, text=body["message"].get("text", note))
+    elif body.get("response_url"):
+        respond(text=note, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=note)
 
 
 def handle_one_on_one_open(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -98,7 +108,7 @@ def handle_one_on_one_send(ack: Ack, body: dict[str, Any], respond: Respond, cli
             note = f":outbox_tray: {first} gets their copy when their working hours begin: {day(local.date())} at {local:%H:%M} their time."
         else:
             note = f":outbox_tray: Sent to {first} in a direct message."
-    _update(respond, body, note)
+    _answer(respond, client, body, note)
 
 
 def handle_one_on_one_held(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -116,7 +126,7 @@ def handle_one_on_one_held(ack: Ack, body: dict[str, Any], respond: Respond, cli
         note = f"Already marked held today: your next agenda with {first} starts from today."
     else:
         note = f":white_check_mark: Held on {day(held_on)}: your next agenda with {first} starts from that day."
-    _update(respond, body, note)
+    _answer(respond, client, body, note)
 
 
 def register(app: App) -> None:

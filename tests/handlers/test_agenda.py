@@ -44,13 +44,18 @@ def expected_agenda(session_factory, coach_id: int, rep_id: int, now):  # type: 
         )  # fmt: skip
 
 
-def click(app, slack, user: str, action_id: str, value: str, message: dict[str, Any] | None = None) -> BoltResponse:  # type: ignore[no-untyped-def]
+def click(  # type: ignore[no-untyped-def]
+    app, slack, user: str, action_id: str, value: str, message: dict[str, Any] | None = None, *, ephemeral: bool = False
+) -> BoltResponse:
+    """A click on a message Slack sends back with it, on an ephemeral message (sent without it), or on the App Home."""
     payload: dict[str, Any] = {
         "type": "block_actions", "user": {"id": user}, "team": {"id": "T0001"}, "api_app_id": "A0001", "trigger_id": "1.2.3",
         "actions": [{"action_id": action_id, "block_id": "b1", "type": "button", "value": value}],
     }  # fmt: skip
     if message is not None:
         payload |= {"response_url": slack.response_url(user), "message": message, "container": {"type": "message"}}
+    elif ephemeral:
+        payload |= {"response_url": slack.response_url(user), "container": {"type": "message", "is_ephemeral": True}}
     else:
         payload["container"] = {"type": "view", "view_id": "V1"}
     body = "payload=" + urllib.parse.quote(json.dumps(payload))
@@ -212,3 +217,31 @@ def test_a_copy_for_a_rep_without_slack_says_why_none_was_sent(app, slack, sessi
         updated["blocks"][-2]["elements"][0]["text"] == "Riley has no Slack account linked to coachbot yet, so no copy was sent."
     )
     assert outbox(session_factory) == []
+
+
+def test_clicks_on_the_ephemeral_agenda_are_answered_with_a_new_private_note(app, slack, session_factory, team, history) -> None:  # type: ignore[no-untyped-def]
+    click(app, slack, "UMIA", ONE_ON_ONE_SEND, str(team.riley), ephemeral=True)
+    slack.wait_for("response")  # Bolt runs listeners on its own threads: one click at a time
+    click(app, slack, "UMIA", ONE_ON_ONE_HELD, str(team.riley), ephemeral=True)
+    sent, held = (call.body for call in slack.wait_for("response", 2))
+    assert sent == {
+        "text": ":outbox_tray: Sent to Riley in a direct message.",
+        "response_type": "ephemeral",
+        "replace_original": False,
+    }
+    assert held == {
+        "text": ":white_check_mark: Held on Wed, Nov 25: your next agenda with Riley starts from that day.",
+        "response_type": "ephemeral", "replace_original": False,
+    }  # fmt: skip
+    assert len(outbox(session_factory)) == 1 and len(rows(session_factory)) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("x", "That agenda button names nobody; open the agenda again with `/coach 1on1 @rep`."),
+     ("999999", "That rep is no longer in coachbot's org.")],
+)  # fmt: skip
+def test_a_button_naming_nobody_is_explained(app, slack, session_factory, team, value, shown) -> None:  # type: ignore[no-untyped-def]
+    click(app, slack, "UMIA", ONE_ON_ONE_SEND, value, ephemeral=True)
+    assert slack.wait_for("response")[0].body["text"] == shown
+    assert outbox(session_factory) == [] and audit_log(session_factory) == []
