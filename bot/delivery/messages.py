@@ -24,7 +24,9 @@ from bot.blocks.coaching import (
     plan_opened_message,
     plan_proposal_message,
 )
+from bot.blocks.leaderboard import leaderboard_message
 from bot.coaching import notices
+from bot.coaching.leaderboard import LeaderboardNotice
 from bot.coaching.notices import Addressed, Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.policy import window_opens
@@ -44,6 +46,7 @@ BUILDERS: dict[type[Notice], Callable[..., Message]] = {
     notices.PlanCheckinAsked: checkin_message,
     notices.CheckinAnswered: checkin_answer_message,
     notices.PlanClosed: plan_closed_message,
+    LeaderboardNotice: leaderboard_message,
 }
 
 

@@ -160,3 +160,18 @@ class Action(Base):
     done_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]
     escalated_at: Mapped[dt.datetime | None]
+
+
+class GoalProgress(Base):
+    """A goal's progress from a moment on: recorded when a goal is set and whenever its progress moves.
+
+    The weekly leaderboard's "goals moved" is the change between the marks in force at the two ends of its week.
+    """
+
+    __tablename__ = "goal_progress"
+    __table_args__ = (Index("ix_goal_progress_goal_recorded_at", "goal_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    recorded_at: Mapped[dt.datetime]
+    progress: Mapped[float]
