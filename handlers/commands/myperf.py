@@ -9,12 +9,12 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import to_dicts
+from bot.blocks.leaderboard import my_rank_blocks
 from bot.blocks.messages import (
     help_blocks,
     unknown_argument_blocks,
     unknown_argument_text,
 )
-from bot.blocks.leaderboard import my_rank_blocks
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
 from bot.coaching.leaderboard import my_rank
 from bot.coaching.service import scorecard_for
