@@ -4,12 +4,16 @@ A team opts in with the playbook's `leaderboard` section (`teams.<manager email>
 its board ranks the active reps under that manager (direct and indirect) over the 7 days up to
 the moment it is made, on three measures:
 
-| measure          | value                                                                   | better |
-|------------------|-------------------------------------------------------------------------|--------|
-| process adherence| open deals with no open gap ÷ open deals, now (the team read model's)   | higher |
-| time to fix      | median hours from a gap opening to its fix, over the gaps fixed in the 7 days | lower |
-| goals moved      | Σ over the rep's goals open in the 7 days of (progress at the end − at the start), | higher |
-|                  | from goal_progress (a goal set during the week starts from where it was set) |        |
+| measure           | value                                                                  | better |
+|-------------------|------------------------------------------------------------------------|--------|
+| process adherence | open deals with no open gap ÷ open deals, now                          | higher |
+| time to fix       | median hours from opening to fix of the gaps fixed in the week         | lower  |
+| goals moved       | Σ over the rep's goals open in the week of (progress at its end − at   | higher |
+|                   | its start), from goal_progress; a goal set in the week starts where it |        |
+|                   | was set, so only movement counts                                       |        |
+
+The week is [now − 7 days, now). Adherence and time to fix are bot/coaching/discipline.py's, as the
+digest reads them (a gap on a deal that left the pipeline counts as fixed when the scan resolves it).
 
 **The ranking rule.** On each measure every rep with a value gets a place: 1 + the number of
 reps strictly better, compared as the board shows them (whole percents, whole hours, whole
@@ -31,7 +35,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from statistics import median
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -39,11 +42,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.access import manager_chain
+from bot.coaching.discipline import discipline_by_rep
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import LeaderboardSettings, Playbook
 from bot.coaching.team import reps_under, team_rows
 from bot.database import in_chunks
-from bot.models import Deal, Goal, GoalProgress, Person, ProcessGap
+from bot.models import Goal, GoalProgress, Person
 
 WEEK = dt.timedelta(days=7)
 
@@ -202,60 +206,40 @@ def discipline_figures(
     """Each rep's figures over the 7 days up to `now`, read for the whole team at once."""
     since = now - WEEK
     rep_ids = [rep.id for rep in reps]
-    # Adherence (and the money) from the team read model, so the board agrees with /myperf and the digest.
-    rows = {
-        row.person_id: row
-        for row in team_rows(
-            session,
-            reps,
-            "quarter",
-            now=now,
-            playbook=playbook,
-            default_timezone=default_timezone,
-            default_currency=default_currency,
-            fiscal_year_start_month=fiscal_year_start_month,
-        )  # fmt: skip
-    }
-    hours = hours_to_fix(session, rep_ids, since, now)
+    # Adherence and time to fix as the digest reads them (bot/coaching/discipline.py).
+    discipline = discipline_by_rep(session, rep_ids, since, now)
     moved = goals_moved(session, rep_ids, since, now)
-    figures = []
-    for rep in reps:
-        row = rows[rep.id]
-        fixes = hours.get(rep.id, [])
-        figures.append(
-            RepDiscipline(
-                person_id=rep.id, name=rep.name, adherence=row.adherence, median_hours_to_fix=median(fixes) if fixes else None,
-                gaps_fixed=len(fixes), goals_moved=moved.get(rep.id),
-                money=Money(row.attainment, row.won_amount, row.currency) if settings.show_money else None,
-            )
+    money: dict[int, Money] = {}
+    if settings.show_money:
+        # The team read model's number, so the board agrees with /myperf and the digest.
+        rows = team_rows(
+            session, reps, "quarter", now=now, playbook=playbook, default_timezone=default_timezone,
+            default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
         )  # fmt: skip
-    return figures
-
-
-def hours_to_fix(session: Session, rep_ids: Sequence[int], since: dt.datetime, now: dt.datetime) -> dict[int, list[float]]:
-    """Per rep, the hours each of their gaps fixed in (since, now] took, from opening to fix."""
-    found: dict[int, list[float]] = defaultdict(list)
-    for chunk in in_chunks(list(rep_ids)):
-        fixed = session.execute(
-            select(Deal.owner_id, ProcessGap.opened_at, ProcessGap.resolved_at)
-            .join(Deal, Deal.id == ProcessGap.deal_id)
-            .where(Deal.owner_id.in_(chunk), ProcessGap.resolved_at > since, ProcessGap.resolved_at <= now)
-        )
-        for owner_id, opened_at, resolved_at in fixed:
-            assert owner_id is not None and resolved_at is not None  # IN (...) and > match no NULL
-            found[owner_id].append((resolved_at - opened_at).total_seconds() / 3600)
-    return found
+        money = {row.person_id: Money(row.attainment, row.won_amount, row.currency) for row in rows}
+    return [
+        RepDiscipline(
+            person_id=rep.id,
+            name=rep.name,
+            adherence=discipline[rep.id].adherence,
+            median_hours_to_fix=discipline[rep.id].median_hours_to_fix,
+            gaps_fixed=discipline[rep.id].gaps_fixed,
+            goals_moved=moved.get(rep.id),
+            money=money.get(rep.id),
+        )  # fmt: skip
+        for rep in reps
+    ]
 
 
 def goals_moved(session: Session, rep_ids: Sequence[int], since: dt.datetime, now: dt.datetime) -> dict[int, float]:
-    """Per rep with a goal open at some time in (since, now]: Σ of each such goal's progress at `now`
-    minus its progress at `since` (or where it was set, when set later), read from goal_progress."""
+    """Per rep with a goal open at some time in [since, now): Σ of each such goal's progress just before
+    `now` minus its progress at `since` (or where it was set, when set later), read from goal_progress."""
     moved: dict[int, float] = {}
     for chunk in in_chunks(list(rep_ids)):
         goals = dict(
             session.execute(
                 select(Goal.id, Goal.person_id).where(
-                    Goal.person_id.in_(chunk), Goal.created_at <= now, or_(Goal.closed_at.is_(None), Goal.closed_at > since)
+                    Goal.person_id.in_(chunk), Goal.created_at < now, or_(Goal.closed_at.is_(None), Goal.closed_at >= since)
                 )
             ).all()
         )
@@ -264,7 +248,7 @@ def goals_moved(session: Session, rep_ids: Sequence[int], since: dt.datetime, no
         for goal_ids in in_chunks(list(goals)):
             marks = session.execute(
                 select(GoalProgress.goal_id, GoalProgress.recorded_at, GoalProgress.progress)
-                .where(GoalProgress.goal_id.in_(goal_ids), GoalProgress.recorded_at <= now)
+                .where(GoalProgress.goal_id.in_(goal_ids), GoalProgress.recorded_at < now)
                 .order_by(GoalProgress.goal_id, GoalProgress.recorded_at, GoalProgress.id)
             )
             for goal_id, recorded_at, progress in marks:
