@@ -54,3 +54,19 @@ def test_nobody_with_data_leaves_everyone_unranked_by_name() -> None:
         ("Al", None, False, None),
         ("Bea", None, False, None),
     ]
+
+
+def test_equal_scores_and_adherence_go_to_the_faster_fix_then_the_more_goal_progress() -> None:
+    # Places: adherence all 1; hours Fast 1, Slow 2, Also 2; goals Fast 3, Slow 1, Also 2. Scores 5/3, 4/3, 5/3.
+    reps = [rep(1, "Fast", 0.8, 2, 0.0), rep(2, "Slow", 0.8, 9, 0.5), rep(3, "Also", 0.8, 9, 0.3)]
+    assert table(reps) == [("Slow", 1, False, 1.333), ("Fast", 2, False, 1.667), ("Also", 3, False, 1.667)]
+    # Fast and Also have equal scores and adherence: the faster fix ranks first.
+    same_fix = [rep(1, "More", 0.8, 9, 0.5), rep(2, "Less", 0.8, 9, 0.3), rep(3, "Mid", 0.8, 5, 0.4)]
+    # Places: hours Mid 1, More 2, Less 2; goals More 1, Mid 2, Less 3. Scores More 4/3, Mid 4/3, Less 2: More's
+    # score equals Mid's and so does adherence; Mid fixes faster.
+    assert table(same_fix) == [("Mid", 1, False, 1.333), ("More", 2, False, 1.333), ("Less", 3, False, 2.0)]
+    # Equal on score, adherence and fix, one with goals and one without: the goal progress decides.
+    assert table([rep(1, "Nogoal", 0.8, 9, None), rep(2, "Goal", 0.8, 9, 0.0)]) == [
+        ("Goal", 1, False, 1.0),
+        ("Nogoal", 2, False, 1.0),
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select
 
@@ -120,24 +121,44 @@ def test_a_manager_who_turned_the_digest_off_gets_no_board_with_it(session_facto
     assert session_factory().scalars(select(OutboxMessage.kind)).all() == []
 
 
-def test_a_channel_the_bot_is_not_in_is_reported_with_what_to_fix(session_factory, slack, engine) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        ("not_in_channel", f"coachbot is not a member of {CHANNEL}: invite it there (type /invite @coachbot in the channel)"),
+        ("channel_not_found", f"Slack knows no channel {CHANNEL} that coachbot can see: check the id in the playbook's "
+                              "leaderboard (a private channel must invite coachbot first)"),
+        ("is_archived", f"channel {CHANNEL} is archived: unarchive it or name another channel in the playbook's leaderboard"),
+    ],
+)  # fmt: skip
+def test_a_channel_that_refuses_the_post_is_reported_with_what_to_fix(session_factory, slack, engine, error, fix) -> None:  # type: ignore[no-untyped-def]
     seed_leaderboard_team(session_factory, MONDAY)
     playbook = team_playbook()
-    slack.fail("chat.postMessage", "not_in_channel", channel=CHANNEL)
+    slack.fail("chat.postMessage", error, channel=CHANNEL)
     schedule(session_factory, playbook).tick(MONDAY)
     send(session_factory, slack, MONDAY)
     assert slack.messages_to(CHANNEL) == []
     with session_factory() as session:
         assert session.execute(
             select(OutboxMessage.status, OutboxMessage.last_error).where(OutboxMessage.kind == "leaderboard")
-        ).all() == [("parked", "not_in_channel")]
-    fix = (
-        f"leaderboard not posted in {CHANNEL} (not_in_channel): coachbot is not a member of {CHANNEL}: "
-        "invite it there (type /invite @coachbot in the channel)"
-    )
+        ).all() == [("parked", error)]
+    fix = f"leaderboard not posted in {CHANNEL} ({error}): {fix}"
     summary = leaderboard.JOB.run(JobContext(SETTINGS, session_factory, playbook), MONDAY + dt.timedelta(hours=1), None)
     assert summary == f"0 leaderboard(s) queued for 1 team(s) that opted in (a board goes out once a week); {fix}"
     assert check_leaderboards(engine) == [Check("leaderboard", True, fix, warning=True)]
+
+
+def test_a_board_for_the_digest_waits_like_the_digest_for_a_paused_manager_unless_forced(session_factory, slack) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_leaderboard_team(session_factory, MONDAY)
+    with session_scope(session_factory) as session:
+        session.get_one(Person, ids["mia"]).paused_until = dt.date(2026, 12, 4)
+    playbook = team_playbook("digest")
+    schedule(session_factory, playbook).tick(MONDAY)
+    assert session_factory().scalars(select(OutboxMessage.kind)).all() == []
+    forced = JobContext(SETTINGS, session_factory, playbook, force=True)
+    assert leaderboard.JOB.run(forced, MONDAY, "mia@example.com") == (
+        "1 leaderboard(s) queued for 1 team(s) that opted in (a board goes out once a week)"
+    )
+    assert session_factory().scalars(select(OutboxMessage.recipient).where(OutboxMessage.kind == "leaderboard")).all() == ["UMIA"]
 
 
 def test_doctor_is_quiet_about_leaderboards_that_went_out(session_factory, slack, engine) -> None:  # type: ignore[no-untyped-def]
