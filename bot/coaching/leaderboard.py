@@ -184,8 +184,8 @@ def my_rank(
     fiscal_year_start_month: int = 1,
 ) -> MyRank | None:  # fmt: skip
     """`rep`'s place on the board of their nearest manager whose team has opted in; None when no team of theirs has."""
-    if not rep.is_rep:
-        return None
+    if not rep.is_rep or not playbook.has_leaderboards:
+        return None  # no board anywhere: /myperf reads nothing more
     for manager_id in manager_chain(session, rep):
         manager = session.get(Person, manager_id)
         if manager is None or not manager.active or not playbook.leaderboard_for(manager.email).enabled:

@@ -203,6 +203,11 @@ class Playbook:
             return self.leaderboard
         return dataclasses.replace(self.leaderboard, **override.leaderboard)
 
+    @property
+    def has_leaderboards(self) -> bool:
+        """Whether any team's leaderboard is on (the playbook's own, or a team's)."""
+        return self.leaderboard.enabled or any(self.leaderboard_for(email).enabled for email in self.teams)
+
     def stage(self, name: str) -> StageRule | None:
         """The stage rule for a CRM stage name or alias, matched without regard to case."""
         # Asked for every deal a scan reads: answers are remembered per name as the CRM spells it.

@@ -13,8 +13,10 @@ DEFAULT = resources.files("bot.coaching").joinpath("default_playbook.yml").read_
 
 
 def with_sections(teams: str, leaderboard: str = "") -> str:
+    """The default playbook with these `teams`, and this `leaderboard` section in place of its own (the last one)."""
     text = DEFAULT.replace("teams: {}", teams)
-    return text + ("\n" + leaderboard if leaderboard else "")
+    text = text[: text.index("\nleaderboard:\n") + 1]
+    return text + (leaderboard + "\n" if leaderboard else "")
 
 
 def errors(text: str) -> list[str]:
@@ -24,7 +26,8 @@ def errors(text: str) -> list[str]:
 
 
 def line_of(text: str, needle: str) -> int:
-    return next(number for number, line in enumerate(text.splitlines(), start=1) if needle in line)
+    lines = enumerate(text.splitlines(), start=1)
+    return next(number for number, line in lines if needle in line and not line.lstrip().startswith("#"))
 
 
 def test_the_default_playbook_has_no_leaderboard() -> None:
@@ -84,7 +87,7 @@ def test_a_board_posted_in_a_channel_needs_a_channel_of_its_own_or_the_playbooks
         "teams:\n  mia@example.com:\n    leaderboard: {enabled: true, where: channel}", "leaderboard: {channel: G0SALES01}"
     )
     assert parse_playbook(shared).leaderboard_for("mia@example.com").channel == "G0SALES01"
-    alone = DEFAULT + "\nleaderboard: {enabled: true, where: channel}"
+    alone = with_sections("teams: {}", "leaderboard: {enabled: true, where: channel}")
     assert errors(alone) == [
         f"pb.yml line {line_of(alone, 'leaderboard: {enabled')}: leaderboard: `where: channel` needs a `channel`, like C0123456789"
     ]
