@@ -167,3 +167,22 @@ def test_doctor_is_quiet_about_leaderboards_that_went_out(session_factory, slack
     send(session_factory, slack, MONDAY)
     assert len(slack.messages_to(CHANNEL)) == 1
     assert check_leaderboards(engine) == []
+
+
+def test_a_channel_post_whose_answer_was_lost_is_parked_as_uncertain_never_posted_twice(session_factory, slack) -> None:  # type: ignore[no-untyped-def]
+    seed_leaderboard_team(session_factory, MONDAY)
+    slack.fail("chat.postMessage", accept=True, drop=True, times=1, channel=CHANNEL)
+    schedule(session_factory, team_playbook()).tick(MONDAY)
+    send(session_factory, slack, MONDAY)
+    send(session_factory, slack, MONDAY + dt.timedelta(minutes=5))
+    assert len(slack.messages_to(CHANNEL)) == 1  # Slack kept the first attempt; nothing was posted again
+    [history] = slack.calls_to("conversations.history")
+    assert history.body["channel"] == CHANNEL
+    with session_factory() as session:
+        [(status, error)] = session.execute(
+            select(OutboxMessage.status, OutboxMessage.last_error).where(OutboxMessage.kind == "leaderboard")
+        ).all()
+    assert status == "parked"
+    assert error.startswith("uncertain: ") and error.endswith(
+        f"could not read the history of {CHANNEL} (missing_scope, needs channels:history)"
+    )
