@@ -16,6 +16,7 @@ from bot.crm.base import CrmError
 from bot.crm.demo import DemoIntoRealOrg, refuse_real_org
 from bot.crm.providers import provider_from_settings
 from bot.database import DatabaseUnavailable, NoDatabaseYet, open_database
+from bot.delivery.leaderboards import channel_problems
 from bot.messaging.sender import UNCERTAIN
 from bot.migrate import SchemaNotCurrent, require_current_schema
 from bot.models import OutboxMessage, Person, Quota
@@ -52,7 +53,7 @@ def run_checks(
     crm = None
     if engine is not None:
         try:
-            checks += check_org(settings, engine, now()) + [check_outbox(engine)]
+            checks += check_org(settings, engine, now()) + [check_outbox(engine)] + check_leaderboards(engine)
             crm = check_demo_target(settings, engine)
         finally:
             engine.dispose()
@@ -196,6 +197,12 @@ def check_outbox(engine: Engine) -> Check:
     if uncertain:
         problems.append(f"{uncertain} uncertain (the sender stopped mid-send; each was possibly sent, never re-sent)")
     return Check("outbox", True, f"{waiting}; " + "; ".join(problems), warning=True)
+
+
+def check_leaderboards(engine: Engine) -> list[Check]:
+    """A WARN per channel whose latest leaderboard post Slack refused (not_in_channel…), saying what to fix; none otherwise."""
+    with Session(engine) as session:
+        return [Check("leaderboard", True, problem, warning=True) for problem in channel_problems(session)]
 
 
 def check_slack(settings: Settings, client: WebClient | None) -> Check:

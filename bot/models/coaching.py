@@ -175,3 +175,16 @@ class OneOnOne(Base):
     held_at: Mapped[dt.datetime]
     # held_at on the rep's calendar: the day the next agenda's "since" starts from.
     held_on: Mapped[dt.date] = mapped_column(Date)
+class GoalProgress(Base):
+    """A goal's progress from a moment on: recorded when a goal is set and whenever its progress moves.
+
+    The weekly leaderboard's "goals moved" is the change between the marks in force at the two ends of its week.
+    """
+
+    __tablename__ = "goal_progress"
+    __table_args__ = (Index("ix_goal_progress_goal_recorded_at", "goal_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    recorded_at: Mapped[dt.datetime]
+    progress: Mapped[float]
