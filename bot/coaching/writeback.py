@@ -128,6 +128,8 @@ def parse_submission(form: DealForm, submitted: Mapping[str, str | None], today:
     errors: dict[str, str] = {}
     wanted: dict[str, Any] = {}
     for name in form.fields:
+        if name not in submitted:
+            continue  # not in the submitted form at all: left as it is
         raw = (submitted.get(name) or "").strip()
         try:
             wanted[name] = _value(name, raw, form, today)
@@ -177,6 +179,8 @@ def _value(name: str, raw: str, form: DealForm, today: dt.date) -> Any:
             raise ValueError("Type an amount of zero or more.")
         return amount.quantize(Decimal("0.01"))
     if name == "stage":
+        if not raw:
+            return form.current.get("stage")  # a deal always has a stage: none picked leaves it
         if raw not in form.stages:
             raise ValueError("Pick one of the playbook's open stages.")
         return raw

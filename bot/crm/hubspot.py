@@ -41,7 +41,16 @@ from bot.crm import values
 from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
-from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, amount_text, common_refusal, send_once
+from bot.crm.writes import (
+    GENERAL,
+    WRITABLE_FIELDS,
+    Changes,
+    WriteRefused,
+    amount_text,
+    common_refusal,
+    send_once,
+    stage_names,
+)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -175,7 +184,7 @@ class HubSpotProvider(HttpConnector):
         if value is None:
             return ""
         if field == "stage":
-            return self._stage_id(crm_id, str(value))
+            return self._stage_id(crm_id, stage_names(value))
         if field == "amount":
             return amount_text(value)
         if isinstance(value, dt.date):
@@ -186,27 +195,25 @@ class HubSpotProvider(HttpConnector):
             return value.isoformat()  # a date property: midnight UTC, which is what "YYYY-MM-DD" means to HubSpot
         return str(value)
 
-    def _stage_id(self, crm_id: str, label: str) -> str:
-        """The id of the stage named `label` in the deal's own pipeline (HubSpot refuses another pipeline's)."""
+    def _stage_id(self, crm_id: str, names: tuple[str, ...]) -> str:
+        """The id of the first of `names` that is a stage of the deal's own pipeline (HubSpot refuses another's)."""
         deal = self.client.json("GET", f"/crm/v3/objects/deals/{crm_id}", params={"properties": "pipeline"})
         pipeline_id = (deal.get("properties") or {}).get("pipeline") if isinstance(deal, dict) else None
         for pipeline in self._json("GET", "/crm/v3/pipelines/deals")["results"]:
             if not isinstance(pipeline, dict) or pipeline.get("id") != pipeline_id:
                 continue
-            for stage in pipeline.get("stages") or ():
-                if isinstance(stage, dict) and str(stage.get("label", "")).casefold() == label.casefold():
-                    return str(stage["id"])
-            name = pipeline.get("label") or pipeline_id
-            raise WriteRefused(
-                "validation",
-                f"The {name} pipeline has no stage “{label}”.",
-                field_errors={"stage": f"The {name} pipeline has no stage “{label}”."},
-            )
-        raise WriteRefused(
-            "validation",
-            "HubSpot did not say which pipeline this deal is in.",
-            field_errors={"stage": "The deal's pipeline is unknown."},
-        )
+            stages = {
+                str(key).casefold(): str(stage["id"])
+                for stage in pipeline.get("stages") or ()
+                if isinstance(stage, dict) and "id" in stage
+                for key in (stage.get("label"), stage["id"])
+            }
+            if found := next((stages[name.casefold()] for name in names if name.casefold() in stages), None):
+                return found
+            why = f"The {pipeline.get('label') or pipeline_id} pipeline has no stage “{names[0]}”."
+            raise WriteRefused("validation", why, field_errors={"stage": why})
+        why = "HubSpot did not say which pipeline this deal is in."
+        raise WriteRefused("validation", why, field_errors={"stage": why})
 
     def _refusal(self, response: httpx.Response) -> WriteRefused:
         try:

@@ -48,7 +48,7 @@ from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
 from bot.crm.values import BadValue
-from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, common_refusal, send_once
+from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, common_refusal, send_once, stage_names
 from bot.periods import is_timezone
 from bot.settings import Settings
 
@@ -217,7 +217,7 @@ class PipedriveProvider(HttpConnector):
                     "validation", f"coachbot cannot write {name} to Pipedrive.", field_errors={name: "Not writable."}
                 )
             if name == "stage":
-                deal_body["stage_id"] = self._stage_id(str(value), record.get("pipeline_id"))
+                deal_body["stage_id"] = self._stage_id(stage_names(value), record.get("pipeline_id"))
             elif name in ACTIVITY_FIELDS and name not in self.overrides:
                 activity_body["subject" if name == "next_step" else "due_date"] = _pipedrive_value(value)
             else:
@@ -256,19 +256,25 @@ class PipedriveProvider(HttpConnector):
             raise WriteRefused("unavailable", f"Pipedrive answered GET /api/v2/deals/{crm_id} without a deal.")
         return record
 
-    def _stage_id(self, name: str, pipeline_id: Any) -> int:
-        """The id of the stage called `name` in the deal's pipeline (a stage id also moves the deal's pipeline)."""
+    def _stage_id(self, names: tuple[str, ...], pipeline_id: Any) -> int:
+        """The id of the first of `names` that is a stage of the deal's pipeline (a stage id also sets the pipeline)."""
+        wanted = [name.casefold() for name in names]
+        here: dict[str, int] = {}
         elsewhere = False
         for records in self._pages("/api/v2/stages", {}):
             for stage in records:
-                if isinstance(stage, dict) and str(stage.get("name", "")).strip().casefold() == name.casefold():
+                name = str(stage.get("name", "")).strip().casefold() if isinstance(stage, dict) else ""
+                if name in wanted:
                     if stage.get("pipeline_id") == pipeline_id and _is_id(stage.get("id")):
-                        return stage["id"]
-                    elsewhere = True
+                        here.setdefault(name, stage["id"])
+                    else:
+                        elsewhere = True
+        if found := next((here[name] for name in wanted if name in here), None):
+            return found
         why = (
-            f"“{name}” is a stage of another pipeline, not this deal's."
+            f"“{names[0]}” is a stage of another pipeline, not this deal's."
             if elsewhere
-            else f"This deal's pipeline has no stage “{name}”."
+            else f"This deal's pipeline has no stage “{names[0]}”."
         )
         raise WriteRefused("validation", why, field_errors={"stage": why})
 

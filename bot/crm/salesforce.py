@@ -48,7 +48,7 @@ from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmAuthError, CrmGarbageError, CrmHttpClient, CrmUnavailableError, RateLimiter
 from bot.crm.values import BadValue
-from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, common_refusal, send_once
+from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, common_refusal, send_once, stage_names
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,12 @@ class SalesforceProvider(HttpConnector):
         if not _RECORD_ID.fullmatch(crm_id):
             raise WriteRefused("not_found", f"{crm_id[:40]!r} is not a Salesforce record id.")
         body: dict[str, Any] = {}
+        if "stage" in changes and changes["stage"] is not None:
+            names = stage_names(changes["stage"])
+            # StageName is a picklist: the first name the org's stages know (an alias, maybe), else the
+            # first name, for Salesforce to refuse by field.
+            known = self._stages() if len(names) > 1 else {}
+            changes = {**changes, "stage": next((name for name in names if name in known), names[0])}
         for field, value in changes.items():
             if field not in self.write_fields():
                 raise WriteRefused(

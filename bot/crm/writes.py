@@ -27,7 +27,14 @@ GENERAL = "_general"
 WRITE_TIMEOUT = 10.0  # seconds: the modal says "Saving…" meanwhile; longer is no better an answer
 
 Kind = Literal["validation", "permission", "rate_limited", "read_only", "not_found", "unavailable"]
-Changes = Mapping[str, Any]  # field -> new value: str, dt.date, Decimal or None (to clear it)
+# field -> new value: str, dt.date, Decimal or None (to clear it). A stage may be given as the names
+# it goes by, preferred first (the playbook's name and its aliases): each CRM writes the one it has.
+Changes = Mapping[str, Any]
+
+
+def stage_names(value: Any) -> tuple[str, ...]:
+    """A stage change as the names to look for, preferred first."""
+    return (value,) if isinstance(value, str) else tuple(str(name) for name in value)
 
 
 class CrmWriter(Protocol):

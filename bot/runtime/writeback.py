@@ -91,7 +91,7 @@ def save_update(services: Services, person_id: int, slack_user_id: str, deal_id:
                 "read_only", f"This deal came from {source}, and coachbot is now connected to {writer.source}: update it there."
             )
         try:
-            writer.write_deal(crm_id, changes)
+            writer.write_deal(crm_id, _with_stage_aliases(changes, services))
         except WriteRefused:
             raise
         except CrmError as exc:
@@ -127,6 +127,15 @@ def save_update(services: Services, person_id: int, slack_user_id: str, deal_id:
         stored = session.get_one(Deal, deal_id)
         result = outcome(stored, before, gaps_before, open_gaps(session, deal_id) if note is None else gaps_before, list(changes))
     return replace(result, note=note) if note else result
+
+
+def _with_stage_aliases(changes: Mapping[str, Any], services: Services) -> Mapping[str, Any]:
+    """A stage as the playbook's name and then its aliases: the CRM may know it by either."""
+    stage = changes.get("stage")
+    if not isinstance(stage, str):
+        return changes
+    aliases = [alias for alias, target in services.playbook.aliases if target == stage]
+    return {**changes, "stage": (stage, *aliases)}
 
 
 def _close(writer: CrmWriter) -> None:
