@@ -165,7 +165,7 @@ def _value(name: str, raw: str, form: DealForm, today: dt.date) -> Any:
             day = dt.date.fromisoformat(raw)
         except ValueError:
             raise ValueError("Pick a date.") from None
-        if day < today:
+        if day < today and day != form.current.get(name):  # an old date left as it was is no new mistake
             raise ValueError("Pick today or a later date: a date in the past would leave the gap open.")
         return day
     if name == "amount":

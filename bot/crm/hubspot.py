@@ -56,6 +56,9 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
+# HubSpot's private-apps guide: POST {"tokenKey": ...} answers the token's scopes (no OpenAPI file covers it).
+TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"  # noqa: S105 - a path, not a token
+WRITE_SCOPE = "crm.objects.deals.write"
 MODIFIED = "hs_lastmodifieddate"
 TOKEN_SETTING = "HUBSPOT_TOKEN"  # noqa: S105 - the setting's name, not a token
 SEARCH_PAGE_SIZE = 200  # the v3 search's largest `limit` (PublicObjectSearchRequest: "up to 200 objects")
@@ -167,6 +170,26 @@ class HubSpotProvider(HttpConnector):
         response = send_once(self.client, "PATCH", f"/crm/v3/objects/deals/{crm_id}", json={"properties": properties})
         if response.status_code >= 400:
             raise self._refusal(response)
+
+    def write_check(self) -> str:
+        """The token's scopes, from HubSpot's access-token-info for private apps; a CrmError when the write scope is missing."""
+        token = self.client.http.headers.get("Authorization", "").removeprefix("Bearer ")
+        response = send_once(self.client, "POST", TOKEN_INFO_PATH, json={"tokenKey": token})
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        scopes = body.get("scopes") if isinstance(body, dict) else None
+        if response.status_code >= 400 or not isinstance(scopes, list):
+            raise CrmError(
+                f"HubSpot did not tell HUBSPOT_TOKEN's scopes ({response.status_code}; an OAuth token, not a private app's?): "
+                f"make sure it has {WRITE_SCOPE}, or Update… will show HubSpot's MISSING_SCOPES refusal",
+                setting=TOKEN_SETTING,
+            )
+        if WRITE_SCOPE not in scopes:
+            raise CrmError(
+                f"HUBSPOT_TOKEN lacks the {WRITE_SCOPE} scope: Update… cannot save deals. Add the scope to the private "
+                "app in HubSpot (Settings → Integrations → Private apps → Scopes)",
+                setting=TOKEN_SETTING,
+            )
+        return f"HubSpot: the token has {WRITE_SCOPE}: Update… can save deals"
 
     def read_deal(self, crm_id: str) -> CrmDeal:
         """One deal, read as fetch_deals reads each (owners and stages included)."""

@@ -204,6 +204,15 @@ class PipedriveProvider(HttpConnector):
                 writable.append(name)
         return tuple(writable)
 
+    def write_check(self) -> str:
+        """What can be said of writes: an API token has no scopes, its user's rights decide (checked per deal)."""
+        me = self._body("/v1/users/me")["data"]
+        who = f"{me.get('name')} <{me.get('email')}>" if isinstance(me, dict) else "the token's user"
+        return (
+            f"Pipedrive: API tokens carry no scopes; Update… saves where {who} may edit the deal "
+            "(their permission set and the deal's visibility), and shows Pipedrive's refusal where not"
+        )
+
     def write_deal(self, crm_id: str, changes: Changes) -> None:
         """PATCH the deal and write its next activity; WriteRefused when Pipedrive refuses."""
         if not crm_id.isdigit():

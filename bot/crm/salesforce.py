@@ -240,6 +240,22 @@ class SalesforceProvider(HttpConnector):
             raise CrmGarbageError(f"Salesforce answered opportunity {crm_id} with a record coachbot cannot read")
         return page.deals[0]
 
+    def write_check(self) -> str:
+        """Whether the integration user may edit each mapped field (describe's `updateable`); a CrmError naming those it may not."""
+        updateable = self.describe_updateable()
+        fields = [self.fields[name] for name in self.write_fields()]
+        refused = [prop for prop in fields if not updateable.get(prop, False)]
+        if refused:
+            raise CrmError(
+                f"Salesforce: the integration user may not edit {', '.join(refused)} (field-level security, or not a "
+                "field of Opportunity): Update… cannot save those; give its profile or a permission set edit access",
+                setting=self.client.auth_setting,
+            )
+        return (
+            f"Salesforce: the integration user may edit {', '.join(fields)} (describe); "
+            "record access (sharing) is checked per opportunity when Update… saves"
+        )
+
     def describe_updateable(self) -> dict[str, bool]:
         """Opportunity field -> whether the integration user may edit it (describe's `updateable`)."""
         body = self.client.json("GET", f"{self.api}/sobjects/Opportunity/describe")
