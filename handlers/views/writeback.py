@@ -48,9 +48,9 @@ def handle_update_submission(
         person = session.get_one(Person, person_id)
         today = now.astimezone(ZoneInfo(person.timezone or services.settings.timezone)).date()
     try:
+        # A read-only CRM's form has no submit button; a submission anyway goes on to be refused
+        # (and audited) like any other write.
         form = update_form(services, person_id, deal_id)
-        if form.read_only is not None:
-            raise FormErrors({GENERAL: form.read_only})
         changes = parse_submission(form, typed, today)
     except FormErrors as refused:
         ack(response_action="errors", errors=error_blocks(refused.fields))

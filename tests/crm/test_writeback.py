@@ -290,3 +290,42 @@ def test_the_csv_export_and_the_demo_say_plainly_that_they_are_read_only(tmp_pat
         "The demo CRM is read-only: coachbot cannot change deals there. Its deals are generated; with HubSpot, "
         "Salesforce or Pipedrive connected, Update… saves to the CRM.",
     )
+
+
+def test_a_stage_is_written_by_the_name_the_deals_pipeline_knows_it_by() -> None:
+    standin = hubspot_standin.HubSpotStandIn(20)
+    provider = hubspot(standin, [])
+    # Deal 4 is in HubSpot's default pipeline, where the playbook's Negotiation is "Contract Sent".
+    provider.write_deal(standin.deal_id(4), {"stage": ("Negotiation", "contractsent", "Contract Sent", "Negotiation/Review")})
+    assert standin.writes == [(4, {"dealstage": "contractsent"})]
+
+
+def test_a_write_that_times_out_says_it_may_or_may_not_have_been_saved() -> None:
+    standin, patches = hubspot_standin.HubSpotStandIn(20), []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            patches.append(request)
+            raise httpx.ReadTimeout("no answer", request=request)
+        return standin(request)
+
+    provider = HubSpotProvider.from_settings(
+        Settings(_env_file=None, crm_provider="hubspot", hubspot_token=hubspot_standin.TOKEN),  # type: ignore[call-arg]
+        transport=httpx.MockTransport(slow),
+        sleep=lambda _: None,
+    )
+    timed_out = refused(provider, DEAL_9, {"next_step": "Call"})
+    assert (timed_out.kind, str(timed_out)) == (
+        "unavailable",
+        "HubSpot did not answer within 10 seconds. The change may or may not have been saved: check the deal in the CRM "
+        "before trying again.",
+    )
+    assert len(patches) == 1  # sent once, never retried
+
+
+def test_a_cleared_next_step_marks_the_pipedrive_activity_done() -> None:
+    standin = pipedrive_standin.PipedriveStandIn(30)
+    provider = pipedrive(standin, [])
+    provider.write_deal("2", {"next_step": None})
+    assert standin.writes == [("PATCH", "/api/v2/activities/4", {"done": True})]
+    assert provider.read_deal("2").next_step is None
