@@ -377,3 +377,45 @@ def test_the_demo_crm_says_it_is_read_only_and_shows_what_the_form_would_carry(s
         "*What this form would let you change*\n• Next step: —\n• Next step date: —\n• Close date: 2026-11-20\n"
         "• Stage: Negotiation\n• Amount: $20,000\n• Product line: Services",
     ]
+
+
+PERMISSION = {
+    "hubspot": "HubSpot refused the change: the private app behind HUBSPOT_TOKEN lacks the crm.objects.deals.write scope. "
+    "Add it to the app's scopes in HubSpot; coachbot doctor checks it.",
+    "salesforce": "Salesforce refused the change (INSUFFICIENT_ACCESS_OR_READONLY: insufficient access rights on object id): "
+    "the integration user behind SALESFORCE_ACCESS_TOKEN may not edit this opportunity (its profile, permission sets or sharing).",
+    "pipedrive": "Pipedrive refused the change (403): the Pipedrive user whose API token coachbot uses may not edit this deal "
+    "(their permission set, or the deal's visibility): You do not have permissions to edit this deal.",
+}
+RATE_LIMITED = {
+    "hubspot": "HubSpot is rate limiting coachbot; try again in 2 s.",
+    "salesforce": "Salesforce is limiting coachbot's API requests (REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.); "
+    "try again later.",
+    "pipedrive": "Pipedrive is rate limiting coachbot; try again in 1 s.",
+}
+
+
+def test_a_missing_permission_and_a_rate_limit_show_at_the_top_of_the_form(app, slack, team, crm, session_factory) -> None:  # type: ignore[no-untyped-def]
+    standin = crm.standin
+    if crm.name == "hubspot":
+        standin.scopes = frozenset({"crm.objects.deals.read", "crm.objects.owners.read"})
+    elif crm.name == "salesforce":
+        standin.no_edit_access = True
+    else:
+        standin.deny_writes = True
+    submit(app, "URILEY", team["deal"], next_step="Send the MSA")
+    [refused] = slack.wait_for("views.update")
+    assert texts(view_of(refused))[1] == f":warning: {PERMISSION[crm.name]}"
+    if crm.name == "hubspot":
+        standin.scopes, standin.throttle_writes = frozenset({"crm.objects.deals.read", "crm.objects.deals.write"}), True
+    elif crm.name == "salesforce":
+        standin.no_edit_access, standin.api_limit_spent = False, True
+    else:
+        standin.deny_writes, standin.every_nth_429 = False, 1
+    submit(app, "URILEY", team["deal"], next_step="Send the MSA")
+    limited = slack.wait_for("views.update", 2)[-1]
+    assert texts(view_of(limited))[1] == f":warning: {RATE_LIMITED[crm.name]}"
+    assert writes_of(crm) == []
+    with session_factory() as session:
+        results = list(session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "crm_write").order_by(AuditEntry.id)))
+    assert [detail["result"] for detail in results] == ["permission", "rate_limited"]
