@@ -57,7 +57,10 @@ def run_checks(
             crm = check_demo_target(settings, engine)
         finally:
             engine.dispose()
-    return checks + [check_slack(settings, slack_client), crm or check_crm(settings, crm_transport, now())]
+    crm = crm or check_crm(settings, crm_transport, now())
+    checks += [check_slack(settings, slack_client), crm]
+    # Writes are checked only where reads work: a refused token is already the CRM check's FAIL.
+    return checks + ([check_crm_writes(settings, crm_transport, now())] if crm.ok else [])
 
 
 def require_safe_sync(settings: Settings, engine: Engine, now: dt.datetime) -> None:
@@ -230,3 +233,20 @@ def check_crm(settings: Settings, transport: httpx.BaseTransport | None, now: dt
         return Check(name, True, f"readable, {total:,} deals" if total is not None else "readable")
     except CrmError as exc:
         return Check(name, False, str(exc))
+
+
+def check_crm_writes(settings: Settings, transport: httpx.BaseTransport | None, now: dt.datetime) -> Check:
+    """Whether "Update…" can save to the CRM: the write scope or field permissions, as far as the CRM tells.
+
+    A WARN, never a FAIL: without write access coachbot still reads and coaches; the modal then
+    shows the CRM's refusal.
+    """
+    name = f"crm writes ({settings.crm_provider})"
+    try:
+        provider = provider_from_settings(settings, now, transport=transport)
+        write_check = getattr(provider, "write_check", None)
+        if write_check is None:
+            return Check(name, True, "read-only: Update… shows what it would change and says the deals cannot be written here")
+        return Check(name, True, write_check())
+    except CrmError as exc:
+        return Check(name, True, str(exc), warning=True)

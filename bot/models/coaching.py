@@ -175,6 +175,8 @@ class OneOnOne(Base):
     held_at: Mapped[dt.datetime]
     # held_at on the rep's calendar: the day the next agenda's "since" starts from.
     held_on: Mapped[dt.date] = mapped_column(Date)
+
+
 class GoalProgress(Base):
     """A goal's progress from a moment on: recorded when a goal is set and whenever its progress moves.
 
