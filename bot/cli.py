@@ -170,7 +170,10 @@ def jobs_run(
     name: Annotated[str, typer.Argument(help="A job from `coachbot jobs list`.")],
     person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
     force: Annotated[
-        bool, typer.Option(help="Nudges and digests: send to people in quiet hours, on a day off or paused too.")
+        bool,
+        typer.Option(
+            help="Send now to people in quiet hours, on a day off or paused too, and reminders over the daily budget."
+        ),
     ] = False,
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
@@ -184,6 +187,10 @@ def jobs_run(
         raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(BY_ID)}", param_hint="NAME")
     engine = _check_database(settings, syncing=name == "crm_sync")
     context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path), force=force)
+    if force:
+        console.print(
+            "--force: working days, quiet hours, pauses and the daily budget are not applied to this run", highlight=False
+        )
     # As the schedule runs it: a sync is followed by a gap scan.
     for job_id, result in run_with_followers(BY_ID[name], context, dt.datetime.now(dt.UTC), person):
         console.print(f"{job_id}: {result}", highlight=False)
