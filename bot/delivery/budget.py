@@ -31,9 +31,14 @@ _MAX_CLAIM_TRIES = 50
 
 def spent(session: Session, person_id: int, day: dt.date) -> int:
     """How many counted messages reach `person_id` on `day` (their local date)."""
-    return session.scalar(
-        select(func.count()).select_from(DmBudgetUnit).where(DmBudgetUnit.person_id == person_id, DmBudgetUnit.local_day == day)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DmBudgetUnit)
+            .where(DmBudgetUnit.person_id == person_id, DmBudgetUnit.local_day == day)
+        )
+        or 0
+    )
 
 
 def spend(
