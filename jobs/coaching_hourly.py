@@ -58,4 +58,5 @@ JOB = Job(
     description="goal and action reminders, overdue escalations, plan proposals and check-ins",
     trigger=EveryMinutes(lambda _: 60, "every hour"),
     run=_run_job,
+    run_in=lambda session, context, now: run_in(session, context.settings, context.playbook, now, force=context.force),
 )
