@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,9 +17,11 @@ from bot.coaching import actions
 from bot.coaching.notices import Notices
 from bot.coaching.playbook import Playbook, QuietHours
 from bot.database import session_scope
+from bot.delivery import budget
 from bot.delivery.messages import deliver
 from bot.models import Action, DmBudgetUnit, FoldedItem, OutboxMessage, Person
 from jobs import coaching_hourly, morning_nudge, weekly_digest
+from jobs.job import JobContext
 from jobs.schedule import Schedule
 from tests.jobs.test_policy import set_person
 from tests.jobs.test_schedule import PLAYBOOK, seed
@@ -218,3 +222,46 @@ def delivered_assign(session, rep: Person, by: Person, text: str, now: dt.dateti
     actions.assign_action(session, notices, rep=rep, assigned_by=by, text=text, due_date=None, now=now,
                           default_timezone="America/New_York")  # fmt: skip
     deliver(session, notices, now, playbook=book, default_timezone="America/New_York")
+
+
+def test_two_instances_deciding_reminders_at_once_cannot_both_spend_the_last_unit(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    day = dt.date(2026, 11, 10)
+    first = session_factory()
+    nora_first = first.get(Person, ids["nora"])
+    assert budget.spend(first, nora_first, day, key="action_reminder:1", kind="action_reminder", now=MONDAY, limit=1)
+    outcome: list[int | None] = []
+
+    def second_instance() -> None:
+        with session_scope(session_factory) as session:
+            nora = session.get(Person, ids["nora"])
+            # Waits on the first instance's uncommitted unit, then finds the budget spent.
+            outcome.append(budget.spend(session, nora, day, key="action_reminder:2", kind="action_reminder", now=MONDAY, limit=1))
+
+    racing = threading.Thread(target=second_instance)
+    racing.start()
+    time.sleep(0.5)
+    first.commit()
+    first.close()
+    racing.join(timeout=30)
+    assert outcome == [None]
+    with session_factory() as session:
+        assert budget.spent(session, ids["nora"], day) == 1
+
+
+def test_a_hand_run_hourly_round_keeps_to_the_window_unless_forced(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    add_action(session_factory, ids["nora"], ids["mia"], "Call Acme", dt.date(2026, 11, 5), MONDAY - dt.timedelta(days=7))
+    saturday_noon = MONDAY - dt.timedelta(days=2) + dt.timedelta(hours=12)  # Sat Nov 7, 12:00 in New York
+    context = JobContext(nudge_schedule(session_factory).settings, session_factory, PLAYBOOK)
+    summary = coaching_hourly.JOB.run(context, saturday_noon, None)
+    assert "1 escalations" in summary and "forced" not in summary
+    assert [when for _, kind, when in sent(session_factory, "UMIA") if kind == "action_escalation"] == ["Mon Nov 09 08:00"]
+    add_action(session_factory, ids["nora"], ids["mia"], "Call Globex", dt.date(2026, 11, 5), MONDAY - dt.timedelta(days=7))
+    forced = dataclasses.replace(context, force=True)
+    assert coaching_hourly.JOB.run(forced, saturday_noon, None).endswith(
+        "1 escalations, 0 plan proposals, 0 check-ins, 0 plans closed; forced: queued for now whatever the time where they are"
+    )
+    assert [when for _, kind, when in sent(session_factory, "UMIA") if kind == "action_escalation"] == [
+        "Sat Nov 07 12:00", "Mon Nov 09 08:00"
+    ]  # fmt: skip
