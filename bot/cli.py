@@ -171,9 +171,7 @@ def jobs_run(
     person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
     force: Annotated[
         bool,
-        typer.Option(
-            help="Send now to people in quiet hours, on a day off or paused too, and reminders over the daily budget."
-        ),
+        typer.Option(help="Send now to people in quiet hours, on a day off or paused too, and reminders over the daily budget."),
     ] = False,
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
@@ -189,7 +187,9 @@ def jobs_run(
     context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path), force=force)
     if force:
         console.print(
-            "--force: working days, quiet hours, pauses and the daily budget are not applied to this run", highlight=False, soft_wrap=True
+            "--force: working days, quiet hours, pauses and the daily budget are not applied to this run",
+            highlight=False,
+            soft_wrap=True,
         )
     # As the schedule runs it: a sync is followed by a gap scan.
     for job_id, result in run_with_followers(BY_ID[name], context, dt.datetime.now(dt.UTC), person):

@@ -221,7 +221,10 @@ def morning_nudges(
         if chosen:
             carried = tuple(sorted(waiting[item.kind, item.ref_id] for item in chosen if (item.kind, item.ref_id) in waiting))
             nudge = MorningNudge(
-                key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items),
+                key=f"nudge:{person.id}:{today.isoformat()}",
+                name=person.name,
+                items=tuple(chosen),
+                total=len(items),
                 folded=carried,
             )
             nudges.append((person, nudge))

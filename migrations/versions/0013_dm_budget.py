@@ -39,9 +39,7 @@ def upgrade() -> None:
         sa.Column("folded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("carried_by", sa.String(length=200), nullable=True),
         sa.Column("carried_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["person_id"], ["people.id"], name=op.f("fk_folded_items_person_id_people"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["person_id"], ["people.id"], name=op.f("fk_folded_items_person_id_people"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_folded_items")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_folded_items_dedupe_key")),
     )

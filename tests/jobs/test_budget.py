@@ -265,3 +265,16 @@ def test_a_hand_run_hourly_round_keeps_to_the_window_unless_forced(session_facto
     assert [when for _, kind, when in sent(session_factory, "UMIA") if kind == "action_escalation"] == [
         "Sat Nov 07 12:00", "Mon Nov 09 08:00"
     ]  # fmt: skip
+
+
+def test_a_hand_run_nudge_at_two_utc_holds_back_berlin_and_on_a_saturday_everyone(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    set_person(session_factory, ids["nora"], timezone="Europe/Berlin")
+    context = JobContext(nudge_schedule(session_factory).settings, session_factory, PLAYBOOK)
+    two_utc = MONDAY - dt.timedelta(hours=3)  # Monday Nov 9 02:00 UTC: 03:00 in Berlin, Sunday 18:00 in Los Angeles
+    assert morning_nudge.JOB.run(context, two_utc, None).endswith(
+        "2 held back: paused, in quiet hours or not a working day where they are (--force sends anyway)"
+    )
+    saturday = MONDAY - dt.timedelta(days=2) + dt.timedelta(hours=10)  # Sat Nov 7, 11:00 in Berlin, 02:00 in Los Angeles
+    assert morning_nudge.JOB.run(context, saturday, None).startswith("0 nudge(s) queued for 2 rep(s)")
+    assert sent(session_factory) == []

@@ -115,9 +115,19 @@ def test_two_weeks_across_the_clock_changes_keep_every_dm_in_working_hours_and_w
 
     by_kind = Counter(kind for _, kind, _ in received)
     # Eleven working days each (Oct 19-23, Oct 26-30, Nov 2; Sydney's Nov 3 too), every one with
-    # something to say (the overdue actions stay in every nudge): 56 nudges. Three Monday digests for Bea, at 08:00 Berlin time.
+    # something to say (the overdue actions stay in every nudge): 56 nudges, and on each of those
+    # days the nudge is the one message that is not urgent. Three Monday digests for Bea, at
+    # 08:00 Berlin time on both sides of the change.
     assert by_kind["nudge"] == 56
-    digests = [when.astimezone(ZoneInfo("Europe/Berlin")).strftime("%b %d %H:%M %Z") for _, kind, when in received if kind == "digest"]
+    not_urgent = Counter(
+        (reader, when.astimezone(ZoneInfo(PEOPLE[reader][1])).date())
+        for reader, kind, when in received
+        if kind in COUNTED_KINDS - URGENT_KINDS
+    )
+    assert len(not_urgent) == 56 and set(not_urgent.values()) == {1}
+    digests = [
+        when.astimezone(ZoneInfo("Europe/Berlin")).strftime("%b %d %H:%M %Z") for _, kind, when in received if kind == "digest"
+    ]
     assert digests == ["Oct 19 08:00 CEST", "Oct 26 08:00 CET", "Nov 02 08:00 CET"]
     # Every reminder (two actions and a goal each) was over the budget, the day's nudge having spent
     # it: none went on its own, and each was carried by the next nudge, which did reach its reader.
