@@ -47,10 +47,11 @@ def spend(
     """Spend the next unit of `person`'s budget on `day` for the message `key`: the unit's row id, or
     None, and nothing spent, when `limit` units are spent already (limit None: spend even over it)."""
     for _ in range(_MAX_CLAIM_TRIES):
-        highest = session.scalar(
-            select(func.coalesce(func.max(DmBudgetUnit.unit), 0)).where(
-                DmBudgetUnit.person_id == person.id, DmBudgetUnit.local_day == day
+        highest = (
+            session.scalar(
+                select(func.max(DmBudgetUnit.unit)).where(DmBudgetUnit.person_id == person.id, DmBudgetUnit.local_day == day)
             )
+            or 0
         )
         if limit is not None and highest >= limit:
             return None
