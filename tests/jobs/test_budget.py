@@ -11,10 +11,11 @@ import threading
 import time
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.coaching import actions
-from bot.coaching.notices import Notices
+from bot.coaching.notices import ActionReminder, Notices
 from bot.coaching.playbook import Playbook, QuietHours
 from bot.database import session_scope
 from bot.delivery import budget
@@ -278,3 +279,17 @@ def test_a_hand_run_nudge_at_two_utc_holds_back_berlin_and_on_a_saturday_everyon
     saturday = MONDAY - dt.timedelta(days=2) + dt.timedelta(hours=10)  # Sat Nov 7, 11:00 in Berlin, 02:00 in Los Angeles
     assert morning_nudge.JOB.run(context, saturday, None).startswith("0 nudge(s) queued for 2 rep(s)")
     assert sent(session_factory) == []
+
+
+@pytest.mark.parametrize(("daily_budget", "queued", "kept"), [(1, 1, 0), (0, 0, 1)])
+def test_a_budget_of_zero_keeps_every_reminder_for_the_nudge(session_factory, daily_budget, queued, kept) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    afternoon = MONDAY + dt.timedelta(days=1, hours=15)  # Tue Nov 10 15:00 in New York: no nudge went today
+    with session_scope(session_factory) as session:
+        nora = session.get(Person, ids["nora"])
+        notices = Notices()
+        notices.tell(nora, ActionReminder(key="action_reminder:7", action_id=7, text="Call Acme", due_date=dt.date(2026, 11, 11),
+                                          days_left=1, assigned_by="Mia Manager"))  # fmt: skip
+        delivered = deliver(session, notices, afternoon, playbook=playbook(daily_budget=daily_budget), default_timezone="UTC")
+    assert (delivered.queued, delivered.folded) == (queued, kept)
+    assert len(sent(session_factory, "UNORA")) == queued and len(folded(session_factory)) == kept
