@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.coaching.policy import in_window
 from bot.models import Action, FoldedItem, Goal, JobRun, OutboxMessage, Person
 from jobs.job import EveryMinutes, Job, JobContext, LocalTime
 from jobs.registry import JOBS, followers
@@ -115,6 +116,8 @@ def _run_all(session: Session, context: JobContext, at: dt.datetime, jobs: tuple
             mark = _marks(session)
             job.run_for(session, person, context, at)
             result.planned += _queued_since(session, mark, job.id, by_slack_id, default_timezone)
+            if not in_window(person, context.playbook, at, default_timezone):
+                result.notes.append(f"{job.id}: {_who(person)}: held back: paused, in quiet hours or not a working day there")
     for job in jobs:
         trigger = job.trigger
         if not isinstance(trigger, EveryMinutes) or not _slot_begins(trigger.minutes(context.settings), at):
@@ -162,10 +165,14 @@ def _queued_since(
         first_line = (payload.get("text") or "").strip().splitlines()[0] if payload.get("text") else ""
         summary = first_line if len(first_line) <= _SUMMARY_LENGTH else first_line[: _SUMMARY_LENGTH - 1] + "…"
         planned.append(
-            Planned(job_id, _who(person) if person else recipient, kind, when.astimezone(zone).strftime("%a %b %d %H:%M %Z"), summary)
+            Planned(
+                job_id, _who(person) if person else recipient, kind, when.astimezone(zone).strftime("%a %b %d %H:%M %Z"), summary
+            )
         )
     folded = session.execute(
-        select(FoldedItem.person_id, FoldedItem.dedupe_key, FoldedItem.item_kind, FoldedItem.ref_id).where(FoldedItem.id > mark[1]).order_by(FoldedItem.id)
+        select(FoldedItem.person_id, FoldedItem.dedupe_key, FoldedItem.item_kind, FoldedItem.ref_id)
+        .where(FoldedItem.id > mark[1])
+        .order_by(FoldedItem.id)
     )
     for person_id, key, item_kind, ref_id in folded:
         person = session.get(Person, person_id)

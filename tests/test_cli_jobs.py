@@ -82,7 +82,7 @@ def test_preview_shows_what_goes_out_to_whom_at_that_moment_and_writes_nothing(s
 
 def test_preview_reads_an_iso_time_with_its_offset_and_says_when_nothing_fires(session_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("COACHBOT_TIMEZONE", "America/New_York")
-    seed(session_factory)
+    ids = seed(session_factory)
     # 17:00 UTC is 09:00 in Los Angeles: Leo's nudge; the hour's round and sync begin too.
     leo = runner.invoke(app, ["jobs", "preview", "--at", "2026-11-09T18:00:00+01:00"])
     assert leo.exit_code == 0, leo.output
@@ -94,6 +94,11 @@ def test_preview_reads_an_iso_time_with_its_offset_and_says_when_nothing_fires(s
         "crm_sync, then gap_scan: would run; what it tells people depends on the CRM's data then, so it is not previewed",
         "Nothing was sent or written: the preview ran in a transaction that was rolled back.",
     ]
+    set_person(session_factory, ids["leo"], paused_until=dt.date(2026, 11, 13))
+    paused = runner.invoke(app, ["jobs", "preview", "--at", "2026-11-09T17:00Z"])
+    lines = paused.output.splitlines()
+    assert "morning_nudge: Leo Rep <leo@example.com>: held back: paused, in quiet hours or not a working day there" in lines
+    assert not any(line.startswith("morning_nudge: Leo Rep <leo@example.com>, nudge") for line in lines)
     quiet = runner.invoke(app, ["jobs", "preview", "--at", "2026-11-09 09:07"])
     assert quiet.output.splitlines() == [
         "At Mon 2026-11-09 09:07 America/New_York (14:07 UTC):",

@@ -97,7 +97,11 @@ def release(session: Session, unit_id: int) -> None:
 
 def nudge_to_come(session: Session, person: Person, playbook: Playbook, at: dt.datetime, default_timezone: str) -> bool:
     """True when `person`'s morning nudge on the local day of `at` has neither run nor been queued
-    yet and is not long past: a reminder reaching them then waits in it, instead of arriving first."""
+    yet and is not long past: a reminder reaching them then waits in it, instead of arriving first.
+
+    A reminder folded while another process is deciding that very nudge may miss it: it then waits
+    for the next day's nudge, late but never lost (its folded row stays uncarried until one carries it).
+    """
     if not person.is_rep:
         return False
     zone = ZoneInfo(person.timezone or default_timezone)
