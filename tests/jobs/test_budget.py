@@ -9,13 +9,14 @@ import dataclasses
 import datetime as dt
 import threading
 import time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.coaching import actions
-from bot.coaching.notices import ActionReminder, Notices
+from bot.coaching.notices import ActionEscalated, ActionReminder, Notices, PlanCheckinAsked
 from bot.coaching.playbook import Playbook, QuietHours
 from bot.database import session_scope
 from bot.delivery import budget
@@ -293,3 +294,23 @@ def test_a_budget_of_zero_keeps_every_reminder_for_the_nudge(session_factory, da
         delivered = deliver(session, notices, afternoon, playbook=playbook(daily_budget=daily_budget), default_timezone="UTC")
     assert (delivered.queued, delivered.folded) == (queued, kept)
     assert len(sent(session_factory, "UNORA")) == queued and len(folded(session_factory)) == kept
+
+
+def test_with_no_budget_at_all_the_urgent_kinds_and_the_nudge_still_go(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    tuesday_ten = MONDAY + dt.timedelta(days=1, hours=10)  # Tue Nov 10 10:00 in New York
+    none_left = playbook(daily_budget=0)
+    with session_scope(session_factory) as session:
+        nora = session.get(Person, ids["nora"])
+        notices = Notices()
+        notices.tell(nora, ActionEscalated(key="escalation:7", rep_name="Leo Rep", text="Call Acme", due_date=dt.date(2026, 11, 6),
+                                           days_overdue=4))  # fmt: skip
+        notices.tell(nora, PlanCheckinAsked(key="checkin:1:2026-11-10", checkin_id=1, manager_name="Mia Manager",
+                                            period_end=dt.date(2027, 1, 1), days_left=52, gap=Decimal(70000),
+                                            pipeline_to_add=Decimal(200000), currency="USD", commitments=("Two demos a week",)))  # fmt: skip
+        assert deliver(session, notices, tuesday_ten, playbook=none_left, default_timezone="UTC").queued == 2
+    context = JobContext(nudge_schedule(session_factory).settings, session_factory, none_left)
+    assert morning_nudge.JOB.run(context, tuesday_ten, "nora@example.com").startswith("1 nudge(s) queued for 1 rep(s)")
+    assert [kind for _, kind, _ in sent(session_factory, "UNORA")] == ["action_escalation", "nudge", "plan_checkin"]
+    with session_factory() as session:
+        assert budget.spent(session, ids["nora"], dt.date(2026, 11, 10)) == 3
