@@ -3,12 +3,11 @@
 `morning_nudges` reads what is worth saying to some reps or to all at once (open process gaps
 not snoozed and not nudged recently, actions due or overdue, goals due soon), `collect_items`
 turns one rep's into items, `rank` orders them, and each rep's nudge is keyed
-`nudge:<person>:<local date>`; `morning_nudge` is the same for one rep. A reminder folded into
-the next nudge (bot/delivery/budget.py: over the daily budget, or sent before the day's nudge) is
-carried whatever its rank, and marked carried with the nudge, so it is neither lost nor repeated.
-The delivery layer
+`nudge:<person>:<local date>`; `morning_nudge` is the same for one rep. The delivery layer
 (bot/delivery/nudges.py) queues them and `mark_nudged` marks the gaps they carry, in the same
-transaction. Nothing worth saying, nothing sent.
+transaction. Nothing worth saying, nothing sent. A reminder folded into the next nudge
+(bot/delivery/budget.py: over the daily budget, or decided before the day's nudge) is carried
+whatever its rank and marked carried with the nudge, so it is neither lost nor told twice.
 """
 
 from __future__ import annotations
