@@ -170,7 +170,8 @@ def jobs_run(
     name: Annotated[str, typer.Argument(help="A job from `coachbot jobs list`.")],
     person: Annotated[str | None, typer.Option(help="Only this person (email), for nudges and digests.")] = None,
     force: Annotated[
-        bool, typer.Option(help="Nudges and digests: send to people in quiet hours, on a day off or paused too.")
+        bool,
+        typer.Option(help="Send now to people in quiet hours, on a day off or paused too, and reminders over the daily budget."),
     ] = False,
 ) -> None:
     """Run one job once, now (same unique keys as the schedule: nothing is sent twice)."""
@@ -184,9 +185,42 @@ def jobs_run(
         raise typer.BadParameter(f"unknown job {name!r}; known: {', '.join(BY_ID)}", param_hint="NAME")
     engine = _check_database(settings, syncing=name == "crm_sync")
     context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path), force=force)
+    if force:
+        console.print(
+            "--force: working days, quiet hours, pauses and the daily budget are not applied to this run",
+            highlight=False,
+            soft_wrap=True,
+        )
     # As the schedule runs it: a sync is followed by a gap scan.
     for job_id, result in run_with_followers(BY_ID[name], context, dt.datetime.now(dt.UTC), person):
-        console.print(f"{job_id}: {result}", highlight=False)
+        console.print(f"{job_id}: {result}", highlight=False, soft_wrap=True)
+
+
+@jobs_app.command("preview")
+def jobs_preview(
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="The moment: 'YYYY-MM-DD HH:MM' in COACHBOT_TIMEZONE, or an ISO datetime with its offset (…T13:00Z).",
+        ),
+    ],
+) -> None:
+    """What the schedule would send to whom at that moment; sends and writes nothing."""
+    from bot.coaching.playbook import load_playbook
+    from bot.database import make_session_factory
+    from jobs.job import JobContext
+    from jobs.preview import BadMoment, parse_moment, preview
+
+    settings = _settings()
+    try:
+        moment = parse_moment(at, settings.timezone)
+    except BadMoment as exc:
+        raise typer.BadParameter(str(exc), param_hint="--at") from None
+    engine = _check_database(settings)
+    context = JobContext(settings, make_session_factory(engine), load_playbook(settings.playbook_path))
+    for line in preview(context, moment).lines(settings.timezone):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()

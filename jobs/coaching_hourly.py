@@ -18,8 +18,9 @@ from bot.settings import Settings
 from jobs.job import EveryMinutes, Job, JobContext
 
 
-def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.datetime) -> str:
-    """One round in `session` (the caller commits); a one-line summary."""
+def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.datetime, *, force: bool = False) -> str:
+    """One round in `session` (the caller commits); a one-line summary. `force`: every message now,
+    whatever the time where its reader is, and no reminder folded into a nudge."""
     tz, currency, fiscal = settings.timezone, settings.currency, settings.fiscal_year_start_month
     recovery = playbook.recovery
     notices = Notices()
@@ -37,16 +38,19 @@ def run_in(session: Session, settings: Settings, playbook: Playbook, now: dt.dat
         checkin_every_days=recovery.checkin_every_days,
     )  # fmt: skip
     checkins = plans.due_checkins(session, notices, now, default_timezone=tz)
-    deliver(session, notices, now, playbook=playbook, default_timezone=tz)
-    return (
+    delivered = deliver(session, notices, now, playbook=playbook, default_timezone=tz, force=force)
+    summary = (
         f"{measured} goals measured, {goals_closed} closed, {goal_reminders} goal and {action_reminders} action reminders, "
         f"{escalations} escalations, {proposals} plan proposals, {checkins} check-ins, {closed} plans closed"
     )
+    if delivered.folded:
+        summary += f"; {delivered.folded} reminder(s) kept for the next morning nudge (daily budget, or the nudge still to come)"
+    return summary + ("; forced: queued for now whatever the time where they are" if force else "")
 
 
 def _run_job(context: JobContext, now: dt.datetime, _: str | None) -> str:
     with session_scope(context.session_factory) as session:
-        return run_in(session, context.settings, context.playbook, now)
+        return run_in(session, context.settings, context.playbook, now, force=context.force)
 
 
 JOB = Job(
@@ -54,4 +58,5 @@ JOB = Job(
     description="goal and action reminders, overdue escalations, plan proposals and check-ins",
     trigger=EveryMinutes(lambda _: 60, "every hour"),
     run=_run_job,
+    run_in=lambda session, context, now: run_in(session, context.settings, context.playbook, now, force=context.force),
 )

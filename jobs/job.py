@@ -84,6 +84,9 @@ class Job:
     run: Callable[[JobContext, dt.datetime, str | None], str]
     # LocalTime jobs: one person's run, in the caller's transaction; True when something was queued.
     run_for: Callable[[Session, Person, JobContext, dt.datetime], bool] | None = None
+    # Interval jobs whose whole run can happen in the caller's transaction (`coachbot jobs preview`
+    # runs it in one it rolls back); a one-line summary.
+    run_in: Callable[[Session, JobContext, dt.datetime], str] | None = None
 
     def when(self, settings: Settings) -> str:
         """When the schedule runs it, in words, for `coachbot jobs list`."""

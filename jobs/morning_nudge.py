@@ -6,8 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from bot.coaching.playbook import Playbook, clock
-from bot.coaching.policy import in_window
+from bot.coaching.policy import NUDGE_LEDGER, in_window, nudge_time
 from bot.database import session_scope
 from bot.delivery.nudges import queue_morning_nudge, queue_morning_nudges
 from bot.models import Person
@@ -36,17 +35,13 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     return summary + ("; forced: sent whatever the time where they are" if context.force else "")
 
 
-def _nudge_time(rep: Person, playbook: Playbook) -> dt.time:
-    return clock(rep.nudge_time or playbook.nudges.local_time)
-
-
 JOB = Job(
     id="morning_nudge",
     description="queue each rep's few most important items",
     trigger=LocalTime(
         audience="reps",
-        ledger_prefix="nudge",
-        at=_nudge_time,
+        ledger_prefix=NUDGE_LEDGER,
+        at=nudge_time,
         on_day=lambda day, playbook: playbook.nudges.is_working_day(day),
         text="each rep's nudge time, working days, their time zone",
         skip_in_quiet_hours=True,

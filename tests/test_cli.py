@@ -45,7 +45,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
 @pytest.mark.parametrize(
     "command",
     [[], ["migrate"], ["sync"], ["run"], ["demo"], ["doctor"], ["org"], ["org", "import"], ["jobs"], ["jobs", "list"],
-     ["jobs", "run"], ["playbook"], ["playbook", "check"], ["playbook", "preview"]],
+     ["jobs", "run"], ["jobs", "preview"], ["playbook"], ["playbook", "check"], ["playbook", "preview"]],
 )  # fmt: skip
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])

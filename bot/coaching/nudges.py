@@ -5,7 +5,9 @@ not snoozed and not nudged recently, actions due or overdue, goals due soon), `c
 turns one rep's into items, `rank` orders them, and each rep's nudge is keyed
 `nudge:<person>:<local date>`; `morning_nudge` is the same for one rep. The delivery layer
 (bot/delivery/nudges.py) queues them and `mark_nudged` marks the gaps they carry, in the same
-transaction. Nothing worth saying, nothing sent.
+transaction. Nothing worth saying, nothing sent. A reminder folded into the next nudge
+(bot/delivery/budget.py: over the daily budget, or decided before the day's nudge) is carried
+whatever its rank and marked carried with the nudge, so it is neither lost nor told twice.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.words import short_date
 from bot.database import in_chunks
-from bot.models import Action, Goal, Person, ProcessGap
+from bot.models import Action, FoldedItem, Goal, Person, ProcessGap
 
 # Why each rule matters and what to do about it, in a rep's words.
 GUIDANCE: dict[str, tuple[str, str]] = {
@@ -182,6 +184,7 @@ class MorningNudge(Notice):
     name: str
     items: tuple[NudgeItem, ...]
     total: int
+    folded: tuple[int, ...] = ()  # the folded_items rows this nudge carries
 
 
 def morning_nudge(
@@ -205,21 +208,51 @@ def morning_nudges(
     todays = {person.id: local_today(person, default_timezone, now) for person in in_slack}
     gaps = nudge_items_by_rep(session, todays, playbook, now, default_timezone=default_timezone)
     actions, goals = _read_due(session, todays)
+    folded = _read_folded(session, todays)
     nudges = []
     for person in in_slack:
         today = todays[person.id]
         items = collect_items(gaps.get(person.id, ()), actions.get(person.id, ()), goals.get(person.id, ()), today)
         chosen = rank(items, playbook.nudges.max_items)
+        # A reminder held back for this nudge is in it, whatever its rank.
+        waiting = folded.get(person.id, {})
+        chosen += [item for item in items if (item.kind, item.ref_id) in waiting and item not in chosen]
         if chosen:
+            carried = tuple(sorted(waiting[item.kind, item.ref_id] for item in chosen if (item.kind, item.ref_id) in waiting))
             nudge = MorningNudge(
-                key=f"nudge:{person.id}:{today.isoformat()}", name=person.name, items=tuple(chosen), total=len(items)
+                key=f"nudge:{person.id}:{today.isoformat()}",
+                name=person.name,
+                items=tuple(chosen),
+                total=len(items),
+                folded=carried,
             )
             nudges.append((person, nudge))
     return nudges
 
 
+def _read_folded(session: Session, todays: dict[int, dt.date]) -> dict[int, dict[tuple[str, int], int]]:
+    """Reminders waiting for these reps' next nudge: rep -> (item kind, ref id) -> folded_items id."""
+    waiting: dict[int, dict[tuple[str, int], int]] = {}
+    for chunk in in_chunks(list(todays)):
+        query = select(FoldedItem.id, FoldedItem.person_id, FoldedItem.item_kind, FoldedItem.ref_id).where(
+            FoldedItem.person_id.in_(chunk), FoldedItem.carried_at.is_(None)
+        )
+        for row in session.execute(query):
+            waiting.setdefault(row.person_id, {})[row.item_kind, row.ref_id] = row.id
+    return waiting
+
+
 def mark_nudged(session: Session, nudges: Iterable[MorningNudge], now: dt.datetime) -> None:
-    """Record that the gaps the `nudges` carry were nudged: they rest `renudge_days` before the next."""
+    """Record that the gaps the `nudges` carry were nudged (they rest `renudge_days` before the
+    next), and that the folded reminders they carry were told."""
+    nudges = list(nudges)
     gap_ids = [item.ref_id for nudge in nudges for item in nudge.items if item.kind == "gap"]
     for chunk in in_chunks(gap_ids):
         session.execute(update(ProcessGap).where(ProcessGap.id.in_(chunk)).values(last_nudged_at=now))
+    for nudge in nudges:
+        if nudge.folded:
+            session.execute(
+                update(FoldedItem)
+                .where(FoldedItem.id.in_(nudge.folded), FoldedItem.carried_at.is_(None))
+                .values(carried_by=nudge.key, carried_at=now)
+            )

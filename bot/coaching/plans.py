@@ -63,6 +63,7 @@ from bot.coaching.service import scorecard_for
 from bot.coaching.words import money, percent
 from bot.dml import rows_affected
 from bot.models import Action, Person, PlanCheckin, RecoveryPlan
+from bot.periods import period_containing
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +130,19 @@ def plans_to_propose(
     ).all()
     asked = 0
     for rep in reps:
+        # The quarter's plan, if any, first: this runs every hour, and a scorecard is the costly part.
+        # Run from one process at a time (the hourly housekeeping slot is claimed in job_runs):
+        # recovery_plans has no unique (person, quarter) to stop a concurrent run adding a second
+        # proposed row, though the outbox key would still stop a second question.
+        quarter = period_containing("quarter", now, rep.timezone or default_timezone, fiscal_year_start_month)
+        planned = select(RecoveryPlan.id).where(RecoveryPlan.person_id == rep.id, RecoveryPlan.period_start == quarter.start)
+        if session.scalar(planned.limit(1)) is not None:
+            continue
         card = scorecard_for(
             session, rep, "quarter", now=now, playbook=playbook, default_timezone=default_timezone,
             default_currency=default_currency, fiscal_year_start_month=fiscal_year_start_month,
         )  # fmt: skip
         if not needs_recovery(card, projected_below=projected_below, min_period_left=min_period_left):
-            continue
-        # Run from one process at a time (the hourly housekeeping slot is claimed in job_runs):
-        # recovery_plans has no unique (person, quarter) to stop a concurrent run adding a second
-        # proposed row, though the outbox key would still stop a second question.
-        exists = select(RecoveryPlan.id).where(RecoveryPlan.person_id == rep.id, RecoveryPlan.period_start == card.period.start)
-        if session.scalar(exists.limit(1)) is not None:
             continue
         manager = session.get(Person, rep.manager_id)
         key = f"plan_proposal:{rep.id}:{card.period.start.isoformat()}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -31,7 +32,8 @@ from bot.coaching.agenda import OneOnOneCopy
 from bot.coaching.leaderboard import LeaderboardNotice
 from bot.coaching.notices import Addressed, Notice
 from bot.coaching.playbook import Playbook
-from bot.coaching.policy import window_opens
+from bot.coaching.policy import COUNTED_KINDS, FOLDED_KINDS, local_day, window_opens
+from bot.delivery import budget
 from bot.messaging.outbox import enqueue
 
 # A builder takes the notice's content (every field but its key) as keyword arguments.
@@ -70,12 +72,42 @@ def queue(
     )  # fmt: skip
 
 
+@dataclass
+class Delivered:
+    """What `deliver` did with the notices: queued, or kept for the next morning nudge."""
+
+    queued: int = 0
+    folded: int = 0
+
+
 def deliver(
-    session: Session, addressed: Iterable[Addressed], now: dt.datetime, *, playbook: Playbook, default_timezone: str
-) -> int:
-    """Queue every addressed notice in the caller's transaction, each held back until its
-    recipient's window opens (bot/coaching/policy.py); the number newly queued."""
-    return sum(
-        queue(session, item.recipient, item.notice, now, not_before=window_opens(item.person, playbook, now, default_timezone))
-        for item in addressed
-    )
+    session: Session, addressed: Iterable[Addressed], now: dt.datetime, *, playbook: Playbook, default_timezone: str,
+    force: bool = False,
+) -> Delivered:  # fmt: skip
+    """Queue every addressed notice in the caller's transaction through its recipient's delivery
+    policy (bot/coaching/policy.py): held back until their window opens, a unit of their daily
+    budget spent on a counted kind, and a reminder folded into their next morning nudge when the
+    budget is spent or that nudge is still to come. `force` (a hand-run with --force): now,
+    whatever the window, and nothing folded."""
+    delivered = Delivered()
+    for item in addressed:
+        at = now if force else window_opens(item.person, playbook, now, default_timezone)
+        kind = item.notice.kind
+        if kind not in COUNTED_KINDS:
+            delivered.queued += queue(session, item.recipient, item.notice, now, not_before=at)
+            continue
+        day = local_day(item.person, at, default_timezone)
+        foldable = kind in FOLDED_KINDS and not force
+        if foldable and budget.nudge_to_come(session, item.person, playbook, at, default_timezone):
+            delivered.folded += budget.fold(session, item.person, item.notice, now)
+            continue
+        # Claim first: the unit, then the message; a reminder finding the budget spent folds.
+        limit = playbook.nudges.daily_budget if foldable else None
+        unit = budget.spend(session, item.person, day, key=item.notice.key, kind=kind, now=now, limit=limit)
+        if unit is None:
+            delivered.folded += budget.fold(session, item.person, item.notice, now)
+        elif queue(session, item.recipient, item.notice, now, not_before=at):
+            delivered.queued += 1
+        else:
+            budget.release(session, unit)
+    return delivered

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from bot.blocks.nudges import nudge_block_dicts, nudge_text
 from bot.coaching.nudges import MorningNudge, mark_nudged, morning_nudges
 from bot.coaching.playbook import Playbook
+from bot.coaching.policy import local_day
+from bot.delivery.budget import spend_many
 from bot.messaging.outbox import Message, enqueue_many
 from bot.models import Person
 
@@ -38,4 +40,10 @@ def queue_morning_nudges(
     queued = enqueue_many(session, messages, now=now)
     carried: list[MorningNudge] = [nudge for _, nudge in decided if nudge.key in queued]
     mark_nudged(session, carried, now)
+    # The nudge is the day's one message: it spends a unit of the budget even when escalations
+    # or proposals (which may go over it) spent them all.
+    spend_many(
+        session, [(person, local_day(person, now, default_timezone), nudge.key) for person, nudge in decided if nudge.key in queued],
+        kind="nudge", now=now,
+    )  # fmt: skip
     return len(carried)

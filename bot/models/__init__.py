@@ -3,7 +3,7 @@
 from bot.models.base import Base
 from bot.models.coaching import Action, GapScanState, Goal, GoalProgress, OneOnOne, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.models.crm import CrmSyncState, Deal, DealStageHistory, ProductLine
-from bot.models.messaging import AuditEntry, JobRun, OutboxMessage
+from bot.models.messaging import AuditEntry, DmBudgetUnit, FoldedItem, JobRun, OutboxMessage
 from bot.models.org import CoachAssignment, Person, Quota
 
 __all__ = [
@@ -13,6 +13,8 @@ __all__ = [
     "CoachAssignment",
     "CrmSyncState",
     "Deal",
+    "DmBudgetUnit",
+    "FoldedItem",
     "DealStageHistory",
     "GapScanState",
     "Goal",

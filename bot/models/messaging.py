@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base, utcnow
@@ -71,3 +71,41 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DmBudgetUnit(Base):
+    """One unit of a person's daily DM budget (`nudges.daily_budget`), spent by one counted message.
+
+    Claimed first: unique on (person, their local day, unit), so two processes deciding a message
+    for the same person at once cannot both spend the last unit (bot/delivery/budget.py).
+    """
+
+    __tablename__ = "dm_budget"
+    __table_args__ = (UniqueConstraint("person_id", "local_day", "unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # The day, where the person is, that the message reaches them (held back to it if need be).
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    unit: Mapped[int]
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    spent_at: Mapped[dt.datetime]
+
+
+class FoldedItem(Base):
+    """A reminder that was not sent on its own (over the budget, or the day's nudge still to come):
+    the next morning nudge carries it (bot/coaching/nudges.py) and marks it carried."""
+
+    __tablename__ = "folded_items"
+    __table_args__ = (Index("ix_folded_items_person_carried", "person_id", "carried_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    item_kind: Mapped[str] = mapped_column(String(16))  # "action" | "goal": a morning nudge item's kind
+    ref_id: Mapped[int]
+    # The reminder's own key (action_reminder:<id>): folded once, like it would have been queued once.
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    folded_at: Mapped[dt.datetime]
+    carried_by: Mapped[str | None] = mapped_column(String(200))  # the nudge's key
+    carried_at: Mapped[dt.datetime | None]
