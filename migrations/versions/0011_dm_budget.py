@@ -1,7 +1,7 @@
 """the daily DM budget: a unit spent per counted message, and reminders folded into the next nudge
 
-Revision ID: 0013_dm_budget
-Revises: 0008_goal_measures
+Revision ID: 0011_dm_budget
+Revises: 0010_goal_progress
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_dm_budget"
-down_revision = "0008_goal_measures"
+revision = "0011_dm_budget"
+down_revision = "0010_goal_progress"
 branch_labels = None
 depends_on = None
 
