@@ -97,7 +97,7 @@ def handle_one_on_one_send(ack: Ack, body: dict[str, Any], respond: Respond, cli
             default_timezone=settings.timezone, default_currency=settings.currency,
             fiscal_year_start_month=settings.fiscal_year_start_month,
         )  # fmt: skip
-        queued = deliver(session, notices, now, playbook=services.playbook, default_timezone=settings.timezone)
+        queued = deliver(session, notices, now, playbook=services.playbook, default_timezone=settings.timezone).queued
         first = escape(first_name(rep.name))
         if sent is None:
             note = f"{first} has no Slack account linked to coachbot yet, so no copy was sent."
