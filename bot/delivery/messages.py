@@ -24,6 +24,7 @@ from bot.blocks.coaching import (
     plan_opened_message,
     plan_proposal_message,
 )
+from bot.blocks.gap_actions import gap_still_open_message
 from bot.coaching import notices
 from bot.coaching.notices import Addressed, Notice
 from bot.coaching.playbook import Playbook
@@ -44,6 +45,7 @@ BUILDERS: dict[type[Notice], Callable[..., Message]] = {
     notices.PlanCheckinAsked: checkin_message,
     notices.CheckinAnswered: checkin_answer_message,
     notices.PlanClosed: plan_closed_message,
+    notices.GapStillOpen: gap_still_open_message,
 }
 
 
