@@ -107,7 +107,7 @@ def test_a_reps_home_puts_the_number_first_then_actions_gaps_goals_and_plan() ->
                 "type": "button",
                 "action_id": NUDGE_GAP_SNOOZE,
                 "value": "11",
-                "text": {"type": "plain_text", "text": "Snooze a week", "emoji": True},
+                "text": {"type": "plain_text", "text": "Snooze…", "emoji": True},
             },
         },  # fmt: skip
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Deal F*: next step overdue\n:zzz: _Snoozed until Nov 20_"}},
