@@ -57,5 +57,7 @@ def test_the_demo_nudge_names_each_deal_links_it_and_offers_the_three_buttons() 
 def test_every_demo_deal_links_to_its_page_on_the_reserved_example_domain() -> None:
     from bot.crm.demo import DemoProvider
 
-    deals = [deal for page in DemoProvider(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).fetch_deals(None) for deal in page.deals]
+    deals = [
+        deal for page in DemoProvider(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).fetch_deals(None) for deal in page.deals
+    ]
     assert deals and all(deal.crm_url == f"https://crm.example.com/deals/{deal.crm_id}" for deal in deals)

@@ -48,7 +48,8 @@ def _greeting(name: str, items: Sequence[NudgeItem]) -> str:
 def identity_line(deal: DealIdentity) -> str:
     """'Northwind Traders · $48,000 · Proposal, 41 days in stage' (plain words, escaped)."""
     parts = [escape(clip(deal.account, 100))] if deal.account else []
-    parts.append(money(deal.amount, deal.currency))
+    if deal.amount is not None:
+        parts.append(money(deal.amount, deal.currency))
     if deal.stage:
         stage = escape(clip(deal.stage, 60))
         days = deal.days_in_stage
@@ -60,7 +61,8 @@ def nudge_text(name: str, items: Sequence[NudgeItem], total: int, home_url: str 
     """The plain-text fallback: the greeting, then one line an item (what notifications show)."""
     lines = [_greeting(name, items)]
     for item in items:
-        what = f"{escape(clip(item.title, 120))} ({identity_line(item.deal)})" if item.deal else escape(clip(item.title, 120))
+        identity = identity_line(item.deal) if item.deal else ""
+        what = f"{escape(clip(item.title, 120))} ({identity})" if identity else escape(clip(item.title, 120))
         lines.append(f"• {what}: {escape(clip(item.why, 300))}")
     if rest := _rest_text(items, total, home_url):
         lines.append(rest)
@@ -69,7 +71,8 @@ def nudge_text(name: str, items: Sequence[NudgeItem], total: int, home_url: str 
 
 def _item_text(item: NudgeItem) -> str:
     if item.deal is not None:
-        head = f"*{escape(clip(item.title, 150))}*\n{identity_line(item.deal)}"
+        identity = identity_line(item.deal)
+        head = f"*{escape(clip(item.title, 150))}*" + (f"\n{identity}" if identity else "")
     else:
         head = f"*{escape(clip(item.title, 120))}*: {escape(clip(item.detail, 200))}"
     return f"{head}\n_Why:_ {escape(clip(item.why, 400))}\n_Do:_ {escape(clip(item.todo, 300))}"

@@ -45,7 +45,11 @@ def test_the_snooze_modal_asks_until_when_and_why_both_required() -> None:
                 "element": {
                     "type": "plain_text_input",
                     "action_id": SNOOZE_REASON_INPUT,
-                    "placeholder": {"type": "plain_text", "text": "e.g. Buyer on leave until the 14th; call booked for the 15th", "emoji": True},
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "e.g. Buyer on leave until the 14th; call booked for the 15th",
+                        "emoji": True,
+                    },
                     "multiline": True,
                     "max_length": 500,
                 },
@@ -58,7 +62,10 @@ def test_a_snooze_date_must_be_after_today_and_within_ninety_days_and_a_reason_i
     assert MAX_SNOOZE_DAYS == 90
     assert snooze_problem(TODAY + dt.timedelta(days=1), "Buyer away", TODAY) == (None, None)
     assert snooze_problem(TODAY + dt.timedelta(days=90), "Buyer away", TODAY) == (None, None)
-    assert snooze_problem(TODAY + dt.timedelta(days=91), "Buyer away", TODAY) == ("Snooze for 90 days at most (until Feb 23).", None)
+    assert snooze_problem(TODAY + dt.timedelta(days=91), "Buyer away", TODAY) == (
+        "Snooze for 90 days at most (until Feb 23).",
+        None,
+    )
     assert snooze_problem(TODAY, " \n ", TODAY) == ("Pick a date after today.", "Say why: your manager sees the reason.")
     assert snooze_problem(None, "Buyer away", TODAY) == ("Pick the date it should come back.", None)
 

@@ -60,7 +60,11 @@ def gap_item(url: str | None = "https://crm.example.com/deals/70") -> NudgeItem:
 
 
 def button(text: str, action_id: str, value: str | None = None, url: str | None = None) -> dict[str, object]:
-    element: dict[str, object] = {"type": "button", "text": {"type": "plain_text", "text": text, "emoji": True}, "action_id": action_id}
+    element: dict[str, object] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+    }
     if url:
         element["url"] = url
     if value is not None:
@@ -83,7 +87,10 @@ def test_a_gap_item_names_the_deal_says_why_and_why_it_ranks_there_with_its_thre
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": "Ranked 1st: $28,800 at stake at high severity, the biggest risk of your 18 open gaps."}
+                {
+                    "type": "mrkdwn",
+                    "text": "Ranked 1st: $28,800 at stake at high severity, the biggest risk of your 18 open gaps.",
+                }
             ],
         },
         {
@@ -96,15 +103,26 @@ def test_a_gap_item_names_the_deal_says_why_and_why_it_ranks_there_with_its_thre
         },
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": "…and 18 more: see them all in <slack://app?team=T0001&id=A0001&tab=home|your coachbot Home>."}],
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "…and 18 more: see them all in <slack://app?team=T0001&id=A0001&tab=home|your coachbot Home>.",
+                }
+            ],
         },
     ]
 
 
 def test_without_a_crm_link_or_app_ids_the_item_has_no_open_button_and_more_names_the_home_tab() -> None:
     blocks = to_dicts(nudge_blocks("Riley Rep", [gap_item(url=None)], 3))
-    assert blocks[-2] == {"type": "actions", "elements": [button("Snooze…", NUDGE_GAP_SNOOZE, "7"), button("I fixed it", NUDGE_GAP_FIXED, "7")]}
-    assert blocks[-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "…and 2 more: see them all in your coachbot Home tab."}]}
+    assert blocks[-2] == {
+        "type": "actions",
+        "elements": [button("Snooze…", NUDGE_GAP_SNOOZE, "7"), button("I fixed it", NUDGE_GAP_FIXED, "7")],
+    }
+    assert blocks[-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "…and 2 more: see them all in your coachbot Home tab."}],
+    }
 
 
 def test_the_fallback_text_names_each_item_with_its_deal_and_why() -> None:
@@ -125,10 +143,37 @@ def test_the_app_home_link_needs_both_ids() -> None:
 
 
 def test_the_direct_json_matches_the_models_with_identity_rank_reasons_and_the_home_link() -> None:
-    items = [gap_item(), gap_item(url=None), NudgeItem("action", 9, "Send", "due today", "Why", "Do", 2, rank_reason="Actions due soon come after your deals' gaps.")]
+    items = [
+        gap_item(),
+        gap_item(url=None),
+        NudgeItem("action", 9, "Send", "due today", "Why", "Do", 2, rank_reason="Actions due soon come after your deals' gaps."),
+    ]
     for home_url in (None, "slack://app?team=T1&id=A1&tab=home"):
         assert nudge_block_dicts("Riley", items, 30, home_url) == to_dicts(nudge_blocks("Riley", items, 30, home_url))
 
 
 def test_the_gap_buttons_are_one_list_so_one_more_is_one_more_entry() -> None:
     assert GAP_BUTTONS == (("Snooze…", NUDGE_GAP_SNOOZE), ("I fixed it", NUDGE_GAP_FIXED))
+
+
+def test_the_identity_line_shows_each_part_only_when_the_crm_gives_it() -> None:
+    from bot.blocks.nudges import identity_line
+
+    assert identity_line(DealIdentity("Acme", None, None, "USD", None, None)) == ""
+    bare = NudgeItem(
+        "gap",
+        1,
+        "Acme",
+        "no close date",
+        "No close date.",
+        "Set it.",
+        1,
+        deal=DealIdentity("Acme", None, None, "USD", None, None),
+    )
+    assert to_dicts(nudge_blocks("Riley", [bare], 1))[2]["text"]["text"] == "*Acme*\n_Why:_ No close date.\n_Do:_ Set it."
+    assert nudge_text("Riley", [bare], 1) == "Good morning Riley: 1 thing worth doing today.\n• Acme: No close date."
+    assert identity_line(DealIdentity("Acme", None, Decimal("1200"), "EUR", "Demo", None)) == "€1,200 · Demo"
+    assert (
+        identity_line(DealIdentity("Acme", "Acme <Ltd>", Decimal("1200"), "GBP", "Demo", 1))
+        == "Acme &lt;Ltd&gt; · £1,200 · Demo, 1 day in stage"
+    )

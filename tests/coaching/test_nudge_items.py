@@ -80,12 +80,17 @@ def test_the_rank_reason_gives_the_place_the_money_at_stake_and_the_severity() -
     assert gap_rank_reason(1, 18, 48000.0, "high", "USD") == (
         "Ranked 1st: $48,000 at stake at high severity, the biggest risk of your 18 open gaps."
     )
-    assert gap_rank_reason(2, 18, 9600.4, "medium", "EUR") == "Ranked 2nd of your 18 open gaps: €9,600 at stake at medium severity."
+    assert (
+        gap_rank_reason(2, 18, 9600.4, "medium", "EUR") == "Ranked 2nd of your 18 open gaps: €9,600 at stake at medium severity."
+    )
     assert gap_rank_reason(1, 1, 5000.0, "low", "USD") == "Your only open gap: $5,000 at stake, low severity."
     assert gap_rank_reason(3, 4, 0.0, "high", "USD") == (
         "Ranked 3rd of your 4 open gaps: no amount or win chance is known, so it ranks by severity (high)."
     )
-    assert gap_rank_reason(1, 1, 0.0, "low", "USD") == "Your only open gap; no amount or win chance is known, so it ranks by severity (low)."
+    assert (
+        gap_rank_reason(1, 1, 0.0, "low", "USD")
+        == "Your only open gap; no amount or win chance is known, so it ranks by severity (low)."
+    )
 
 
 def test_rank_reasons_place_gaps_among_all_the_reps_gaps_and_explain_actions() -> None:

@@ -28,8 +28,8 @@ from bot.slack_ids import (
 )
 from tests.handlers.test_buttons import app, assign, buttons, click, propose_plan, team
 from tests.handlers.test_coach import form
-from tests.handlers.test_gap_buttons import snooze_form
 from tests.handlers.test_coach import submit as submit_coach_form
+from tests.handlers.test_gap_buttons import snooze_form
 from tests.handlers.test_people_events import slack_event, slack_user
 from tests.handlers.test_preferences import submit as submit_preferences
 from tests.support.personas import RILEY

@@ -59,7 +59,9 @@ def scanned_gap(session_factory, now, rule: str = "close_date_past") -> int:  # 
 
 def audits(session_factory, action: str) -> list[tuple[int | None, int | None, dict[str, Any]]]:  # type: ignore[no-untyped-def]
     with session_factory() as session:
-        rows = session.execute(select(AuditEntry.actor_id, AuditEntry.subject_id, AuditEntry.detail).where(AuditEntry.action == action))
+        rows = session.execute(
+            select(AuditEntry.actor_id, AuditEntry.subject_id, AuditEntry.detail).where(AuditEntry.action == action)
+        )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
@@ -74,7 +76,9 @@ def test_snooze_opens_a_modal_asking_until_when_and_why(app, slack, session_fact
     assert json.loads(expected["private_metadata"]) == {"gap": gap_id, "response_url": slack.response_url("URILEY")}
 
 
-def test_the_snooze_modal_refuses_a_past_or_far_date_and_a_blank_reason_and_changes_nothing(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
+def test_the_snooze_modal_refuses_a_past_or_far_date_and_a_blank_reason_and_changes_nothing(
+    app, slack, session_factory, team, now
+) -> None:  # type: ignore[no-untyped-def]
     gap_id = scanned_gap(session_factory, now)
     cases = [
         (snooze_form(gap_id, "2026-11-25", "  "), {SNOOZE_UNTIL_BLOCK: "Pick a date after today.",
@@ -107,7 +111,11 @@ def test_a_snooze_stores_the_reps_own_reason_and_date_audits_it_and_tells_the_re
         gap = session.get_one(ProcessGap, gap_id)
         assert (gap.snoozed_until, gap.snooze_reason) == (dt.date(2026, 12, 2), "Buyer on leave until the 1st; call booked")
     assert audits(session_factory, "snooze_gap") == [
-        (team["riley"], team["riley"], {"gap_id": gap_id, "until": "2026-12-02", "reason": "Buyer on leave until the 1st; call booked"})
+        (
+            team["riley"],
+            team["riley"],
+            {"gap_id": gap_id, "until": "2026-12-02", "reason": "Buyer on leave until the 1st; call booked"},
+        )
     ]
 
 
@@ -142,7 +150,9 @@ def test_i_fixed_it_marks_the_gap_for_a_recheck_audits_it_and_says_so_in_place(a
     ]  # fmt: skip
     with session_factory() as session:
         assert session.get_one(ProcessGap, gap_id).fix_claimed_at == now
-    assert audits(session_factory, "claim_gap_fixed") == [(team["riley"], team["riley"], {"gap_id": gap_id, "rule": "close_date_past"})]
+    assert audits(session_factory, "claim_gap_fixed") == [
+        (team["riley"], team["riley"], {"gap_id": gap_id, "rule": "close_date_past"})
+    ]
 
 
 def next_sync_and_scan(session_factory, now: dt.datetime, *, fix_in_crm: bool) -> str:  # type: ignore[no-untyped-def]
@@ -151,7 +161,9 @@ def next_sync_and_scan(session_factory, now: dt.datetime, *, fix_in_crm: bool) -
     with session_scope(session_factory) as session:
         if fix_in_crm:
             session.execute(update(Deal).where(Deal.crm_id == "O2").values(close_date=dt.date(2026, 12, 18)))
-        session.merge(CrmSyncState(connection="test", last_started_at=synced_at, last_finished_at=synced_at + dt.timedelta(minutes=2)))
+        session.merge(
+            CrmSyncState(connection="test", last_started_at=synced_at, last_finished_at=synced_at + dt.timedelta(minutes=2))
+        )
     settings = Settings(_env_file=None, timezone="America/New_York")  # type: ignore[call-arg]
     return gap_scan._run_job(JobContext(settings, session_factory, PLAYBOOK), synced_at + dt.timedelta(minutes=3), None)
 
@@ -199,3 +211,17 @@ def test_when_the_crm_still_shows_the_gap_the_rep_is_told_once(app, slack, sessi
     next_sync_and_scan(session_factory, now + dt.timedelta(hours=1), fix_in_crm=False)
     assert len(still_open_messages(session_factory)) == 1
     assert audits(session_factory, "recheck_gap_fixed") == [(None, team["riley"], {"gap_id": gap_id, "outcome": "still_open"})]
+
+
+def test_a_gap_the_rep_said_they_fixed_stays_out_of_nudges_until_the_recheck(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
+    from bot.coaching.gaps import nudge_items
+
+    gap_id = scanned_gap(session_factory, now)
+    with session_factory() as session:
+        assert gap_id in [item.gap_id for item in nudge_items(session, team["riley"], PLAYBOOK, now)]
+    claim(app, slack, session_factory, gap_id)
+    with session_factory() as session:
+        assert gap_id not in [item.gap_id for item in nudge_items(session, team["riley"], PLAYBOOK, now)]
+    next_sync_and_scan(session_factory, now, fix_in_crm=False)
+    with session_factory() as session:
+        assert gap_id in [item.gap_id for item in nudge_items(session, team["riley"], PLAYBOOK, now + dt.timedelta(hours=2))]

@@ -307,7 +307,9 @@ def test_a_done_click_on_the_home_republishes_it(app, slack, team) -> None:  # t
     assert slack.calls_to("response") == []  # no message to update
 
 
-def test_snooze_on_the_home_opens_the_modal_and_its_submission_republishes_the_home_with_the_gap_snoozed(app, slack, session_factory, team) -> None:  # type: ignore[no-untyped-def]
+def test_snooze_on_the_home_opens_the_modal_and_its_submission_republishes_the_home_with_the_gap_snoozed(
+    app, slack, session_factory, team
+) -> None:  # type: ignore[no-untyped-def]
     click(app, slack, "URILEY", NUDGE_GAP_SNOOZE, str(team["gap"]), on_home=True)
     [opened] = slack.wait_for("views.open")
     # A Home click has no response_url: the republished Home is the answer.

@@ -325,13 +325,18 @@ def snooze_one_of_rileys_gaps(session_factory, org, now, reason: str) -> tuple[s
         return deal_name, gap.detail
 
 
-def test_a_manager_naming_a_rep_sees_their_active_snoozes_with_the_reps_reason_and_date(app, slack, org, session_factory, now) -> None:  # type: ignore[no-untyped-def]
+def test_a_manager_naming_a_rep_sees_their_active_snoozes_with_the_reps_reason_and_date(
+    app, slack, org, session_factory, now
+) -> None:  # type: ignore[no-untyped-def]
     deal_name, detail = snooze_one_of_rileys_gaps(session_factory, org, now, "Buyer <on leave> until Dec 8")
     teamperf(app, slack, "UMIA", "<@URILEY>")
     message = shown(slack)
     assert message["blocks"][-1] == {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": f"*Snoozed by Riley* (1)\n• {deal_name}, {detail} · until Dec 9: “Buyer &lt;on leave&gt; until Dec 8”"},
+        "text": {
+            "type": "mrkdwn",
+            "text": f"*Snoozed by Riley* (1)\n• {deal_name}, {detail} · until Dec 9: “Buyer &lt;on leave&gt; until Dec 8”",
+        },
     }
     assert message["text"].endswith(" 1 gap snoozed.")
 
@@ -346,9 +351,13 @@ def test_the_managers_home_shows_each_reps_snoozes_with_reason_and_date_from_the
         mia = session.get_one(Person, org["mia"])
         data = home_for(session, mia, now, load_playbook(), default_timezone=TIMEZONE, default_currency="USD")
         # The Home, /teamperf @rep and the digest read the one model: the same rows.
-        assert list(data.snoozes) == snoozes_of(session, [org["riley"]], dt.date(2026, 11, 25)) == team_snoozes(
-            session, mia.id, dt.date(2026, 11, 25)
+        assert (
+            list(data.snoozes)
+            == snoozes_of(session, [org["riley"]], dt.date(2026, 11, 25))
+            == team_snoozes(session, mia.id, dt.date(2026, 11, 25))
         )
     blocks = to_dicts(home_blocks(data))
-    snoozed = [block["text"]["text"] for block in blocks if block.get("text", {}).get("text", "").startswith("*Snoozed by your reps*")]
+    snoozed = [
+        block["text"]["text"] for block in blocks if block.get("text", {}).get("text", "").startswith("*Snoozed by your reps*")
+    ]
     assert snoozed == [f"*Snoozed by your reps* (1)\n• *Riley Rep* · {deal_name}, {detail} · until Dec 9: “Waiting on legal”"]
