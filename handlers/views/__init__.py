@@ -2,11 +2,12 @@
 
 from slack_bolt import App
 
-from handlers.views import coach, plans, preferences, snooze
+from handlers.views import coach, plans, preferences, snooze, writeback
 
 
 def register(app: App) -> None:
     plans.register(app)
     coach.register(app)
     preferences.register(app)
+    writeback.register(app)
     snooze.register(app)

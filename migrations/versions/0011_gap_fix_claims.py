@@ -1,7 +1,7 @@
 """process_gaps: when a rep said "I fixed it", so the next sync rechecks the deal and tells them once
 
-Revision ID: 0009_gap_fix_claims
-Revises: 0008_goal_measures
+Revision ID: 0011_gap_fix_claims
+Revises: 0010_goal_progress
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_gap_fix_claims"
-down_revision = "0008_goal_measures"
+revision = "0011_gap_fix_claims"
+down_revision = "0010_goal_progress"
 branch_labels = None
 depends_on = None
 
