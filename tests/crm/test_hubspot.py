@@ -389,9 +389,8 @@ def test_with_hubspot_portal_id_each_deal_links_to_its_hubspot_record(session_fa
     standin, time = standin_and_time(3)
     run_sync(session_factory, provider(standin, time, hubspot_portal_id="2519445"), now)
     with session_factory() as session:
-        links = {
-            crm_id: url for crm_id, url in session.execute(select(Deal.crm_id, Deal.crm_url).where(Deal.crm_source == "hubspot"))
-        }
+        rows = session.execute(select(Deal.crm_id, Deal.crm_url).where(Deal.crm_source == "hubspot"))
+        links = {row.crm_id: row.crm_url for row in rows}
     assert links == {
         f"900000000{n}": f"https://app.hubspot.com/contacts/2519445/record/0-3/900000000{n}" for n in (1, 2, 3)
     }  # fmt: skip
