@@ -7,6 +7,7 @@ import datetime as dt
 import tempfile
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from sqlalchemy import select
@@ -128,6 +129,8 @@ def _show_nudges_and_digest(
         nudge_time = playbook.digest.local_time if message.kind == "digest" else playbook.nudges.local_time
         title = f"{message.kind} → {names[message.recipient]} ({when} at {nudge_time}, their time), direct message"
         console.print(render_blocks(message.payload["blocks"], title))
+        if message.kind == "nudge" and (link := _first_link(message.payload["blocks"])):
+            console.print(f"Open in CRM opens the deal's own page, e.g. {link} (the demo CRM's pages are on example.com).")
         if message.kind == "digest" and "chart" in message.payload:
             png = base64.b64decode(message.payload["chart"]["png_base64"])
             if chart is not None:
@@ -137,6 +140,12 @@ def _show_nudges_and_digest(
                 console.print(
                     f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it."
                 )
+
+
+def _first_link(blocks: list[dict[str, Any]]) -> str | None:
+    """The first link button's URL in a message, which the terminal rendering shows only as a label."""
+    urls = (element.get("url") for block in blocks if block["type"] == "actions" for element in block["elements"])
+    return next((url for url in urls if url), None)
 
 
 def _show_one_on_one(

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    # The workspace (T…) and app (A…) ids: with both, a nudge's "…and N more" links to the App Home.
+    slack_team_id: str | None = Field(None, alias="SLACK_TEAM_ID")
+    slack_app_id: str | None = Field(None, alias="SLACK_APP_ID")
     # chat.postMessage: about 1 a second per channel, "several hundred a minute" per workspace.
     slack_post_per_channel_per_second: float = Field(1.0, gt=0, alias="SLACK_POST_PER_CHANNEL_PER_SECOND")
     slack_post_global_per_minute: int = Field(300, ge=1, alias="SLACK_POST_GLOBAL_PER_MINUTE")
@@ -87,6 +90,8 @@ class Settings(BaseSettings):
     hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
     # HubSpot's search endpoint allows about 4 requests a second per account.
     hubspot_requests_per_second: int = Field(4, ge=1, alias="HUBSPOT_REQUESTS_PER_SECOND")
+    # The account's portal (Hub) id, shown in HubSpot's own URLs: with it, each deal links to its record.
+    hubspot_portal_id: str | None = Field(None, alias="HUBSPOT_PORTAL_ID", pattern=r"^[0-9]{1,20}$")
     salesforce_instance_url: str | None = Field(None, alias="SALESFORCE_INSTANCE_URL")
     salesforce_access_token: SecretStr | None = Field(None, alias="SALESFORCE_ACCESS_TOKEN")
     salesforce_client_id: str | None = Field(None, alias="SALESFORCE_CLIENT_ID")

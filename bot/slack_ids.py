@@ -30,7 +30,13 @@ PREFS_DIGEST_BLOCK, PREFS_DIGEST_INPUT = "prefs_digest", "prefs_digest_input"
 
 # Buttons on the morning nudge.
 NUDGE_OPEN_CRM = "nudge_open_crm"  # a link button; the suffix makes each one unique in a message
-NUDGE_GAP_SNOOZE = "nudge_gap_snooze"
+NUDGE_GAP_SNOOZE = "nudge_gap_snooze"  # opens the snooze modal
+NUDGE_GAP_FIXED = "nudge_gap_fixed"  # "I fixed it": rechecked on the next sync
+
+# The snooze modal: until when and why, both required.
+SNOOZE_VIEW = "gap_snooze_view"
+SNOOZE_UNTIL_BLOCK, SNOOZE_UNTIL_INPUT = "gap_snooze_until", "gap_snooze_until_input"
+SNOOZE_REASON_BLOCK, SNOOZE_REASON_INPUT = "gap_snooze_reason", "gap_snooze_reason_input"
 
 # Coaching messages: the value of each button is the id of the row it acts on.
 ACTION_DONE = "coaching_action_done"  # on an assigned action and on a nudge item
@@ -68,10 +74,10 @@ DEAL_UPDATE_BLOCKS = {name: (f"deal_update_{name}", f"deal_update_{name}_input")
 
 # Every button action_id a message can carry, and every modal callback_id: each has a listener.
 ACTION_IDS = (
-    ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS, PREFS_OPEN, NUDGE_MENU,
+    ACTION_DONE, NUDGE_GAP_SNOOZE, NUDGE_GAP_FIXED, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS, PREFS_OPEN, NUDGE_MENU,
     ONE_ON_ONE_OPEN, ONE_ON_ONE_SEND, ONE_ON_ONE_HELD, DEAL_UPDATE,
 )  # fmt: skip
-VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW, DEAL_UPDATE_VIEW)
+VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW, DEAL_UPDATE_VIEW, SNOOZE_VIEW)
 
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND, TEAMPERF_COMMAND, COACH_COMMAND)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from bot.blocks.nudges import app_home_url
 from bot.coaching.policy import NUDGE_LEDGER, in_window, nudge_time
 from bot.database import session_scope
 from bot.delivery.nudges import queue_morning_nudge, queue_morning_nudges
@@ -18,7 +19,7 @@ def run_for(session: Session, rep: Person, context: JobContext, now: dt.datetime
     """Today's nudge, unless the rep is outside their window (paused, quiet hours, not a working day) and it is not forced."""
     if not context.force and not in_window(rep, context.playbook, now, context.settings.timezone):
         return False
-    return queue_morning_nudge(session, rep, context.playbook, now, context.settings.timezone)
+    return queue_morning_nudge(session, rep, context.playbook, now, context.settings.timezone, home_url=_home_url(context))
 
 
 def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
@@ -28,11 +29,15 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
         due = reps if context.force else [rep for rep in reps if in_window(rep, context.playbook, now, context.settings.timezone)]
         held = len(reps) - len(due)
         # All at once: one read of everyone's gaps, actions and goals, one insert of the nudges.
-        queued = queue_morning_nudges(session, due, context.playbook, now, context.settings.timezone)
+        queued = queue_morning_nudges(session, due, context.playbook, now, context.settings.timezone, home_url=_home_url(context))
     summary = f"{queued} nudge(s) queued for {len(reps)} rep(s) (reps with nothing worth saying, or not in Slack, get none)"
     if held:
         summary += f"; {held} held back: paused, in quiet hours or not a working day where they are (--force sends anyway)"
     return summary + ("; forced: sent whatever the time where they are" if context.force else "")
+
+
+def _home_url(context: JobContext) -> str | None:
+    return app_home_url(context.settings.slack_team_id, context.settings.slack_app_id)
 
 
 JOB = Job(

@@ -46,3 +46,20 @@ def test_the_demo_will_not_overwrite_an_existing_file(tmp_path: Path) -> None:
     with pytest.raises(DemoError, match="exists; the demo builds a fresh database and will not overwrite a file"):
         demo_output(dt.datetime(2026, 11, 25, tzinfo=dt.UTC), precious)
     assert precious.read_text() == "precious"
+
+
+def test_the_demo_nudge_names_each_deal_links_it_and_offers_the_three_buttons() -> None:
+    output = demo_output(dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC))
+    nudges = output[output.index("nudge → ") : output.index("digest → ")]
+    assert "[ Open in CRM ]  [ Snooze… ]  [ I fixed it ]" in nudges
+    assert "Why: " in nudges and "Do: " in nudges and " in stage" in nudges and " at stake " in nudges
+    assert "Open in CRM opens the deal's own page, e.g. https://crm.example.com/deals/" in output
+
+
+def test_every_demo_deal_links_to_its_page_on_the_reserved_example_domain() -> None:
+    from bot.crm.demo import DemoProvider
+
+    deals = [
+        deal for page in DemoProvider(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).fetch_deals(None) for deal in page.deals
+    ]
+    assert deals and all(deal.crm_url == f"https://crm.example.com/deals/{deal.crm_id}" for deal in deals)

@@ -1,7 +1,7 @@
 """The App Home tab: the person's number first, then what to do (actions, gaps), goals, plan, team.
 
 Slack allows 100 blocks in a Home view and 3,000 characters in a section's text. Every list is
-cut to a few items, each one a section with its button (Done, Snooze; a gap also has "Update…" in
+cut to a few items, each one a section with its button (Done, Snooze…; a gap also has "Update…" in
 an actions block under it), followed by a line saying how many more there are; long texts are
 clipped, and a list written into one section stops adding lines before its limit. The worst case
 (hundreds of actions, gaps and goals, a plan and a team of hundreds) is 65 blocks.
@@ -46,6 +46,7 @@ from bot.slack_ids import (
 )
 
 if TYPE_CHECKING:
+    from bot.coaching.gaps import SnoozedGap
     from bot.coaching.home import HomeAction, HomeData, HomeGap
     from bot.coaching.scorecard import GoalFacts, PlanFacts
     from bot.coaching.team import TeamPerformance, TeamRow
@@ -54,6 +55,7 @@ MAX_ACTIONS_SHOWN = 10
 MAX_GAPS_SHOWN = 15
 MAX_GOALS_SHOWN = 10
 MAX_ATTENTION_SHOWN = 10
+MAX_SNOOZES_SHOWN = 15
 MAX_TEAM_ROWS = 100
 TEAM_ROWS_PER_SECTION = 20  # a monospaced table of 20 rows stays well under 3,000 characters
 ROOM_FOR_MORE = 80  # kept free in a list section for its "…and N more" line
@@ -108,7 +110,7 @@ def home_blocks(data: HomeData) -> list[Block]:
         parts.append([plan_block(data.plan)])
     if data.team is not None:
         local = data.now.astimezone(ZoneInfo(data.timezone))
-        parts.append(team_blocks(data.team, f"as of {short_date(local.date())}, {local:%H:%M} ({data.timezone})"))
+        parts.append(team_blocks(data.team, f"as of {short_date(local.date())}, {local:%H:%M} ({data.timezone})", data.snoozes))
     if not parts:
         parts.append([_section(NOTHING_YET)])
     if data.preferences is not None and (rep or data.team is not None):
@@ -157,7 +159,7 @@ def gap_blocks(gaps: Sequence[HomeGap], open_deals: int, deals_with_gaps: int) -
             blocks.append(SectionBlock(text=MarkdownTextObject(text=text), accessory=update_button(gap.deal_id)))
             continue
         text = f"{title}: {what}\n_Do:_ {escape(clip(gap.todo, 300))}"
-        button = ButtonElement(text="Snooze a week", action_id=NUDGE_GAP_SNOOZE, value=str(gap.id))
+        button = ButtonElement(text="Snooze…", action_id=NUDGE_GAP_SNOOZE, value=str(gap.id))
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text), accessory=button))
         blocks.append(ActionsBlock(elements=[update_button(gap.deal_id)]))
     if (rest := len(gaps) - MAX_GAPS_SHOWN) > 0:
@@ -202,7 +204,24 @@ def _row(row: TeamRow) -> str:
 TEAM_HEADER = f"{'rep':<20} {'won':>5} {'pace':>5} {'proj':>5} {'process':>7}"
 
 
-def team_blocks(team: TeamPerformance, as_of: str) -> list[Block]:
+def snooze_lines(snoozes: Sequence[SnoozedGap], *, with_rep: bool = True) -> list[str]:
+    """One line a snooze: (the rep,) the deal and gap, until when, and the rep's own reason."""
+    lines = []
+    for snooze in snoozes:
+        what = escape(clip(snooze.detail or snooze.rule.replace("_", " "), 80))
+        why = f": “{escape(clip(' '.join((snooze.reason or '').split()), 200))}”" if snooze.reason else ""
+        rep = f"*{escape(clip(snooze.rep_name, 60))}* · " if with_rep else ""
+        lines.append(f"• {rep}{escape(clip(snooze.deal_name, 60))}, {what} · until {short_date(snooze.snoozed_until)}{why}")
+    return lines
+
+
+def snoozes_block(snoozes: Sequence[SnoozedGap], title: str, *, with_rep: bool = True) -> Block:
+    """The active snoozes, soonest back first, cut to Slack's section limit with "…and N more"."""
+    lines = [f"*{title}* ({len(snoozes)})", *snooze_lines(snoozes[:MAX_SNOOZES_SHOWN], with_rep=with_rep)]
+    return _section(_within_limit(lines, len(snoozes), "snooze"))
+
+
+def team_blocks(team: TeamPerformance, as_of: str, snoozes: Sequence[SnoozedGap] = ()) -> list[Block]:
     reps = len(team.rows)
     blocks: list[Block] = [HeaderBlock(text=clip(f"Your team · {team.period.label}", 150))]
     if not reps:
@@ -229,6 +248,10 @@ def team_blocks(team: TeamPerformance, as_of: str) -> list[Block]:
         blocks.append(_section(_within_limit(lines, len(attention), "rep", first_items=1)))
     else:
         blocks.append(_section("*Nobody needs special attention.* :tada:"))
+    if snoozes:
+        # Grouped by rep: each rep's snoozes together, as on their card in the table below.
+        by_rep = sorted(snoozes, key=lambda snooze: (snooze.rep_name, snooze.rep_id, snooze.snoozed_until))
+        blocks.append(snoozes_block(by_rep, "Snoozed by your reps"))
     by_name = sorted(team.rows, key=lambda row: (row.name, row.person_id))
     rows = [_row(row) for row in by_name[:MAX_TEAM_ROWS]]
     for start in range(0, len(rows), TEAM_ROWS_PER_SECTION):

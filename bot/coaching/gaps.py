@@ -106,6 +106,18 @@ class NudgeItem:
     impact: float
     snoozed_until: dt.date | None = None
     last_nudged_at: dt.datetime | None = None
+    # What a nudge says of the deal, and the facts its "why" quotes (the rep's team playbook's limits).
+    account_name: str | None = None
+    amount: Decimal | None = None
+    currency: str = "USD"
+    stage: str | None = None
+    stage_entered_at: dt.datetime | None = None
+    next_step: str | None = None
+    next_step_date: dt.date | None = None
+    close_date: dt.date | None = None
+    last_activity_at: dt.datetime | None = None
+    stage_max_days: int | None = None
+    idle_limit_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class SnoozedGap:
     detail: str | None
     snoozed_until: dt.date
     reason: str | None
+    rep_id: int = 0
 
 
 class ScanDeal(NamedTuple):
@@ -526,11 +539,18 @@ def snooze_gap(
 
 def team_snoozes(session: Session, manager_id: int, today: dt.date) -> list[SnoozedGap]:
     """Open gaps snoozed past `today` on deals of everyone under the manager, soonest back first."""
-    reports = sorted(people_under(session, manager_id))
+    return snoozes_of(session, people_under(session, manager_id), today)
+
+
+def snoozes_of(session: Session, rep_ids: Iterable[int], today: dt.date) -> list[SnoozedGap]:
+    """Open gaps snoozed past `today` on the deals of `rep_ids`, with the rep's reason, soonest back first.
+
+    The one read of snoozes: the digest, `/teamperf @rep` and the manager's App Home show these rows.
+    """
     found: list[SnoozedGap] = []
-    for chunk in in_chunks(reports):
+    for chunk in in_chunks(sorted(set(rep_ids))):
         rows = session.execute(
-            select(ProcessGap, Deal.name.label("deal_name"), Person.name.label("rep_name"), Person.email)
+            select(ProcessGap, Deal.name.label("deal_name"), Person.name.label("rep_name"), Person.email, Person.id)
             .join(Deal, Deal.id == ProcessGap.deal_id)
             .join(Person, Person.id == Deal.owner_id)
             .where(
@@ -539,10 +559,10 @@ def team_snoozes(session: Session, manager_id: int, today: dt.date) -> list[Snoo
                 ProcessGap.snoozed_until > today,
             )
         )
-        for gap, deal_name, rep_name, email in rows:
+        for gap, deal_name, rep_name, email, rep_id in rows:
             assert gap.snoozed_until is not None  # the query asks for snoozes that last past today
             found.append(
-                SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason)
+                SnoozedGap(gap.id, rep_name, email, deal_name, gap.rule, gap.detail, gap.snoozed_until, gap.snooze_reason, rep_id)
             )
     return sorted(found, key=lambda snoozed: (snoozed.snoozed_until, snoozed.rep_name, snoozed.deal_name, snoozed.rule))
 
@@ -567,9 +587,12 @@ def choose_for_nudge(items: Iterable[NudgeItem], playbook: Playbook, today: dt.d
 # read: the morning run reads this once for every rep, so no second query and no unused columns.
 _NUDGE_GAPS = (
     select(*GAP_COLUMNS, Deal.owner_id, Deal.name.label("deal_name"), Deal.crm_url, Deal.amount, Deal.stage,
-           Deal.crm_probability)
+           Deal.crm_probability, Deal.account_name, Deal.currency, Deal.stage_entered_at, Deal.next_step,
+           Deal.next_step_date, Deal.close_date, Deal.last_activity_at)
     .join(Deal, Deal.id == ProcessGap.deal_id)
-    .where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), ProcessGap.resolved_at.is_(None))
+    # A gap the rep said they fixed waits for the next sync to settle it (bot/coaching/fixes.py).
+    .where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), ProcessGap.resolved_at.is_(None),
+           ProcessGap.fix_claimed_at.is_(None))
 )  # fmt: skip
 FEW_REPS = IN_CHUNK  # up to this many reps, their gaps are read by owner; more, every open gap is read once
 _STREAM = {"stream_results": True, "yield_per": CHUNK_SIZE}  # a server-side cursor on PostgreSQL: memory stays flat
@@ -583,12 +606,14 @@ def nudge_items(
 
 
 def nudge_items_by_rep(
-    session: Session, person_ids: Iterable[int], playbook: Playbook, now: dt.datetime, *, default_timezone: str = "UTC"
-) -> dict[int, list[NudgeItem]]:
+    session: Session, person_ids: Iterable[int], playbook: Playbook, now: dt.datetime, *, default_timezone: str = "UTC",
+    counts: dict[int, int] | None = None,
+) -> dict[int, list[NudgeItem]]:  # fmt: skip
     """`nudge_items` for each of the reps (those with nothing to carry left out), from one read of their gaps.
 
     The items and their order are choose_for_nudge's: only the best `max_items` of each rep's
-    gaps are kept while reading, so memory grows with reps, not with gaps.
+    gaps are kept while reading, so memory grows with reps, not with gaps. `counts`, when given,
+    receives how many nudgeable gaps each rep has in all (what "and N more" and a rank count).
     """
     wanted = set(person_ids)
     if not wanted:
@@ -604,7 +629,8 @@ def nudge_items_by_rep(
         rows = session.connection().execute(query, execution_options=_STREAM)
     # Unpacked, not read by attribute: this loop runs once per open gap, and a Row's attributes cost.
     for row in rows:
-        gap_id, _, rule, severity, _, snoozed_until, last_nudged_at, owner_id, deal_name, _, amount, stage, crm_probability = row
+        # The first 13 columns: what choosing needs; the rest are read only for the chosen.
+        gap_id, _, rule, severity, _, snoozed_until, last_nudged_at, owner_id, deal_name, _, amount, stage, probability = row[:13]
         rep = reps.get(owner_id)
         if rep is None:
             continue
@@ -612,7 +638,10 @@ def nudge_items_by_rep(
         if (snoozed_until is None and last_nudged_at is None) or is_nudgeable(
             snoozed_until, last_nudged_at, rep.today, rep.zone, rep.playbook.nudges
         ):
-            rep.consider(row, gap_id, rule, severity, deal_name, rep.stake(amount, stage, crm_probability))
+            rep.considered += 1
+            rep.consider(row, gap_id, rule, severity, deal_name, rep.stake(amount, stage, probability))
+    if counts is not None:
+        counts.update({person_id: rep.considered for person_id, rep in reps.items() if rep.considered})
     return {person_id: items for person_id, rep in reps.items() if (items := rep.chosen())}
 
 
@@ -628,6 +657,9 @@ class _RepGaps:
         # The impact of the worst gap kept once `max_items` are: a gap below it can never be chosen.
         self.floor = -math.inf
         self.stages: dict[str, StageRule | None] = {}
+        self.considered = 0  # nudgeable gaps seen, chosen or not
+        idle = self.playbook.rules.get("no_activity")
+        self.idle_limit_days: int | None = idle.params.get("days") if idle is not None else None
 
     def stake(self, amount: Decimal | None, stage: str, crm_probability: float | None) -> float:
         """rules.money_at_stake of a deal with these values, the stage looked up once per rep."""
@@ -656,9 +688,15 @@ class _RepGaps:
         self._trim()
         return [
             NudgeItem(row.id, row.deal_id, row.deal_name, row.crm_url, row.rule, row.severity, row.detail, stake,
-                      row.snoozed_until, row.last_nudged_at)
+                      row.snoozed_until, row.last_nudged_at, row.account_name, row.amount, row.currency, row.stage,
+                      row.stage_entered_at, row.next_step, row.next_step_date, row.close_date, row.last_activity_at,
+                      self._max_days(row.stage), self.idle_limit_days)
             for _, stake, row in self.best
         ]  # fmt: skip
+
+    def _max_days(self, stage: str) -> int | None:
+        stage_rule = self.stages.get(stage) if stage in self.stages else self.playbook.stage(stage)
+        return stage_rule.max_days if stage_rule is not None else None
 
 
 def _surely_not_nudgeable_left_out(reps: Iterable[_RepGaps], now: dt.datetime) -> list[ColumnElement[bool]]:

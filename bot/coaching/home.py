@@ -5,7 +5,8 @@
   deals (ids, for Snooze; not snoozed ones first, then by impact as the nudge ranks them) and
   their open recovery plan.
 - Managers and coaches: a team summary of the reps they may see, from the one team read model
-  (bot/coaching/team.py, the rows `/teamperf` and the digest show) for the quarter.
+  (bot/coaching/team.py, the rows `/teamperf` and the digest show) for the quarter, and those
+  reps' active snoozes with their reasons (gaps.snoozes_of, as the digest and `/teamperf @rep`).
 
 Process adherence on the Home (the rep's and the team's) counts the stored open gaps, which the
 gap scan keeps current after every sync: the same gaps the Home lists, so the count and the list
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from bot.coaching.gaps import read_deals, read_open_gaps
+from bot.coaching.gaps import SnoozedGap, read_deals, read_open_gaps, snoozes_of
 from bot.coaching.nudges import DEFAULT_GUIDANCE, GUIDANCE
 from bot.coaching.playbook import Playbook
 from bot.coaching.preferences import Preferences, preferences_of
@@ -71,6 +72,8 @@ class HomeData:
     open_deal_count: int = 0
     deals_with_gaps: int = 0  # open deals with at least one open gap
     preferences: Preferences | None = None  # their own controls (bot/coaching/preferences.py)
+    # The team's active snoozes with each rep's reason (gaps.snoozes_of, as the digest and /teamperf @rep).
+    snoozes: tuple[SnoozedGap, ...] = ()
 
 
 def home_for(
@@ -110,6 +113,7 @@ def home_for(
         open_deal_count=open_deal_count,
         deals_with_gaps=len({gap.deal_id for gap in gaps}),
         preferences=preferences_of(person, playbook, today),
+        snoozes=tuple(snoozes_of(session, team.rep_ids, today)) if team is not None else (),
     )
 
 

@@ -209,3 +209,14 @@ def reachable(person: Person | None, kind: str, key: str) -> bool:
         log.warning("%s not queued (%s): person %s has no Slack account linked", kind, key, person.id)
         return False
     return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapStillOpen(Notice):
+    """To a rep who said "I fixed it": the sync since then still shows the gap (told once a claim)."""
+
+    kind: ClassVar[str] = "gap_still_open"
+    deal_name: str
+    detail: str
+    todo: str
+    deal_url: str | None

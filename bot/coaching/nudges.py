@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,8 @@ from bot.coaching.gaps import FEW_REPS, nudge_items_by_rep
 from bot.coaching.gaps import NudgeItem as GapItem
 from bot.coaching.notices import Notice
 from bot.coaching.playbook import Playbook
-from bot.coaching.words import short_date
+from bot.coaching.rules import SEVERITY_WEIGHT
+from bot.coaching.words import clip, money, short_date
 from bot.database import in_chunks
 from bot.models import Action, FoldedItem, Goal, Person, ProcessGap
 
@@ -46,8 +48,20 @@ DEFAULT_GUIDANCE = ("The playbook flags it.", "Open it in the CRM and fix what i
 
 
 @dataclass(frozen=True)
+class DealIdentity:
+    """Enough of a deal for a rep to know which one it is without opening anything."""
+
+    name: str
+    account: str | None
+    amount: Decimal | None
+    currency: str
+    stage: str | None
+    days_in_stage: int | None
+
+
+@dataclass(frozen=True)
 class NudgeItem:
-    """One line of a nudge: what, why, what to do, and how much it matters."""
+    """One line of a nudge: what, why (with the deal's own numbers), what to do, and why it ranks where it does."""
 
     kind: str  # "gap" | "action" | "goal"
     ref_id: int
@@ -58,6 +72,9 @@ class NudgeItem:
     tier: int
     impact: float = 0.0
     url: str | None = None
+    deal: DealIdentity | None = None
+    rank_reason: str | None = None
+    severity: str = ""
 
 
 # Tiers rank before impact: an overdue action a coach set comes first, then process gaps by
@@ -65,22 +82,116 @@ class NudgeItem:
 TIER_OVERDUE_ACTION, TIER_GAP, TIER_DUE_ACTION, TIER_GOAL = range(4)
 
 
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def gap_why(gap: GapItem, now: dt.datetime, today: dt.date) -> str:
+    """Why this gap is shown, in the deal's own numbers ("Next step was due Nov 12, 9 days ago.")."""
+    rule = gap.rule
+    if rule == "next_step_overdue" and gap.next_step_date is not None:
+        step = f" “{clip(gap.next_step.strip(), 80)}”" if gap.next_step and gap.next_step.strip() else ""
+        ago = (today - gap.next_step_date).days
+        return f"Next step{step} was due {short_date(gap.next_step_date)}, {_days(ago)} ago."
+    if rule == "next_step_missing":
+        if gap.next_step and gap.next_step.strip():
+            return f"Next step “{clip(gap.next_step.strip(), 80)}” has no date: nobody owns the next move."
+        if gap.next_step_date is not None:
+            return f"A next-step date ({short_date(gap.next_step_date)}) but no next step written down."
+        return "No next step is recorded: nobody owns the next move, and the deal drifts."
+    if rule == "close_date_past" and gap.close_date is not None:
+        ago = (today - gap.close_date).days
+        return (
+            f"Close date {short_date(gap.close_date)} passed {_days(ago)} ago and the deal is still open: your forecast is off."
+        )
+    if rule == "stale_stage" and gap.stage_entered_at is not None and gap.stage_max_days is not None:
+        age = (now - gap.stage_entered_at).days
+        return f"In {gap.stage} {_days(age)}; the playbook allows {gap.stage_max_days}."
+    if rule == "no_activity" and gap.last_activity_at is not None and gap.idle_limit_days is not None:
+        idle = (now - gap.last_activity_at).days
+        return f"No activity for {_days(idle)}; the playbook allows {gap.idle_limit_days}."
+    if rule == "missing_field" and gap.detail and gap.stage:
+        return f"{_sentence(gap.detail)[:-1]}, which the playbook requires in {gap.stage}."
+    if rule in GUIDANCE:
+        return GUIDANCE[rule][0]
+    return _sentence(gap.detail) if gap.detail else DEFAULT_GUIDANCE[0]
+
+
+def deal_identity(gap: GapItem, now: dt.datetime) -> DealIdentity:
+    days = (now - gap.stage_entered_at).days if gap.stage_entered_at is not None else None
+    return DealIdentity(gap.deal_name, gap.account_name, gap.amount, gap.currency, gap.stage, days)
+
+
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def gap_rank_reason(position: int, open_gaps: int, stake: float, severity: str, currency: str) -> str:
+    """Why a gap ranks where it does: its place among the rep's gaps, and the money and severity that put it there."""
+    at_stake = money(Decimal(round(stake)), currency)
+    if stake <= 0:
+        weight = f"no amount or win chance is known, so it ranks by severity ({severity})"
+        return (
+            f"Your only open gap; {weight}."
+            if open_gaps == 1
+            else f"Ranked {ordinal(position)} of your {open_gaps} open gaps: {weight}."
+        )
+    if open_gaps == 1:
+        return f"Your only open gap: {at_stake} at stake, {severity} severity."
+    if position == 1:
+        return f"Ranked 1st: {at_stake} at stake at {severity} severity, the biggest risk of your {open_gaps} open gaps."
+    return f"Ranked {ordinal(position)} of your {open_gaps} open gaps: {at_stake} at stake at {severity} severity."
+
+
+RANK_REASONS = {
+    TIER_OVERDUE_ACTION: "Overdue actions your coach set come before everything else.",
+    TIER_DUE_ACTION: "Actions due soon come after your deals' gaps.",
+    TIER_GOAL: "Goals due this week come last.",
+}
+
+
+def with_rank_reasons(chosen: Sequence[NudgeItem], open_gaps: int) -> list[NudgeItem]:
+    """`chosen` (ranked) with each item's rank reason; gaps are placed among the rep's `open_gaps`."""
+    explained = []
+    position = 0
+    for item in chosen:
+        if item.kind == "gap":
+            position += 1
+            stake = item.impact / SEVERITY_WEIGHT.get(item.severity, 1)
+            currency = item.deal.currency if item.deal is not None else "USD"
+            reason = gap_rank_reason(position, max(open_gaps, position), stake, item.severity, currency)
+        else:
+            reason = RANK_REASONS.get(item.tier, "")
+        explained.append(replace(item, rank_reason=reason))
+    return explained
+
+
 def collect_items(
-    gaps: Iterable[GapItem], actions: Iterable[DueAction], goals: Iterable[DueGoal], today: dt.date
-) -> list[NudgeItem]:
+    gaps: Iterable[GapItem], actions: Iterable[DueAction], goals: Iterable[DueGoal], today: dt.date,
+    now: dt.datetime | None = None,
+) -> list[NudgeItem]:  # fmt: skip
     """Everything worth telling a rep this morning, unranked, from what `_read_due` read for them.
 
     Gaps come from gaps.nudge_items_by_rep: the rep's team playbook, not snoozed past today and
-    not carried by a nudge in the last `renudge_days` of the rep's own days.
+    not carried by a nudge in the last `renudge_days` of the rep's own days. `now` (default: the
+    start of `today`, UTC) dates the days in stage and since the last activity.
     """
+    now = now or dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
     items = []
     for gap in gaps:
-        why, todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)
+        todo = GUIDANCE.get(gap.rule, DEFAULT_GUIDANCE)[1]
         # nudge_items reads stored gaps; only a playbook preview has gaps without an id.
         assert gap.gap_id is not None
         items.append(
-            NudgeItem("gap", gap.gap_id, gap.deal_name, gap.detail or gap.rule, why, todo, TIER_GAP, gap.impact, gap.crm_url)
-        )
+            NudgeItem("gap", gap.gap_id, gap.deal_name, gap.detail or gap.rule, gap_why(gap, now, today), todo, TIER_GAP,
+                      gap.impact, gap.crm_url, deal_identity(gap, now), severity=gap.severity)
+        )  # fmt: skip
     for action in actions:
         if action.due_date > today + dt.timedelta(days=1):
             continue
@@ -206,26 +317,28 @@ def morning_nudges(
     if not in_slack:
         return []
     todays = {person.id: local_today(person, default_timezone, now) for person in in_slack}
-    gaps = nudge_items_by_rep(session, todays, playbook, now, default_timezone=default_timezone)
+    gap_counts: dict[int, int] = {}
+    gaps = nudge_items_by_rep(session, todays, playbook, now, default_timezone=default_timezone, counts=gap_counts)
     actions, goals = _read_due(session, todays)
     folded = _read_folded(session, todays)
     nudges = []
     for person in in_slack:
         today = todays[person.id]
-        items = collect_items(gaps.get(person.id, ()), actions.get(person.id, ()), goals.get(person.id, ()), today)
+        items = collect_items(gaps.get(person.id, ()), actions.get(person.id, ()), goals.get(person.id, ()), today, now)
         chosen = rank(items, playbook.nudges.max_items)
         # A reminder held back for this nudge is in it, whatever its rank.
         waiting = folded.get(person.id, {})
         chosen += [item for item in items if (item.kind, item.ref_id) in waiting and item not in chosen]
         if chosen:
             carried = tuple(sorted(waiting[item.kind, item.ref_id] for item in chosen if (item.kind, item.ref_id) in waiting))
+            # Only a rep's best gaps were read into items; the count says how many there are in all.
+            gap_items = sum(1 for item in items if item.kind == "gap")
+            open_gaps = max(gap_counts.get(person.id, 0), gap_items)
             nudge = MorningNudge(
-                key=f"nudge:{person.id}:{today.isoformat()}",
-                name=person.name,
-                items=tuple(chosen),
-                total=len(items),
+                key=f"nudge:{person.id}:{today.isoformat()}", name=person.name,
+                items=tuple(with_rank_reasons(chosen, open_gaps)), total=len(items) - gap_items + open_gaps,
                 folded=carried,
-            )
+            )  # fmt: skip
             nudges.append((person, nudge))
     return nudges
 

@@ -22,6 +22,9 @@ from bot.org.records import OrgPerson, QuotaRecord
 from bot.periods import _add_months, period_containing
 
 DEMO_DOMAIN = "example.com"
+# The demo CRM has no pages of its own: deals link into example.com, a domain reserved for
+# documentation (RFC 2606), so the demo shows the Open in CRM button without pointing anywhere real.
+DEMO_CRM_URL = "https://crm.example.com/deals/{crm_id}"
 
 PRODUCT_LINES = {
     # line: (smallest, largest) deal amount
@@ -328,8 +331,9 @@ class _RepDeals:
         **extra: object,
     ) -> CrmDeal:
         account = self.rng.choice(ACCOUNTS)
+        crm_id = self._next_id()
         return CrmDeal(
-            crm_id=self._next_id(),
+            crm_id=crm_id,
             name=f"{account} – {line}",
             owner_key=demo_email(self.rep.name),
             owner_email=demo_email(self.rep.name),
@@ -344,5 +348,6 @@ class _RepDeals:
             account_name=account,
             crm_modified_at=max(history[-1][1], created),
             stage_history=history,
+            crm_url=DEMO_CRM_URL.format(crm_id=crm_id),
             **extra,  # type: ignore[arg-type]
         )

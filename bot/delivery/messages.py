@@ -26,6 +26,7 @@ from bot.blocks.coaching import (
     plan_opened_message,
     plan_proposal_message,
 )
+from bot.blocks.gap_actions import gap_still_open_message
 from bot.blocks.leaderboard import leaderboard_message
 from bot.coaching import notices
 from bot.coaching.agenda import OneOnOneCopy
@@ -52,6 +53,7 @@ BUILDERS: dict[type[Notice], Callable[..., Message]] = {
     notices.PlanClosed: plan_closed_message,
     OneOnOneCopy: one_on_one_copy_message,
     LeaderboardNotice: leaderboard_message,
+    notices.GapStillOpen: gap_still_open_message,
 }
 
 

@@ -29,6 +29,9 @@ class ProcessGap(Base):
         Index("ix_process_gaps_open_snoozed_until", "snoozed_until",
               sqlite_where=text("resolved_at IS NULL AND snoozed_until IS NOT NULL"),
               postgresql_where=text("resolved_at IS NULL AND snoozed_until IS NOT NULL")),
+        # "I fixed it" claims waiting for the next sync: few, so a partial index holds just those.
+        Index("ix_process_gaps_fix_claimed_at", "fix_claimed_at",
+              sqlite_where=text("fix_claimed_at IS NOT NULL"), postgresql_where=text("fix_claimed_at IS NOT NULL")),
         # The digest's "fixed this week" on deals that left the pipeline. Partial: a gap enters it
         # when resolved, so the gap scan's inserts of new gaps do not pay for it.
         Index(
@@ -48,6 +51,9 @@ class ProcessGap(Base):
     snooze_reason: Mapped[str | None] = mapped_column(Text)
     # When a nudge last carried this gap, so the same item is not repeated every morning.
     last_nudged_at: Mapped[dt.datetime | None]
+    # When the rep said "I fixed it": the first gap scan after a sync that started later settles
+    # it (the gap closed, or the rep is told once that the CRM still shows it); None otherwise.
+    fix_claimed_at: Mapped[dt.datetime | None]
     # When passing time alone next changes the detail ("40 days in Demo" becoming "41 days");
     # None when only the deal's own data can. The gap scan re-judges the deal then.
     changes_at: Mapped[dt.datetime | None]

@@ -1,33 +1,31 @@
-"""Buttons on nudges and coaching messages: done, snooze, plan proposals, check-in answers.
+"""Buttons on nudges and coaching messages: done, snooze, I fixed it, plan proposals, check-in answers.
 
 Each click acks first, changes the record through the coaching services (which decide who may
 do what), then replaces the clicked buttons with what happened, so the same message cannot be
 clicked twice. A click on a stale message gets the service's explanation, privately.
 
-Done and Snooze also sit on the App Home, where a click comes with the view instead of a message:
+Snooze… opens a modal (its submission is handlers/views/snooze.py). Done and Snooze… also sit on the App Home, where a click comes with the view instead of a message:
 there is no message to update, and the republished Home shows what happened. After either click
 the Homes of the clicker and of the rep concerned are republished.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from sqlalchemy import select
 
 from bot.blocks.coaching import plan_open_modal
-from bot.blocks.format import short_date
+from bot.blocks.gap_actions import fix_claimed_note, snooze_modal
 from bot.blocks.updates import replace_buttons
-from bot.coaching import actions, gaps, plans
+from bot.coaching import actions, fixes, plans
 from bot.coaching.errors import NotAllowed, NotFound, is_in_manager_chain
 from bot.coaching.notices import Notices
 from bot.delivery.messages import deliver
-from bot.models import Deal, Person, ProcessGap, RecoveryPlan
+from bot.models import Deal, Person, RecoveryPlan
 from bot.runtime.callers import required_caller
 from bot.runtime.guard import guarded
 from bot.runtime.home import publish_homes
@@ -36,13 +34,13 @@ from bot.runtime.work import unit_of_work
 from bot.slack_ids import (
     ACTION_DONE,
     CHECKIN_ANSWERS,
+    NUDGE_GAP_FIXED,
     NUDGE_GAP_SNOOZE,
     NUDGE_OPEN_CRM,
     PLAN_NOT_NOW,
     PLAN_OPEN,
 )
 
-SNOOZE_DAYS = 7
 ANSWER_NOTES = {"on_track": ":large_green_circle: You said: on track.", "at_risk": ":large_yellow_circle: You said: at risk.",
                 "need_help": ":red_circle: You asked for help; your manager knows."}  # fmt: skip
 
@@ -74,26 +72,35 @@ def handle_action_done(ack: Ack, body: dict[str, Any], respond: Respond, client:
     publish_homes(client, services, [caller_id, rep_id], now)
 
 
-def handle_gap_snooze(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+def handle_gap_snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Snooze…: opens the modal (until when, and why); the submission snoozes (handlers/views/snooze.py)."""
     ack()
     services = services_of(context)
     now = services.clock()
     caller_id = required_caller(context, client, body["user"]["id"])
     with unit_of_work(context) as session:
         caller = session.get_one(Person, caller_id)
-        gap = session.get(ProcessGap, int(_click(body)[1]))
-        owner = session.get(Person, session.scalar(select(Deal.owner_id).where(Deal.id == gap.deal_id))) if gap else None
-        if gap is None or owner is None:
-            raise NotFound("That gap is gone: the deal was fixed or removed.")
-        if caller.id != owner.id and not is_in_manager_chain(session, caller, owner):
-            raise NotAllowed("Only the deal's owner or their manager can snooze this.")
+        gap, _ = fixes.gap_for(session, int(_click(body)[1]), caller, "snooze")
+        deal = session.get_one(Deal, gap.deal_id)
         today = now.astimezone(ZoneInfo(caller.timezone or services.settings.timezone)).date()
-        until = today + dt.timedelta(days=SNOOZE_DAYS)
-        where = "the App Home" if body.get("container", {}).get("type") == "view" else "the morning nudge"
-        gaps.snooze_gap(session, gap.id, until, f"snoozed from {where}", now, today=today, by=caller)
-        owner_id = owner.id
-    _update(respond, body, f":zzz: Snoozed until {short_date(until)}. Your manager sees snoozed items.")
-    publish_homes(client, services, [caller_id, owner_id], now)
+        view = snooze_modal(
+            gap_id=gap.id, deal_name=deal.name, detail=gap.detail or gap.rule.replace("_", " "), today=today,
+            max_days=fixes.MAX_SNOOZE_DAYS, response_url=body.get("response_url"),
+        )  # fmt: skip
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def handle_gap_fixed(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    """I fixed it: the claim is stored and audited; the next sync rechecks the deal (bot/coaching/fixes.py)."""
+    ack()
+    services = services_of(context)
+    now = services.clock()
+    caller_id = required_caller(context, client, body["user"]["id"])
+    with unit_of_work(context) as session:
+        gap, deal = fixes.claim_fix(session, int(_click(body)[1]), session.get_one(Person, caller_id), now)
+        deal_name, owner_id = deal.name, deal.owner_id
+    _update(respond, body, fix_claimed_note(deal_name))
+    publish_homes(client, services, [caller_id, *([owner_id] if owner_id else [])], now)
 
 
 def handle_open_crm(ack: Ack) -> None:
@@ -147,6 +154,7 @@ def handle_checkin_answer(ack: Ack, body: dict[str, Any], respond: Respond, clie
 def register(app: App) -> None:
     app.action(ACTION_DONE)(guarded(handle_action_done))
     app.action(NUDGE_GAP_SNOOZE)(guarded(handle_gap_snooze))
+    app.action(NUDGE_GAP_FIXED)(guarded(handle_gap_fixed))
     app.action(re.compile(f"^{NUDGE_OPEN_CRM}"))(guarded(handle_open_crm))
     app.action(PLAN_OPEN)(guarded(handle_plan_open))
     app.action(PLAN_NOT_NOW)(guarded(handle_plan_not_now))

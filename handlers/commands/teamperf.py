@@ -1,4 +1,5 @@
-"""`/teamperf [@rep] [week|month|quarter|year|help]`: the caller's team, or one rep's scorecard, privately."""
+"""`/teamperf [@rep] [week|month|quarter|year|help]`: the caller's team, or one rep's scorecard
+(with the rep's active snoozes and their reasons), privately."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot.blocks import to_dicts
+from bot.blocks.format import first_name
+from bot.blocks.home import snoozes_block
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
 from bot.blocks.team import (
     team_blocks,
@@ -20,6 +24,7 @@ from bot.blocks.team import (
     teamperf_unknown_blocks,
     teamperf_unknown_text,
 )
+from bot.coaching.gaps import snoozes_of
 from bot.coaching.team import person_with_email, rep_scorecard, team_performance
 from bot.models import Person
 from bot.periods import PERIOD_KINDS, PeriodKind
@@ -118,6 +123,12 @@ def handle_teamperf(ack: Ack, command: dict[str, Any], respond: Respond, client:
                 default_currency=settings.currency, fiscal_year_start_month=settings.fiscal_year_start_month,
             )  # fmt: skip
             blocks, text = scorecard_blocks(card, now), f"{card.person_name}, {scorecard_text(card)}"
+            # rep_scorecard refused anyone not theirs to see, so `rep` is a rep they may see.
+            assert rep is not None
+            today = now.astimezone(ZoneInfo(person.timezone or settings.timezone)).date()
+            if snoozes := snoozes_of(session, [rep.id], today):
+                blocks = [*blocks, snoozes_block(snoozes, f"Snoozed by {first_name(rep.name)}", with_rep=False)]
+                text += f" {len(snoozes)} gap{'s' if len(snoozes) != 1 else ''} snoozed."
         else:
             team = team_performance(
                 session, person, kind, now=now, playbook=services.playbook, default_timezone=settings.timezone,

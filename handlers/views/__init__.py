@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers.views import coach, plans, preferences, writeback
+from handlers.views import coach, plans, preferences, snooze, writeback
 
 
 def register(app: App) -> None:
@@ -10,3 +10,4 @@ def register(app: App) -> None:
     coach.register(app)
     preferences.register(app)
     writeback.register(app)
+    snooze.register(app)

@@ -117,7 +117,7 @@ def test_a_reps_home_puts_the_number_first_then_actions_gaps_goals_and_plan() ->
                 "type": "button",
                 "action_id": NUDGE_GAP_SNOOZE,
                 "value": "11",
-                "text": {"type": "plain_text", "text": "Snooze a week", "emoji": True},
+                "text": {"type": "plain_text", "text": "Snooze…", "emoji": True},
             },
         },  # fmt: skip
         {"type": "actions", "elements": [update_button_json(GAP.deal_id)]},

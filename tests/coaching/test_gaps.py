@@ -275,7 +275,7 @@ def test_a_snoozed_gap_stays_out_of_nudges_until_its_date_and_the_managers_see_w
         ]
         assert team_snoozes(session, ids["mia"], now.date()) == [
             SnoozedGap(snoozed.id, "Riley Rep", RILEY, "Globex expansion", "next_step_missing", "no dated next step",
-                       dt.date(2026, 12, 1), "Waiting for legal to return the redlines"),
+                       dt.date(2026, 12, 1), "Waiting for legal to return the redlines", ids["riley"]),
         ]  # fmt: skip
         # Mia's manager sees it too; Vic, who manages someone else, does not.
         assert [snooze.gap_id for snooze in team_snoozes(session, vp.id, now.date())] == [snoozed.id]
@@ -318,6 +318,9 @@ def test_a_gap_a_nudge_carried_waits_renudge_days_before_it_is_carried_again(ses
         assert carried[0] == NudgeItem(
             carried[0].gap_id, carried[0].deal_id, "Globex expansion", "https://crm.example.com/deals/O2",
             "next_step_missing", "high", "no dated next step", 3 * 20000 * 0.8, None, now - 2 * DAY,
+            # What the nudge says of the deal and quotes in its why, read in the same pass.
+            None, Decimal("20000"), "USD", "Negotiation", dt.datetime(2026, 10, 20, tzinfo=dt.UTC), None, None,
+            dt.date(2026, 11, 20), None, 14, 14,
         )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from bot.crm.providers import provider_from_settings
 from bot.crm.sync import SyncSummary, sync
 from bot.database import session_scope
 from bot.models import CrmSyncState, Deal, DealStageHistory, Person
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from tests.support.hubspot_standin import TOKEN, HubSpotStandIn
 from tests.support.loopback import LoopbackServer
 
@@ -383,3 +383,23 @@ def test_an_unknown_field_in_crm_field_map_is_named() -> None:
     with pytest.raises(CrmError, match="unknown field colour") as wrong:
         provider(standin, time, crm_field_map="colour=hs_colour")
     assert wrong.value.setting == "CRM_FIELD_MAP"
+
+
+def test_with_hubspot_portal_id_each_deal_links_to_its_hubspot_record(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin, time = standin_and_time(3)
+    run_sync(session_factory, provider(standin, time, hubspot_portal_id="2519445"), now)
+    with session_factory() as session:
+        rows = session.execute(select(Deal.crm_id, Deal.crm_url).where(Deal.crm_source == "hubspot"))
+        links = {row.crm_id: row.crm_url for row in rows}
+    assert links == {
+        f"900000000{n}": f"https://app.hubspot.com/contacts/2519445/record/0-3/900000000{n}" for n in (1, 2, 3)
+    }  # fmt: skip
+
+
+def test_without_a_portal_id_hubspot_deals_have_no_link_and_a_malformed_one_is_refused(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin, time = standin_and_time(2)
+    run_sync(session_factory, provider(standin, time), now)
+    with session_factory() as session:
+        assert set(session.scalars(select(Deal.crm_url).where(Deal.crm_source == "hubspot"))) == {None}
+    with pytest.raises(SettingsError, match="^invalid settings: HUBSPOT_PORTAL_ID: String should match pattern"):
+        load_settings(_env_file=None, CRM_PROVIDER="hubspot", HUBSPOT_TOKEN=TOKEN, HUBSPOT_PORTAL_ID="app.hubspot.com/2519445")

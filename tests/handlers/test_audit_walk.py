@@ -20,7 +20,7 @@ from bot.slack_ids import (
     CHECKIN_ON_TRACK,
     DEAL_UPDATE_BLOCKS,
     DEAL_UPDATE_VIEW,
-    NUDGE_GAP_SNOOZE,
+    NUDGE_GAP_FIXED,
     ONE_ON_ONE_HELD,
     ONE_ON_ONE_SEND,
     PLAN_CADENCE_BLOCK,
@@ -33,6 +33,7 @@ from bot.slack_ids import (
 from tests.handlers.test_buttons import app, assign, buttons, click, propose_plan, team
 from tests.handlers.test_coach import form
 from tests.handlers.test_coach import submit as submit_coach_form
+from tests.handlers.test_gap_buttons import snooze_form
 from tests.handlers.test_people_events import slack_event, slack_user
 from tests.handlers.test_preferences import submit as submit_preferences
 from tests.support.personas import RILEY
@@ -48,6 +49,7 @@ READ_ONLY = {
     "handle_open_crm",
     "handle_plan_open",
     "handle_open_preferences",
+    "handle_gap_snooze",  # opens the snooze modal; its submission snoozes
     "handle_one_on_one_open",
     "handle_open_update",
 }
@@ -64,9 +66,9 @@ def coach_command(app, slack, user: str, text: str) -> None:  # type: ignore[no-
     app.dispatch(BoltRequest(body=body, headers=sign(body)))
 
 
-def open_gap(session_factory, now) -> int:  # type: ignore[no-untyped-def]
+def open_gap(session_factory, now, rule: str = "close_date_past") -> int:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as session:
-        gap = ProcessGap(deal_id=session.scalar(select(Deal.id).where(Deal.crm_id == "O2")), rule="close_date_past", severity="high",
+        gap = ProcessGap(deal_id=session.scalar(select(Deal.id).where(Deal.crm_id == "O2")), rule=rule, severity="high",
                          detail="close date Nov 20 has passed", opened_at=now)  # fmt: skip
         session.add(gap)
         session.flush()
@@ -102,7 +104,8 @@ def plan_form(plan_id: int) -> dict[str, Any]:
 Scenario = Callable[[Any, Any, Any, dict[str, int], dt.datetime], None]
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "handle_action_done": (lambda app, slack, db, team, now: click(app, slack, "URILEY", ACTION_DONE, str(a := assign(db, team, now)), buttons(ACTION_DONE, str(a))), "complete_action"),
-    "handle_gap_snooze": (lambda app, slack, db, team, now: click(app, slack, "URILEY", NUDGE_GAP_SNOOZE, str(g := open_gap(db, now)), buttons(NUDGE_GAP_SNOOZE, str(g))), "snooze_gap"),
+    "handle_snooze_submission": (lambda app, slack, db, team, now: dispatch_view(app, snooze_form(open_gap(db, now), "2026-12-02", "Buyer on leave"), "URILEY"), "snooze_gap"),
+    "handle_gap_fixed": (lambda app, slack, db, team, now: click(app, slack, "URILEY", NUDGE_GAP_FIXED, str(g := open_gap(db, now, "stale_stage")), buttons(NUDGE_GAP_FIXED, str(g))), "claim_gap_fixed"),
     "handle_plan_not_now": (lambda app, slack, db, team, now: click(app, slack, "UMIA", PLAN_NOT_NOW, str(p := propose_plan(db, team, now)), buttons(PLAN_NOT_NOW, str(p))), "decline_plan"),
     "handle_checkin_answer": (lambda app, slack, db, team, now: click(app, slack, "URILEY", CHECKIN_ON_TRACK, str(c := open_checkin(db, team, now)), buttons(CHECKIN_ON_TRACK, str(c))), "answer_checkin"),
     "handle_plan_open_submission": (lambda app, slack, db, team, now: dispatch_view(app, plan_form(propose_plan(db, team, now)), "UMIA"), "open_plan"),

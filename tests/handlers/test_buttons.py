@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.coaching import actions
 from bot.database import session_scope
-from bot.models import Action, Deal, OutboxMessage, Person, PlanCheckin, ProcessGap, RecoveryPlan
+from bot.models import Action, OutboxMessage, Person, PlanCheckin, RecoveryPlan
 from bot.settings import Settings
 from bot.slack_ids import (
     ACTION_DONE,
@@ -114,23 +114,6 @@ def test_someone_else_cannot_mark_a_reps_action_done(app, slack, session_factory
     assert reply.body["text"] == "Only Riley Rep, whoever assigned it and Riley Rep's managers can mark this action done."
     with session_factory() as session:
         assert session.get(Action, action_id).status == "open"  # type: ignore[union-attr]
-
-
-def test_a_snooze_click_keeps_the_gap_out_of_nudges_for_a_week(app, slack, session_factory, team, now) -> None:  # type: ignore[no-untyped-def]
-    with session_scope(session_factory) as session:
-        deal_id = session.scalar(select(Deal.id).where(Deal.crm_id == "O2"))
-        gap = ProcessGap(
-            deal_id=deal_id, rule="close_date_past", severity="high", detail="close date Nov 20 has passed", opened_at=now
-        )
-        session.add(gap)
-        session.flush()
-        gap_id = gap.id
-    click(app, slack, "URILEY", NUDGE_GAP_SNOOZE, str(gap_id), buttons(NUDGE_GAP_SNOOZE, str(gap_id)))
-    [update] = slack.wait_for("response")
-    assert update.body["blocks"][1]["elements"][0]["text"] == ":zzz: Snoozed until Dec 2. Your manager sees snoozed items."
-    with session_factory() as session:
-        gap = session.get(ProcessGap, gap_id)
-        assert (gap.snoozed_until, gap.snooze_reason) == (dt.date(2026, 12, 2), "snoozed from the morning nudge")  # type: ignore[union-attr]
 
 
 def test_a_click_on_a_stale_message_explains_itself(app, slack, session_factory, team) -> None:  # type: ignore[no-untyped-def]

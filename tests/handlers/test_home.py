@@ -27,6 +27,8 @@ from bot.runtime.home import publish_homes
 from bot.runtime.services import Services
 from bot.settings import Settings
 from bot.slack_ids import ACTION_DONE, DEAL_UPDATE, NUDGE_GAP_SNOOZE, PREFS_OPEN
+from tests.handlers.test_gap_buttons import snooze_form
+from tests.handlers.test_gap_buttons import submit as submit_snooze
 from tests.support.delivered import delivered
 from tests.support.personas import MIA, OUTSIDER, RILEY, seed_team
 from tests.support.signing import SIGNING_SECRET, sign
@@ -187,7 +189,7 @@ def test_opening_the_home_tab_publishes_the_reps_home(app, slack, team) -> None:
                 "text": "<https://crm.example.com/deals/O2|Globex expansion>: close date Nov 20 has passed\n"
                 "_Do:_ Move the close date to when it will really close, or close it lost.",
             },
-            "accessory": button(NUDGE_GAP_SNOOZE, str(team["gap"]), "Snooze a week"),
+            "accessory": button(NUDGE_GAP_SNOOZE, str(team["gap"]), "Snooze…"),
         },
         {"type": "actions", "elements": [button(DEAL_UPDATE, str(team["gap_deal"]), "Update…")]},
         {"type": "divider"},
@@ -307,8 +309,14 @@ def test_a_done_click_on_the_home_republishes_it(app, slack, team) -> None:  # t
     assert slack.calls_to("response") == []  # no message to update
 
 
-def test_a_snooze_click_republishes_the_home_with_the_gap_snoozed(app, slack, session_factory, team) -> None:  # type: ignore[no-untyped-def]
+def test_snooze_on_the_home_opens_the_modal_and_its_submission_republishes_the_home_with_the_gap_snoozed(
+    app, slack, session_factory, team
+) -> None:  # type: ignore[no-untyped-def]
     click(app, slack, "URILEY", NUDGE_GAP_SNOOZE, str(team["gap"]), on_home=True)
+    [opened] = slack.wait_for("views.open")
+    # A Home click has no response_url: the republished Home is the answer.
+    assert json.loads(opened.body["view"]["private_metadata"]) == {"gap": team["gap"], "response_url": None}
+    submit_snooze(app, "URILEY", snooze_form(team["gap"], "2026-12-02", "Waiting on legal"))
     [(_, blocks)] = published(slack)
     gap_texts = [text for text in texts(blocks) if text.startswith(("*Process gaps", "<https://crm"))]
     assert gap_texts == [
@@ -316,8 +324,9 @@ def test_a_snooze_click_republishes_the_home_with_the_gap_snoozed(app, slack, se
         "<https://crm.example.com/deals/O2|Globex expansion>: close date Nov 20 has passed\n:zzz: _Snoozed until Dec 2_",
     ]
     assert not any(block.get("accessory", {}).get("action_id") == NUDGE_GAP_SNOOZE for block in blocks)
+    assert slack.calls_to("response") == []
     with session_factory() as session:
-        assert session.get(ProcessGap, team["gap"]).snooze_reason == "snoozed from the App Home"  # type: ignore[union-attr]
+        assert session.get(ProcessGap, team["gap"]).snooze_reason == "Waiting on legal"  # type: ignore[union-attr]
 
 
 def test_a_failed_publish_is_logged_and_the_click_still_updates_the_message(app, slack, session_factory, team, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -309,3 +309,55 @@ def test_the_fallback_text_escapes_what_was_typed_as_the_blocks_do(app, slack) -
     assert shown(slack)["text"] == (
         "I don't understand “&lt;!channel&gt; *bold*”. Try a period (week, month, quarter, year), a rep (@name or email), or both."
     )
+
+
+def snooze_one_of_rileys_gaps(session_factory, org, now, reason: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Snooze Riley's first open gap until Dec 9 with `reason`, as the modal does; (deal name, gap detail)."""
+    from bot.coaching.gaps import snooze_gap
+    from bot.models import ProcessGap
+
+    with session_scope(session_factory) as session:
+        gap, deal_name = session.execute(
+            select(ProcessGap, Deal.name).join(Deal, Deal.id == ProcessGap.deal_id)
+            .where(Deal.owner_id == org["riley"], ProcessGap.resolved_at.is_(None)).order_by(ProcessGap.id).limit(1)
+        ).one()  # fmt: skip
+        snooze_gap(session, gap.id, dt.date(2026, 12, 9), reason, now, by=session.get(Person, org["riley"]))
+        return deal_name, gap.detail
+
+
+def test_a_manager_naming_a_rep_sees_their_active_snoozes_with_the_reps_reason_and_date(
+    app, slack, org, session_factory, now
+) -> None:  # type: ignore[no-untyped-def]
+    deal_name, detail = snooze_one_of_rileys_gaps(session_factory, org, now, "Buyer <on leave> until Dec 8")
+    teamperf(app, slack, "UMIA", "<@URILEY>")
+    message = shown(slack)
+    assert message["blocks"][-1] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": f"*Snoozed by Riley* (1)\n• {deal_name}, {detail} · until Dec 9: “Buyer &lt;on leave&gt; until Dec 8”",
+        },
+    }
+    assert message["text"].endswith(" 1 gap snoozed.")
+
+
+def test_the_managers_home_shows_each_reps_snoozes_with_reason_and_date_from_the_same_read(org, session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    from bot.blocks.home import home_blocks
+    from bot.coaching.gaps import snoozes_of, team_snoozes
+    from bot.coaching.home import home_for
+
+    deal_name, detail = snooze_one_of_rileys_gaps(session_factory, org, now, "Waiting on legal")
+    with session_factory() as session:
+        mia = session.get_one(Person, org["mia"])
+        data = home_for(session, mia, now, load_playbook(), default_timezone=TIMEZONE, default_currency="USD")
+        # The Home, /teamperf @rep and the digest read the one model: the same rows.
+        assert (
+            list(data.snoozes)
+            == snoozes_of(session, [org["riley"]], dt.date(2026, 11, 25))
+            == team_snoozes(session, mia.id, dt.date(2026, 11, 25))
+        )
+    blocks = to_dicts(home_blocks(data))
+    snoozed = [
+        block["text"]["text"] for block in blocks if block.get("text", {}).get("text", "").startswith("*Snoozed by your reps*")
+    ]
+    assert snoozed == [f"*Snoozed by your reps* (1)\n• *Riley Rep* · {deal_name}, {detail} · until Dec 9: “Waiting on legal”"]

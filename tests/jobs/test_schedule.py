@@ -131,26 +131,36 @@ def test_a_week_across_the_dst_change_sends_each_nudge_and_digest_at_local_time_
     ]
 
 
-def test_the_nudge_carries_the_gaps_with_why_and_what_to_do(session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_the_nudge_carries_the_gaps_naming_the_deal_with_why_in_its_numbers_and_why_it_ranks_there(session_factory) -> None:  # type: ignore[no-untyped-def]
     seed(session_factory)
     run(schedule(session_factory), FRIDAY + dt.timedelta(hours=12), FRIDAY + dt.timedelta(hours=14))
     with session_factory() as session:
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "UNORA"))
-    assert row.payload["text"] == "Good morning Nora: 2 things worth doing today."
+    assert row.payload["text"] == (
+        "Good morning Nora: 2 things worth doing today.\n"
+        "• Nora Rep's big deal ($50,000 · Proposal, 30 days in stage): "
+        "Close date Oct 20 passed 10 days ago and the deal is still open: your forecast is off.\n"
+        "• Nora Rep's big deal ($50,000 · Proposal, 30 days in stage): In Proposal 30 days; the playbook allows 21."
+    )
     texts = [block["text"]["text"] for block in row.payload["blocks"] if block["type"] == "section"]
     assert texts == [
         "*Good morning Nora: 2 things worth doing today.*",
-        "*Nora Rep's big deal*: close date Oct 20 has passed\n"
-        "_Why:_ The close date has passed while the deal is open: your forecast is off.\n"
+        "*Nora Rep's big deal*\n$50,000 · Proposal, 30 days in stage\n"
+        "_Why:_ Close date Oct 20 passed 10 days ago and the deal is still open: your forecast is off.\n"
         "_Do:_ Move the close date to when it will really close, or close it lost.",
-        "*Nora Rep's big deal*: 30 days in Proposal (limit 21)\n"
-        "_Why:_ It has sat in its stage longer than the playbook allows.\n"
+        "*Nora Rep's big deal*\n$50,000 · Proposal, 30 days in stage\n"
+        "_Why:_ In Proposal 30 days; the playbook allows 21.\n"
         "_Do:_ Advance it, or book the step that will.",
+    ]
+    ranks = [block["elements"][0]["text"] for block in row.payload["blocks"] if block["type"] == "context"]
+    assert ranks == [
+        "Ranked 1st: $30,000 at stake at high severity, the biggest risk of your 2 open gaps.",  # $50,000 × Proposal's 0.6
+        "Ranked 2nd of your 2 open gaps: $30,000 at stake at medium severity.",
     ]
     buttons = [
         element["action_id"] for block in row.payload["blocks"] if block["type"] == "actions" for element in block["elements"]
     ]
-    assert buttons == ["nudge_gap_snooze", "nudge_gap_snooze"]
+    assert buttons == ["nudge_gap_snooze", "nudge_gap_fixed", "nudge_gap_snooze", "nudge_gap_fixed"]
 
 
 def test_a_nudge_missed_while_down_goes_out_once_on_return_within_the_grace_window(session_factory) -> None:  # type: ignore[no-untyped-def]
