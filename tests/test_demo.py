@@ -48,10 +48,10 @@ def test_the_demo_will_not_overwrite_an_existing_file(tmp_path: Path) -> None:
     assert precious.read_text() == "precious"
 
 
-def test_the_demo_nudge_names_each_deal_links_it_and_offers_the_three_buttons() -> None:
+def test_the_demo_nudge_names_each_deal_links_it_and_offers_the_four_buttons() -> None:
     output = demo_output(dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC))
     nudges = output[output.index("nudge → ") : output.index("digest → ")]
-    assert "[ Open in CRM ]  [ Snooze… ]  [ I fixed it ]" in nudges
+    assert "[ Open in CRM ]  [ Update… ]  [ Snooze… ]  [ I fixed it ]" in nudges
     assert "Why: " in nudges and "Do: " in nudges and " in stage" in nudges and " at stake " in nudges
     assert "Open in CRM opens the deal's own page, e.g. https://crm.example.com/deals/" in output
 

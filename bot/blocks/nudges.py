@@ -2,8 +2,8 @@
 
 A gap item reads: the deal's name; its account, amount, stage and days in stage; why, in the
 deal's own numbers; what to do; and, in small print, why it ranks where it does. Its buttons are
-Open in CRM (a link, when the CRM gives one), Snooze… (a modal: until when and why) and I fixed it
-(rechecked on the next sync). `GAP_BUTTONS` lists the action buttons in order: one more is one
+Open in CRM (a link, when the CRM gives one), Update… (the CRM write-back form, bot/blocks/writeback.py),
+Snooze… (a modal: until when and why) and I fixed it (rechecked on the next sync). `GAP_BUTTONS` lists the action buttons in order: one more is one
 more entry there. A rep with more than `max_items` things gets "…and N more", linked to their App
 Home when the app's ids are known (SLACK_TEAM_ID, SLACK_APP_ID).
 """
@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks import to_dicts
 from bot.blocks.format import clip, escape, first_name, money
 from bot.blocks.preferences import nudge_menu
+from bot.blocks.writeback import update_button
 from bot.slack_ids import ACTION_DONE, NUDGE_GAP_FIXED, NUDGE_GAP_SNOOZE, NUDGE_OPEN_CRM
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ def _buttons(item: NudgeItem) -> list[ButtonElement]:
         buttons.append(ButtonElement(text="Open in CRM", url=item.url, action_id=f"{NUDGE_OPEN_CRM}:{item.ref_id}"))
     if item.kind == "action":
         buttons.append(ButtonElement(text="Mark done", action_id=ACTION_DONE, value=str(item.ref_id), style="primary"))
+    if item.kind == "gap" and item.deal is not None and item.deal.deal_id is not None:
+        buttons.append(update_button(item.deal.deal_id))
     if item.kind == "gap":
         buttons += [ButtonElement(text=text, action_id=action_id, value=str(item.ref_id)) for text, action_id in GAP_BUTTONS]
     return buttons
@@ -119,6 +122,7 @@ def nudge_blocks(name: str, items: Sequence[NudgeItem], total: int, home_url: st
 _MENU = nudge_menu().to_dict()
 _DIVIDER = DividerBlock().to_dict()
 _OPEN_CRM, _MARK_DONE = (ButtonElement(text=text).to_dict()["text"] for text in ("Open in CRM", "Mark done"))
+_UPDATE = {key: value for key, value in update_button(0).to_dict().items() if key != "value"}
 _GAP_BUTTON_TEXTS = tuple((ButtonElement(text=text).to_dict()["text"], action_id) for text, action_id in GAP_BUTTONS)
 
 
@@ -130,6 +134,8 @@ def _button_dicts(item: NudgeItem) -> list[dict[str, Any]]:
         buttons.append(
             {"type": "button", "text": _MARK_DONE, "action_id": ACTION_DONE, "value": str(item.ref_id), "style": "primary"}
         )
+    if item.kind == "gap" and item.deal is not None and item.deal.deal_id is not None:
+        buttons.append({**_UPDATE, "value": str(item.deal.deal_id)})
     if item.kind == "gap":
         buttons += [
             {"type": "button", "text": text, "action_id": action_id, "value": str(item.ref_id)}

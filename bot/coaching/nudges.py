@@ -57,6 +57,7 @@ class DealIdentity:
     currency: str
     stage: str | None
     days_in_stage: int | None
+    deal_id: int | None = None  # the stored deal, for Update… (the CRM write-back form)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def gap_why(gap: GapItem, now: dt.datetime, today: dt.date) -> str:
 
 def deal_identity(gap: GapItem, now: dt.datetime) -> DealIdentity:
     days = (now - gap.stage_entered_at).days if gap.stage_entered_at is not None else None
-    return DealIdentity(gap.deal_name, gap.account_name, gap.amount, gap.currency, gap.stage, days)
+    return DealIdentity(gap.deal_name, gap.account_name, gap.amount, gap.currency, gap.stage, days, gap.deal_id)
 
 
 def ordinal(number: int) -> str:

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from bot.blocks import to_dicts
 from bot.blocks.nudges import GAP_BUTTONS, app_home_url, nudge_block_dicts, nudge_blocks, nudge_text
 from bot.coaching.nudges import DealIdentity, NudgeItem
-from bot.slack_ids import NUDGE_GAP_FIXED, NUDGE_GAP_SNOOZE, NUDGE_OPEN_CRM
+from bot.slack_ids import DEAL_UPDATE, NUDGE_GAP_FIXED, NUDGE_GAP_SNOOZE, NUDGE_OPEN_CRM
 
 
 def test_a_name_with_markup_is_escaped_in_the_fallback_exactly_as_in_the_blocks() -> None:
@@ -54,7 +54,7 @@ def gap_item(url: str | None = "https://crm.example.com/deals/70") -> NudgeItem:
     return NudgeItem(
         "gap", 7, "Northwind <Core> & Co", "41 days in Proposal (limit 21)", "In Proposal 41 days; the playbook allows 21.",
         "Advance it, or book the step that will.", 1, 86400.0, url,
-        DealIdentity("Northwind <Core> & Co", "Northwind Traders", Decimal("48000"), "USD", "Proposal", 41),
+        DealIdentity("Northwind <Core> & Co", "Northwind Traders", Decimal("48000"), "USD", "Proposal", 41, 70),
         "Ranked 1st: $28,800 at stake at high severity, the biggest risk of your 18 open gaps.", "high",
     )  # fmt: skip
 
@@ -72,7 +72,7 @@ def button(text: str, action_id: str, value: str | None = None, url: str | None 
     return element
 
 
-def test_a_gap_item_names_the_deal_says_why_and_why_it_ranks_there_with_its_three_buttons() -> None:
+def test_a_gap_item_names_the_deal_says_why_and_why_it_ranks_there_with_its_four_buttons() -> None:
     blocks = to_dicts(nudge_blocks("Riley Rep", [gap_item()], 19, "slack://app?team=T0001&id=A0001&tab=home"))
     assert blocks[1:] == [
         {"type": "divider"},
@@ -97,6 +97,7 @@ def test_a_gap_item_names_the_deal_says_why_and_why_it_ranks_there_with_its_thre
             "type": "actions",
             "elements": [
                 button("Open in CRM", f"{NUDGE_OPEN_CRM}:7", url="https://crm.example.com/deals/70"),
+                button("Update…", DEAL_UPDATE, "70"),
                 button("Snooze…", NUDGE_GAP_SNOOZE, "7"),
                 button("I fixed it", NUDGE_GAP_FIXED, "7"),
             ],
@@ -117,8 +118,10 @@ def test_without_a_crm_link_or_app_ids_the_item_has_no_open_button_and_more_name
     blocks = to_dicts(nudge_blocks("Riley Rep", [gap_item(url=None)], 3))
     assert blocks[-2] == {
         "type": "actions",
-        "elements": [button("Snooze…", NUDGE_GAP_SNOOZE, "7"), button("I fixed it", NUDGE_GAP_FIXED, "7")],
-    }
+        "elements": [
+            button("Update…", DEAL_UPDATE, "70"), button("Snooze…", NUDGE_GAP_SNOOZE, "7"), button("I fixed it", NUDGE_GAP_FIXED, "7"),
+        ],
+    }  # fmt: skip
     assert blocks[-1] == {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": "…and 2 more: see them all in your coachbot Home tab."}],

@@ -65,7 +65,7 @@ def test_a_gap_item_names_its_deal_account_amount_stage_and_days_in_stage() -> N
     assert item == NudgeItem(
         "gap", 7, "Northwind – Core Platform", "41 days in Proposal (limit 21)", "In Proposal 41 days; the playbook allows 21.",
         "Advance it, or book the step that will.", 1, 86400.0, "https://crm.example.com/deals/70",
-        DealIdentity("Northwind – Core Platform", "Northwind Traders", Decimal("48000"), "USD", "Proposal", 41),
+        DealIdentity("Northwind – Core Platform", "Northwind Traders", Decimal("48000"), "USD", "Proposal", 41, 70),
         severity="high",
     )  # fmt: skip
 
