@@ -1,4 +1,4 @@
-"""The digest's week of gap changes, on SQLite and PostgreSQL: what counts as fixed, opened and fixed after a nudge."""
+"""The digest's week, on SQLite and PostgreSQL: gaps fixed and opened, nudges acted on, goals, check-ins, snoozes, a leader's teams."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.coaching.digest import WeekChanges, build_digest
+from bot.coaching.digest import build_digest
+from bot.coaching.discipline import Discipline
 from bot.database import session_scope
 from bot.models import Deal, Person, ProcessGap
 from tests.coaching.test_team import PLAYBOOK, TIMEZONE, person, seed_org
@@ -64,9 +65,22 @@ def test_the_week_counts_the_teams_gaps_fixed_and_opened_in_the_seven_days_befor
         )
     # Fixed: the open deal's (10 h), the won deal's (36 h), the deleted deal's (72 h); median 36 h.
     # Opened: the open deal's three of this week (one resolved only after now) and the deleted deal's.
-    # After a nudge: the open deal's and the won deal's; the deleted deal's nudge came after its fix.
-    assert digest.changes == WeekChanges(gaps_fixed=3, median_hours_to_fix=36.0, gaps_opened=4, nudged_then_fixed=2)
+    # Nudges whose two days ended this week: the open deal's (fixed 9 h later) and the won deal's (35 h);
+    # the deleted deal's nudge came after its fix, a day ago. Open deals: Riley's three (G1 with a gap),
+    # Sam's three, Tess's one.
+    assert digest.changes == Discipline(
+        gaps_opened=4, hours_to_fix=(10.0, 36.0, 72.0), nudged=2, nudged_fixed_in_two_days=2, open_deals=7, deals_with_gaps=1
+    )
+    assert digest.changes.median_hours_to_fix == 36.0
+    weeks = {week.name: week.discipline for week in digest.weeks}
+    assert weeks["Riley Rep"] == Discipline(
+        gaps_opened=3, hours_to_fix=(10.0, 36.0), nudged=2, nudged_fixed_in_two_days=2, open_deals=3, deals_with_gaps=1
+    )
+    assert weeks["Sam Rep"] == Discipline(gaps_opened=1, hours_to_fix=(72.0,), open_deals=3)
+    assert weeks["Tess Rep"] == Discipline(open_deals=1)
     assert digest.week_of == dt.date(2026, 11, 23)
+    # Dana leads one manager, Mia, and Tess directly: one team's digest, not a leader's.
+    assert digest.teams == ()
 
 
 def test_a_manager_without_reps_has_an_empty_week(session_factory, now) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +90,8 @@ def test_a_manager_without_reps_has_an_empty_week(session_factory, now) -> None:
     with session_factory() as session:
         nora = session.query(Person).filter_by(email="nora.new@example.com").one()
         digest = build_digest(session, nora, PLAYBOOK, now, default_timezone=TIMEZONE, default_currency="USD")
-    assert digest.changes == WeekChanges(0, None, 0, 0)
+    assert digest.changes == Discipline()
+    assert digest.teams == () and digest.weeks == ()
     assert digest.team.rows == ()
     assert ids  # the org exists; Nora just has nobody under her
 
