@@ -117,23 +117,35 @@ def _snooze_line(snooze: SnoozedGap, *, with_rep: bool) -> str:
     return f"{rep}{escape(clip(snooze.deal_name, 60))}, {what} · until {short_date(snooze.snoozed_until)}{why}"
 
 
+def _listed(head: str, lines: list[str], more: str, *, named: int, separator: str = "\n", end: str = "") -> str:
+    """`head` and up to `named` of `lines`, as many as fit in a section with the "…and N more" line
+    that counts the rest (`more` formatted with the count), so clipping never hides how many are left."""
+    text = head
+    for shown, line in enumerate(lines[:named]):
+        rest = len(lines) - shown
+        candidate = text + (separator if shown else "") + line
+        # Room for this line, and for the count of those after it should the next one not fit.
+        if len(candidate) + len(more.format(rest - 1)) + len(end) + 2 > SECTION_CHARS:
+            return text + (separator if shown else "") + more.format(rest) + end
+        text = candidate
+    if len(lines) > named:
+        text += (separator if named else "") + more.format(len(lines) - named)
+    return text + end
+
+
 def snoozes_text(digest: Digest) -> str:
     """The gaps the team snoozed and why, in the rep's own words: a snooze is a promise to look again."""
     snoozes = digest.snoozes
-    lines = [f"*Snoozed by your reps* ({len(snoozes)})"]
-    lines += [f"• {_snooze_line(snooze, with_rep=True)}" for snooze in snoozes[:SNOOZES_NAMED]]
-    if len(snoozes) > SNOOZES_NAMED:
-        lines.append(f"…and {len(snoozes) - SNOOZES_NAMED} more (each rep's Home lists theirs).")
-    return clip("\n".join(lines), SECTION_CHARS)
+    lines = [f"• {_snooze_line(snooze, with_rep=True)}" for snooze in snoozes]
+    return _listed(f"*Snoozed by your reps* ({len(snoozes)})\n", lines, "…and {} more (each rep's Home lists theirs).",
+                   named=SNOOZES_NAMED)  # fmt: skip
 
 
 def paused_text(digest: Digest) -> str:
     paused = digest.paused
-    named = ", ".join(
-        f"{escape(row.name)} (to {short_date(row.paused_until)})" for row in paused[:PAUSED_NAMED] if row.paused_until
-    )
-    more = f", and {len(paused) - PAUSED_NAMED} more" if len(paused) > PAUSED_NAMED else ""
-    return clip(f"*Paused* ({len(paused)}): {named}{more}. They get no nudges until then.", SECTION_CHARS)
+    names = [f"{escape(row.name)} (to {short_date(row.paused_until)})" for row in paused if row.paused_until]
+    return _listed(f"*Paused* ({len(paused)}): ", names, "and {} more", named=PAUSED_NAMED, separator=", ",
+                   end=". They get no nudges until then.")  # fmt: skip
 
 
 def rep_week_text(week: RepWeek, *, team: str | None = None, reasons: bool = False) -> str:
@@ -198,12 +210,8 @@ def team_digest_blocks(digest: Digest) -> list[Block]:
     """A manager's digest: the team, who needs attention, snoozes, the table, then each rep's week."""
     blocks: list[Block] = [HeaderBlock(text=clip(f"Your team, week of {_week_of(digest)}", 150)), _summary(digest)]
     if digest.attention:
-        lines = ["*Who needs coaching attention*"]
-        for name, reasons in digest.attention[:10]:
-            lines.append(f"• *{escape(name)}*: {escape('; '.join(reasons))}")
-        if len(digest.attention) > 10:
-            lines.append(f"…and {len(digest.attention) - 10} more (see the table).")
-        blocks.append(_section("\n".join(lines)))
+        lines = [f"• *{escape(name)}*: {escape('; '.join(reasons))}" for name, reasons in digest.attention]
+        blocks.append(_section(_listed("*Who needs coaching attention*\n", lines, "…and {} more (see the table).", named=10)))
     else:
         blocks.append(_section("*Nobody needs special attention this week.* :tada:"))
     if digest.snoozes:

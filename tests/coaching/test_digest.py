@@ -141,3 +141,98 @@ def test_the_digest_shows_the_teams_snoozes_with_the_reps_own_reason_until_they_
             ).snoozes
             == ()
         )
+
+
+def test_each_reps_week_has_the_goals_set_and_closed_the_plan_check_ins_and_the_snoozes_of_the_week(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    from bot.coaching.digest import CheckinAnswer, GoalMove
+    from bot.coaching.gaps import snooze_gap
+    from bot.models import Goal, PlanCheckin, RecoveryPlan
+
+    ids = seed_org(session_factory)
+    with session_scope(session_factory) as session:
+        riley_id, sam_id = ids["riley"], ids["sam"]
+        session.add_all(
+            [
+                Goal(person_id=riley_id, competency="Cross-sell", description="Analytics pipeline", progress=0.25,
+                     created_at=now - 2 * DAY),
+                Goal(person_id=riley_id, competency="Discovery", description="Ask about budget", progress=1.0,
+                     status="achieved", created_at=now - 30 * DAY, closed_at=now - DAY),
+                Goal(person_id=riley_id, competency="Hygiene", description="Dated next steps", progress=0.5,
+                     status="missed", created_at=now - 30 * DAY, closed_at=now - 10 * DAY),  # closed before the week
+                Goal(person_id=riley_id, competency="Old", description="Cancelled", progress=0.1,
+                     status="cancelled", created_at=now - 30 * DAY, closed_at=now - DAY),  # not achieved nor missed
+            ]
+        )  # fmt: skip
+        # Sam's open plan, from seed_org.
+        [plan_id] = session.scalars(select(RecoveryPlan.id).where(RecoveryPlan.person_id == sam_id))
+        session.add_all(
+            [
+                PlanCheckin(plan_id=plan_id, asked_at=now - 3 * DAY, answer="at_risk", answered_at=now - 3 * DAY + HOUR,
+                            note="Legal is  slow"),
+                PlanCheckin(plan_id=plan_id, asked_at=now - 10 * DAY, answer="on_track", answered_at=now - 10 * DAY),
+                PlanCheckin(plan_id=plan_id, asked_at=now - HOUR),  # not answered yet
+            ]
+        )  # fmt: skip
+        deal = _deal(session.get_one(Person, riley_id), "Z1", "1000", "Proposal", name="Zeta")
+        session.add(deal)
+        session.flush()
+        snoozed = gap(deal, "next_step_missing", now - DAY)
+        session.add(snoozed)
+        session.flush()
+        snooze_gap(session, snoozed.id, dt.date(2026, 12, 4), "Buyer on leave", now)
+    with session_factory() as session:
+        digest = build_digest(session, person(session, ids["dana"]), PLAYBOOK, now, default_timezone=TIMEZONE,
+                              default_currency="USD")  # fmt: skip
+    weeks = {week.name: week for week in digest.weeks}
+    assert weeks["Riley Rep"].goals == (
+        GoalMove("Cross-sell", "Analytics pipeline", "set", 0.25), GoalMove("Discovery", "Ask about budget", "achieved", 1.0),
+    )  # fmt: skip
+    assert weeks["Sam Rep"].checkins == (CheckinAnswer("at_risk", "Legal is  slow", now - 3 * DAY + HOUR),)
+    assert [(snooze.deal_name, snooze.reason) for snooze in weeks["Riley Rep"].snoozes] == [("Zeta", "Buyer on leave")]
+    assert (weeks["Sam Rep"].goals, weeks["Sam Rep"].snoozes, weeks["Tess Rep"].checkins) == ((), (), ())
+    # Who needs attention first, as the team read model orders them.
+    assert [week.name for week in digest.weeks] == [row.name for row in digest.team.rows]
+
+
+def test_a_leader_over_two_managers_gets_each_teams_number_beside_its_process(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from sqlalchemy import update
+
+    ids = seed_org(session_factory)
+    with session_scope(session_factory) as session:
+        # Max (Olly's manager) now reports to Dana too: Dana leads Mia's team, Max's and Tess directly.
+        session.execute(update(Person).where(Person.id == ids["max"]).values(manager_id=ids["dana"]))
+        open_deal = session.scalar(select(Deal).where(Deal.crm_id == "O2"))
+        assert open_deal is not None
+        session.add_all(
+            [
+                gap(open_deal, "next_step_missing", now - 3 * DAY, now - 3 * DAY + 10 * HOUR, last_nudged_at=now - 3 * DAY + HOUR),
+                gap(open_deal, "close_date_past", now - DAY),
+            ]
+        )  # fmt: skip
+    with session_factory() as session:
+        digest = build_digest(session, person(session, ids["dana"]), PLAYBOOK, now, default_timezone=TIMEZONE,
+                              default_currency="USD")  # fmt: skip
+    assert digest.is_leader
+    max_team, mia_team, own = digest.teams
+    assert [(team.name, [row.name for row in team.rows]) for team in digest.teams] == [
+        ("Max Manager", ["Olly Rep"]), ("Mia Manager", ["Sam Rep", "Riley Rep"]), ("your direct reports", ["Tess Rep"]),
+    ]  # fmt: skip
+    riley_row = next(row for row in digest.team.rows if row.name == "Riley Rep")
+    # Mia's team: Riley's USD quota and Sam's EUR one tie, so the team's money is in USD (the default)
+    # and Riley's alone: $40,000 won of $100,000, $86,000 projected, $70,000 closing against the $60,000 gap.
+    # Riley won 1 of 1 (32 days), Sam 2 of 2 (33 and 34 days). Open deals: Riley's 2 (O2 with a gap), Sam's 3.
+    assert (mia_team.attainment, mia_team.projected_attainment, mia_team.pace) == (0.4, 0.86, riley_row.pace)
+    assert (mia_team.win_rate, mia_team.sales_cycle_days, mia_team.coverage) == (1.0, 33.0, pytest.approx(70000 / 60000))
+    assert (mia_team.adherence, mia_team.discipline.median_hours_to_fix, mia_team.discipline.nudged_fixed_share) == (0.8, 10.0, 1.0)
+    # Max's team: Olly won $25,000 of $50,000 in 42 days, nothing open to cover the gap, no open deals.
+    assert (max_team.attainment, max_team.win_rate, max_team.sales_cycle_days, max_team.coverage, max_team.adherence) == (
+        0.5, 1.0, 42.0, 0.0, None,
+    )  # fmt: skip
+    # Tess has no quota: no number for her team, but her win and her process count.
+    assert (own.attainment, own.pace, own.coverage, own.win_rate, own.sales_cycle_days, own.adherence) == (
+        None, None, None, 1.0, 40.0, 1.0,
+    )  # fmt: skip
+    # Olly is projected at 50% of quota: Max's one rep needs attention too.
+    assert (mia_team.needing_attention, max_team.needing_attention, own.needing_attention) == (2, 1, 1)
+    assert digest.team_of(ids["olly"]) == "Max Manager"
