@@ -32,7 +32,7 @@ from bot.models import Person
 from bot.periods import Period
 
 ZERO = Decimal(0)
-OWN_TEAM = "your direct reports"
+OWN_TEAM = "your direct reps"
 
 
 @dataclass(frozen=True)

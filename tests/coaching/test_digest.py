@@ -216,7 +216,7 @@ def test_a_leader_over_two_managers_gets_each_teams_number_beside_its_process(se
     assert digest.is_leader
     max_team, mia_team, own = digest.teams
     assert [(team.name, [row.name for row in team.rows]) for team in digest.teams] == [
-        ("Max Manager", ["Olly Rep"]), ("Mia Manager", ["Sam Rep", "Riley Rep"]), ("your direct reports", ["Tess Rep"]),
+        ("Max Manager", ["Olly Rep"]), ("Mia Manager", ["Sam Rep", "Riley Rep"]), ("your direct reps", ["Tess Rep"]),
     ]  # fmt: skip
     riley_row = next(row for row in digest.team.rows if row.name == "Riley Rep")
     # Mia's team: Riley's USD quota and Sam's EUR one tie, so the team's money is in USD (the default)
