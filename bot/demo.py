@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import to_dicts
+from bot.blocks.agenda import agenda_message
 from bot.blocks.scorecard import scorecard_blocks
 from bot.blocks.terminal import render_blocks
+from bot.coaching.agenda import one_on_one_agenda
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.coaching.scorecard import Scorecard
@@ -79,6 +81,9 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
             [card.person_name for _, card in _showcase(list(cards.values()))],
             chart,
         )
+        _show_one_on_one(
+            console, demo_settings, session_factory, playbook, now, _showcase(list(cards.values()))[-1][1].person_name
+        )
         console.print()
         console.print("See README.md to install coachbot in your workspace.")
         engine.dispose()
@@ -128,6 +133,23 @@ def _show_nudges_and_digest(
                 console.print(
                     f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it."
                 )
+
+
+def _show_one_on_one(
+    console: Console, settings: Settings, session_factory: sessionmaker[Session], playbook: Playbook, now: dt.datetime,
+    rep_name: str,
+) -> None:  # fmt: skip
+    """The 1:1 agenda the rep's manager would get from `/coach 1on1 @rep` (read only: nothing is recorded)."""
+    with session_factory() as session:
+        rep = session.scalars(select(Person).where(Person.name == rep_name)).one()
+        manager = session.get_one(Person, rep.manager_id)
+        agenda = one_on_one_agenda(
+            session, manager, rep, now, playbook, default_timezone=settings.timezone, default_currency=settings.currency,
+            fiscal_year_start_month=settings.fiscal_year_start_month, audited=False,
+        )  # fmt: skip
+    console.print()
+    title = f"/coach 1on1 @{rep.name} → {manager.name}, posted privately"
+    console.print(render_blocks(to_dicts(agenda_message(agenda).blocks), title))
 
 
 def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:

@@ -2,9 +2,10 @@
 
 from slack_bolt import App
 
-from handlers.actions import coaching, preferences
+from handlers.actions import agenda, coaching, preferences
 
 
 def register(app: App) -> None:
     coaching.register(app)
     preferences.register(app)
+    agenda.register(app)

@@ -19,6 +19,8 @@ from bot.slack_ids import (
     ACTION_DONE,
     CHECKIN_ON_TRACK,
     NUDGE_GAP_SNOOZE,
+    ONE_ON_ONE_HELD,
+    ONE_ON_ONE_SEND,
     PLAN_CADENCE_BLOCK,
     PLAN_CADENCE_INPUT,
     PLAN_COMMITMENTS_BLOCK,
@@ -44,6 +46,7 @@ READ_ONLY = {
     "handle_open_crm",
     "handle_plan_open",
     "handle_open_preferences",
+    "handle_one_on_one_open",
 }
 
 
@@ -94,6 +97,8 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "handle_coach": (lambda app, slack, db, team, now: coach_command(app, slack, "UMIA", "assign <@URILEY|riley> Call the CFO"), "assign_action"),
     "handle_coach_submission": (lambda app, slack, db, team, now: submit_coach_form(app, "UMIA", form(kind="goal", text="Discovery: three questions")), "set_goal"),
     "handle_preferences_submission": (lambda app, slack, db, team, now: submit_preferences(app, "URILEY", time="08:30", paused=None), "change_preferences"),
+    "handle_one_on_one_send": (lambda app, slack, db, team, now: click(app, slack, "UMIA", ONE_ON_ONE_SEND, str(team["riley"]), buttons(ONE_ON_ONE_SEND, str(team["riley"]))), "send_one_on_one"),
+    "handle_one_on_one_held": (lambda app, slack, db, team, now: click(app, slack, "UMIA", ONE_ON_ONE_HELD, str(team["riley"]), buttons(ONE_ON_ONE_HELD, str(team["riley"]))), "one_on_one_held"),
     "handle_profile_event": (lambda app, slack, db, team, now: slack_event(app, "user_change", slack_user("URILEY", RILEY, tz="Europe/Berlin")), "slack_profile_change"),
 }  # fmt: skip
 
