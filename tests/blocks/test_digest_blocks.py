@@ -199,3 +199,24 @@ def test_an_org_of_500_reps_in_50_teams_keeps_within_slacks_limits_and_says_wher
         and text.endswith(" more reps: `/teamperf` lists everyone; `/teamperf @rep` shows one rep's full scorecard.")
         for text in flat_texts
     )
+
+
+def test_the_chart_draws_each_reps_number_beside_their_process_and_a_leaders_teams() -> None:
+    from bot.charts import ChartLine
+    from bot.delivery.digests import chart_attachment, chart_lines
+
+    manager = Digest("Mia Manager", WEEK_OF, team([RILEY, ALEX]), Discipline(), (), (RILEY_WEEK, ALEX_WEEK))
+    # By name; Alex fixed nothing this week, so no time to fix (drawn as "–", not as a zero).
+    assert chart_lines(manager) == [
+        ChartLine("Alex <Ace>", 0.9, 1.2, 1.0, None), ChartLine("Riley Rep", 0.4, 0.86, 0.5, 30.0),
+    ]  # fmt: skip
+    mia, max_ = Person(id=10, name="Mia Manager"), Person(id=11, name="Max Manager")
+    weeks = {1: RILEY_WEEK.discipline, 2: ALEX_WEEK.discipline}
+    teams = rollups([RILEY, ALEX], {1: mia, 2: max_}, weeks, Q4, 0.6, "USD")
+    leader = Digest("Dana Director", WEEK_OF, team([RILEY, ALEX]), Discipline(), (), (RILEY_WEEK, ALEX_WEEK), teams)
+    assert chart_lines(leader) == [
+        ChartLine("Max Manager", 0.9, 1.2, 1.0, None), ChartLine("Mia Manager", 0.4, 0.86, 0.5, 30.0),
+    ]  # fmt: skip
+    attachment = chart_attachment(leader)
+    assert (attachment["filename"], attachment["title"]) == ("team-2026-11-23.png", "Team, week of Nov 23")
+    assert attachment["png_base64"].startswith("iVBORw0KGgo")  # a PNG's first bytes, base64
