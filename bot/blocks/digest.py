@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks.format import clip, escape, percent, short_date
 
 if TYPE_CHECKING:
-    from bot.coaching.digest import Digest, RepWeek
+    from bot.coaching.digest import Digest, GoalMove, RepWeek
     from bot.coaching.discipline import Discipline
     from bot.coaching.gaps import SnoozedGap
     from bot.coaching.rollup import TeamRollup
@@ -148,6 +148,13 @@ def paused_text(digest: Digest) -> str:
                    end=". They get no nudges until then.")  # fmt: skip
 
 
+def _goal_move(move: GoalMove) -> str:
+    goal = f"“{escape(clip(f'{move.competency}: {move.description}', 80))}”"
+    if move.status == "moved" and move.progress_before is not None:
+        return f"{goal} {percent(move.progress_before)} → {percent(move.progress)}"
+    return f"{move.status} {goal} ({percent(move.progress)})"
+
+
 def rep_week_text(week: RepWeek, *, team: str | None = None, reasons: bool = False) -> str:
     """One rep's week: what changed in their process, their goals, check-ins and snoozes."""
     row = week.row
@@ -160,10 +167,7 @@ def rep_week_text(week: RepWeek, *, team: str | None = None, reasons: bool = Fal
         head += f" · paused to {short_date(row.paused_until)}"
     lines = [head, f"Since last week: {week_line(week.discipline)} · process now {percent(week.discipline.adherence)}"]
     if week.goals:
-        moves = [
-            f"{move.status} “{escape(clip(f'{move.competency}: {move.description}', 80))}” ({percent(move.progress)})"
-            for move in week.goals[:REP_GOALS_NAMED]
-        ]
+        moves = [_goal_move(move) for move in week.goals[:REP_GOALS_NAMED]]
         more = f", and {len(week.goals) - REP_GOALS_NAMED} more" if len(week.goals) > REP_GOALS_NAMED else ""
         lines.append(f"Goals: {'; '.join(moves)}{more}")
     for checkin in week.checkins[-2:]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.coaching.discipline import Discipline, combined, discipline_by_rep
@@ -29,19 +29,21 @@ from bot.coaching.playbook import Playbook
 from bot.coaching.rollup import TeamRollup, is_leader, rollups, team_heads
 from bot.coaching.team import TeamPerformance, TeamRow, reps_under, team_view
 from bot.database import in_chunks
-from bot.models import Goal, Person, PlanCheckin, RecoveryPlan
+from bot.models import Goal, GoalProgress, Person, PlanCheckin, RecoveryPlan
 
 WEEK = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class GoalMove:
-    """A goal set or closed in the week: `status` is "set", "achieved" or "missed"."""
+    """A goal that moved in the week: `status` is "set", "moved" (an open goal's progress changed),
+    "achieved" or "missed"; `progress_before` is its progress a week ago, where it is known."""
 
     competency: str
     description: str
     status: str
     progress: float
+    progress_before: float | None = None
 
 
 @dataclass(frozen=True)
@@ -162,26 +164,49 @@ def weekly_digest(
 
 
 def _goal_moves(session: Session, rep_ids: Sequence[int], since: dt.datetime, now: dt.datetime) -> dict[int, list[GoalMove]]:
-    """Goals set or closed (achieved, missed) in [since, now), per rep, in the order they moved."""
+    """Goals set, moved, achieved or missed in [since, now), per rep: set and closed ones in the order
+    that happened, then the open ones whose progress moved (from goal_progress: the latest before `since`)."""
     moves: dict[int, list[tuple[dt.datetime, GoalMove]]] = defaultdict(list)
     for chunk in in_chunks(list(rep_ids)):
-        goals = session.scalars(
-            select(Goal).where(
-                Goal.person_id.in_(chunk),
-                or_(
-                    Goal.created_at >= since,
-                    Goal.closed_at >= since,
-                ),
+        goals = list(
+            session.scalars(
+                select(Goal).where(
+                    Goal.person_id.in_(chunk), or_(Goal.status == "open", Goal.created_at >= since, Goal.closed_at >= since)
+                )
             )
         )
+        before = _progress_before(session, [goal.id for goal in goals if goal.created_at < since], since)
         for goal in goals:
+            was = before.get(goal.id)
             if since <= goal.created_at < now:
                 moves[goal.person_id].append((goal.created_at, GoalMove(goal.competency, goal.description, "set", goal.progress)))
-            if goal.closed_at is not None and since <= goal.closed_at < now and goal.status in ("achieved", "missed"):
+            elif goal.closed_at is not None and since <= goal.closed_at < now and goal.status in ("achieved", "missed"):
                 moves[goal.person_id].append(
-                    (goal.closed_at, GoalMove(goal.competency, goal.description, goal.status, goal.progress))
+                    (goal.closed_at, GoalMove(goal.competency, goal.description, goal.status, goal.progress, was))
                 )
+            elif goal.status == "open" and was is not None and was != goal.progress:
+                moves[goal.person_id].append((now, GoalMove(goal.competency, goal.description, "moved", goal.progress, was)))
     return {rep_id: [move for _, move in sorted(found, key=lambda pair: pair[0])] for rep_id, found in moves.items()}
+
+
+def _progress_before(session: Session, goal_ids: list[int], since: dt.datetime) -> dict[int, float]:
+    """Each goal's progress as it stood just before `since` (goals with no history by then: left out)."""
+    found: dict[int, float] = {}
+    for chunk in in_chunks(goal_ids):
+        latest = (
+            select(GoalProgress.goal_id, func.max(GoalProgress.at).label("at"))
+            .where(GoalProgress.goal_id.in_(chunk), GoalProgress.at < since)
+            .group_by(GoalProgress.goal_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(GoalProgress.goal_id, GoalProgress.progress).join(
+                latest, and_(GoalProgress.goal_id == latest.c.goal_id, GoalProgress.at == latest.c.at)
+            )
+        )
+        for goal_id, progress in rows:
+            found[goal_id] = progress
+    return found
 
 
 def _checkin_answers(

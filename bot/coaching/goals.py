@@ -40,7 +40,7 @@ from bot.coaching.errors import InvalidInput, NotAllowed, WrongState, require_co
 from bot.coaching.notices import GoalClosed, GoalReminder, GoalSet, Notices, reachable
 from bot.coaching.words import clip
 from bot.dml import rows_affected
-from bot.models import Deal, Goal, Person, ProcessGap, Quota
+from bot.models import Deal, Goal, GoalProgress, Person, ProcessGap, Quota
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,16 @@ def set_goal(
     session.flush()
     if measure:
         refresh_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+    if not measure or goal.progress == 0.0:
+        # A measured goal that moved off 0 was recorded by refresh_progress.
+        record_progress(session, goal, now)
     return goal
+
+
+def record_progress(session: Session, goal: Goal, now: dt.datetime) -> None:
+    """Keep the goal's progress as of `now` (goal_progress), so the digest can say how far it moved in a week."""
+    session.add(GoalProgress(goal_id=goal.id, at=now, progress=goal.progress))
+    session.flush()
 
 
 def goal_parts(text: str) -> tuple[str, str]:
@@ -279,8 +288,11 @@ def refresh_progress(
         argument=goal.measure_arg, since=goal.created_at,
     )  # fmt: skip
     if value is not None:
-        goal.progress = progress_toward(goal.measure, value, goal.target)
-        session.flush()
+        progress = progress_toward(goal.measure, value, goal.target)
+        # Measured every hour: only a change is kept.
+        if progress != goal.progress:
+            goal.progress = progress
+            record_progress(session, goal, now)
     return value
 
 
@@ -358,9 +370,12 @@ def update_progress(session: Session, goal: Goal, rep: Person, progress: float, 
     cleaned = (note or "").strip()
     if len(cleaned) > MAX_DESCRIPTION:
         raise InvalidInput(f"The note is {len(cleaned)} characters long; keep it under {MAX_DESCRIPTION}.")
+    changed = goal.progress != float(progress)
     goal.progress = float(progress)
     goal.progress_note = cleaned or None
     session.flush()
+    if changed:
+        record_progress(session, goal, now)
     audit(session, rep, "update_goal", now, subject=rep, detail={"goal_id": goal.id, "progress": goal.progress})
     return goal
 

@@ -175,3 +175,16 @@ class OneOnOne(Base):
     held_at: Mapped[dt.datetime]
     # held_at on the rep's calendar: the day the next agenda's "since" starts from.
     held_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class GoalProgress(Base):
+    """A goal's progress from a moment on: a row whenever it changes, so a week's movement can be read back."""
+
+    __tablename__ = "goal_progress"
+    # The digest reads each goal's latest row before a moment: by goal, then time.
+    __table_args__ = (Index("ix_goal_progress_goal_id_at", "goal_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+    progress: Mapped[float]

@@ -43,7 +43,10 @@ SNOOZE = SnoozedGap(9, "Riley Rep", "riley@example.com", "Globex expansion", "ne
 RILEY_WEEK = RepWeek(
     RILEY,
     Discipline(gaps_opened=1, hours_to_fix=(10.0, 30.0, 50.0), nudged=2, nudged_fixed_in_two_days=1, open_deals=2, deals_with_gaps=1),
-    goals=(GoalMove("Cross-sell", "Analytics <pipeline>", "set", 0.25), GoalMove("Discovery", "Ask about budget", "achieved", 1.0)),
+    goals=(
+        GoalMove("Cross-sell", "Analytics <pipeline>", "set", 0.25), GoalMove("Discovery", "Ask about budget", "achieved", 1.0, 0.8),
+        GoalMove("Hygiene", "Dated next steps", "moved", 0.6, 0.35),
+    ),
     checkins=(CheckinAnswer("at_risk", "Legal is\n slow", NOW - dt.timedelta(days=2)),),
     snoozes=(SNOOZE,),
 )  # fmt: skip
@@ -64,7 +67,8 @@ def test_a_reps_week_says_what_changed_their_goals_check_in_and_snoozes_in_their
         "*Riley Rep*\n"
         "Since last week: 3 process gaps fixed (median 30 h to fix), 1 opened; 1 of 2 nudged fixed within two days (50%)"
         " · process now 50%\n"
-        "Goals: set “Cross-sell: Analytics &lt;pipeline&gt;” (25%); achieved “Discovery: Ask about budget” (100%)\n"
+        "Goals: set “Cross-sell: Analytics &lt;pipeline&gt;” (25%); achieved “Discovery: Ask about budget” (100%); "
+        "“Hygiene: Dated next steps” 35% → 60%\n"
         "Plan check-in: :large_yellow_circle: at risk: “Legal is slow”\n"
         "Snoozed: Globex expansion, no dated next step · until Dec 2: “Buyer on leave”"
     )

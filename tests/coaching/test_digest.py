@@ -146,7 +146,7 @@ def test_the_digest_shows_the_teams_snoozes_with_the_reps_own_reason_until_they_
 def test_each_reps_week_has_the_goals_set_and_closed_the_plan_check_ins_and_the_snoozes_of_the_week(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     from bot.coaching.digest import CheckinAnswer, GoalMove
     from bot.coaching.gaps import snooze_gap
-    from bot.models import Goal, PlanCheckin, RecoveryPlan
+    from bot.models import Goal, GoalProgress, PlanCheckin, RecoveryPlan
 
     ids = seed_org(session_factory)
     with session_scope(session_factory) as session:
@@ -161,6 +161,25 @@ def test_each_reps_week_has_the_goals_set_and_closed_the_plan_check_ins_and_the_
                      status="missed", created_at=now - 30 * DAY, closed_at=now - 10 * DAY),  # closed before the week
                 Goal(person_id=riley_id, competency="Old", description="Cancelled", progress=0.1,
                      status="cancelled", created_at=now - 30 * DAY, closed_at=now - DAY),  # not achieved nor missed
+                Goal(id=901, person_id=riley_id, competency="Pipeline", description="Add $50k", progress=0.5,
+                     created_at=now - 30 * DAY),
+                Goal(id=902, person_id=riley_id, competency="Steady", description="Unmoved", progress=0.4,
+                     created_at=now - 30 * DAY),
+                Goal(person_id=riley_id, competency="Ancient", description="Set before history was kept", progress=0.7,
+                     created_at=now - 300 * DAY),
+            ]
+        )  # fmt: skip
+        session.flush()
+        achieved_id = session.scalar(select(Goal.id).where(Goal.competency == "Discovery"))
+        session.add_all(
+            [
+                # Pipeline: 10% three weeks ago, 30% just over a week ago, 50% two days ago: moved from 30% to 50%.
+                GoalProgress(goal_id=901, at=now - 20 * DAY, progress=0.1),
+                GoalProgress(goal_id=901, at=now - 8 * DAY, progress=0.3),
+                GoalProgress(goal_id=901, at=now - 2 * DAY, progress=0.5),
+                GoalProgress(goal_id=902, at=now - 20 * DAY, progress=0.4),
+                GoalProgress(goal_id=achieved_id, at=now - 9 * DAY, progress=0.8),
+                GoalProgress(goal_id=achieved_id, at=now - DAY, progress=1.0),
             ]
         )  # fmt: skip
         # Sam's open plan, from seed_org.
@@ -184,8 +203,11 @@ def test_each_reps_week_has_the_goals_set_and_closed_the_plan_check_ins_and_the_
         digest = build_digest(session, person(session, ids["dana"]), PLAYBOOK, now, default_timezone=TIMEZONE,
                               default_currency="USD")  # fmt: skip
     weeks = {week.name: week for week in digest.weeks}
+    # Set, then achieved (it stood at 80% a week ago), in the order they happened; then the open goal that
+    # moved. The unmoved goal and the one with no history from before the week are not news.
     assert weeks["Riley Rep"].goals == (
-        GoalMove("Cross-sell", "Analytics pipeline", "set", 0.25), GoalMove("Discovery", "Ask about budget", "achieved", 1.0),
+        GoalMove("Cross-sell", "Analytics pipeline", "set", 0.25), GoalMove("Discovery", "Ask about budget", "achieved", 1.0, 0.8),
+        GoalMove("Pipeline", "Add $50k", "moved", 0.5, 0.3),
     )  # fmt: skip
     assert weeks["Sam Rep"].checkins == (CheckinAnswer("at_risk", "Legal is  slow", now - 3 * DAY + HOUR),)
     assert [(snooze.deal_name, snooze.reason) for snooze in weeks["Riley Rep"].snoozes] == [("Zeta", "Buyer on leave")]
@@ -224,7 +246,11 @@ def test_a_leader_over_two_managers_gets_each_teams_number_beside_its_process(se
     # Riley won 1 of 1 (32 days), Sam 2 of 2 (33 and 34 days). Open deals: Riley's 2 (O2 with a gap), Sam's 3.
     assert (mia_team.attainment, mia_team.projected_attainment, mia_team.pace) == (0.4, 0.86, riley_row.pace)
     assert (mia_team.win_rate, mia_team.sales_cycle_days, mia_team.coverage) == (1.0, 33.0, pytest.approx(70000 / 60000))
-    assert (mia_team.adherence, mia_team.discipline.median_hours_to_fix, mia_team.discipline.nudged_fixed_share) == (0.8, 10.0, 1.0)
+    assert (mia_team.adherence, mia_team.discipline.median_hours_to_fix, mia_team.discipline.nudged_fixed_share) == (
+        0.8,
+        10.0,
+        1.0,
+    )
     # Max's team: Olly won $25,000 of $50,000 in 42 days, nothing open to cover the gap, no open deals.
     assert (max_team.attainment, max_team.win_rate, max_team.sales_cycle_days, max_team.coverage, max_team.adherence) == (
         0.5, 1.0, 42.0, 0.0, None,
