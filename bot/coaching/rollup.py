@@ -24,6 +24,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.access import MAX_CHAIN_DEPTH
 from bot.coaching.discipline import Discipline, combined
 from bot.coaching.scorecard import gap_to_quota, pace, ratio
 from bot.coaching.team import TeamRow, TeamTotals, adherence_of, team_totals
@@ -68,11 +69,12 @@ class TeamRollup:
 
 def team_heads(session: Session, leader: Person, rep_ids: Sequence[int]) -> dict[int, Person | None]:
     """Each rep's team under `leader`: the leader's direct report above them, or None for the leader's own
-    direct reports (and anyone whose chain does not reach the leader). Two reads, whatever the org's size."""
+    direct reports (and anyone whose chain does not reach the leader). A read per level of the org chart
+    (per 500 people), and one of the leader's direct reports."""
     parents: dict[int, int | None] = {}
     frontier = set(rep_ids)
     # Walk up a level at a time: an org chart is a few levels deep, so a few reads of a chunk each.
-    for _ in range(50):
+    for _ in range(MAX_CHAIN_DEPTH):
         frontier -= parents.keys()
         frontier.discard(leader.id)
         if not frontier:
