@@ -59,12 +59,19 @@ PLAN_COMMITMENTS_INPUT = "coaching_plan_commitments_input"
 PLAN_CADENCE_BLOCK = "coaching_plan_cadence"
 PLAN_CADENCE_INPUT = "coaching_plan_cadence_input"
 
+# CRM write-back: "Update…" on a gap (App Home, /myperf, nudges) opens the modal; its value is the deal id.
+DEAL_UPDATE = "deal_update"
+DEAL_UPDATE_VIEW = "deal_update_view"
+DEAL_UPDATE_FIELDS = ("next_step", "next_step_date", "close_date", "stage", "amount", "product_line", "product_name")
+# Each field's (block_id, action_id) in the modal.
+DEAL_UPDATE_BLOCKS = {name: (f"deal_update_{name}", f"deal_update_{name}_input") for name in DEAL_UPDATE_FIELDS}
+
 # Every button action_id a message can carry, and every modal callback_id: each has a listener.
 ACTION_IDS = (
     ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS, PREFS_OPEN, NUDGE_MENU,
-    ONE_ON_ONE_OPEN, ONE_ON_ONE_SEND, ONE_ON_ONE_HELD,
+    ONE_ON_ONE_OPEN, ONE_ON_ONE_SEND, ONE_ON_ONE_HELD, DEAL_UPDATE,
 )  # fmt: skip
-VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW)
+VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW, DEAL_UPDATE_VIEW)
 
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND, TEAMPERF_COMMAND, COACH_COMMAND)

@@ -165,7 +165,7 @@ def weekly_digest(
 
 def _goal_moves(session: Session, rep_ids: Sequence[int], since: dt.datetime, now: dt.datetime) -> dict[int, list[GoalMove]]:
     """Goals set, moved, achieved or missed in [since, now), per rep: set and closed ones in the order
-    that happened, then the open ones whose progress moved (from goal_progress: the latest before `since`)."""
+    that happened, then the open ones whose progress moved (goal_progress: the mark in force at `since`)."""
     moves: dict[int, list[tuple[dt.datetime, GoalMove]]] = defaultdict(list)
     for chunk in in_chunks(list(rep_ids)):
         goals = list(
@@ -190,18 +190,18 @@ def _goal_moves(session: Session, rep_ids: Sequence[int], since: dt.datetime, no
 
 
 def _progress_before(session: Session, goal_ids: list[int], since: dt.datetime) -> dict[int, float]:
-    """Each goal's progress as it stood just before `since` (goals with no history by then: left out)."""
+    """Each goal's progress in force at `since`, as the leaderboard reads it (goals with no mark by then: left out)."""
     found: dict[int, float] = {}
     for chunk in in_chunks(goal_ids):
         latest = (
-            select(GoalProgress.goal_id, func.max(GoalProgress.at).label("at"))
-            .where(GoalProgress.goal_id.in_(chunk), GoalProgress.at < since)
+            select(GoalProgress.goal_id, func.max(GoalProgress.recorded_at).label("at"))
+            .where(GoalProgress.goal_id.in_(chunk), GoalProgress.recorded_at <= since)
             .group_by(GoalProgress.goal_id)
             .subquery()
         )
         rows = session.execute(
             select(GoalProgress.goal_id, GoalProgress.progress).join(
-                latest, and_(GoalProgress.goal_id == latest.c.goal_id, GoalProgress.at == latest.c.at)
+                latest, and_(GoalProgress.goal_id == latest.c.goal_id, GoalProgress.recorded_at == latest.c.at)
             )
         )
         for goal_id, progress in rows:

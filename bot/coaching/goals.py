@@ -104,17 +104,9 @@ def set_goal(
     session.add(goal)
     session.flush()
     if measure:
-        refresh_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
-    if not measure or goal.progress == 0.0:
-        # A measured goal that moved off 0 was recorded by refresh_progress.
-        record_progress(session, goal, now)
+        _measure_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+    record_progress(session, goal, now)  # where it starts: a goal set at 60% has not moved 60%
     return goal
-
-
-def record_progress(session: Session, goal: Goal, now: dt.datetime) -> None:
-    """Keep the goal's progress as of `now` (goal_progress), so the digest can say how far it moved in a week."""
-    session.add(GoalProgress(goal_id=goal.id, at=now, progress=goal.progress))
-    session.flush()
 
 
 def goal_parts(text: str) -> tuple[str, str]:
@@ -279,6 +271,22 @@ def refresh_progress(
     session: Session, goal: Goal, now: dt.datetime, *, default_timezone: str = "UTC", default_currency: str = "USD"
 ) -> float | None:
     """Set a measured goal's progress to min(value ÷ target, 1); the value, or None where it is undefined."""
+    before = goal.progress
+    value = _measure_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+    if goal.progress != before:
+        record_progress(session, goal, now)
+    return value
+
+
+def record_progress(session: Session, goal: Goal, now: dt.datetime) -> None:
+    """Mark the goal's progress as of `now` (goal_progress: what the leaderboard's "goals moved" reads)."""
+    session.add(GoalProgress(goal_id=goal.id, recorded_at=now, progress=goal.progress))
+    session.flush()
+
+
+def _measure_progress(
+    session: Session, goal: Goal, now: dt.datetime, *, default_timezone: str, default_currency: str
+) -> float | None:
     if goal.measure is None or goal.target is None:
         raise WrongState("This goal has no CRM measure; the rep reports its progress.")
     rep = session.get(Person, goal.person_id)
@@ -288,11 +296,8 @@ def refresh_progress(
         argument=goal.measure_arg, since=goal.created_at,
     )  # fmt: skip
     if value is not None:
-        progress = progress_toward(goal.measure, value, goal.target)
-        # Measured every hour: only a change is kept.
-        if progress != goal.progress:
-            goal.progress = progress
-            record_progress(session, goal, now)
+        goal.progress = progress_toward(goal.measure, value, goal.target)
+        session.flush()
     return value
 
 
@@ -370,11 +375,11 @@ def update_progress(session: Session, goal: Goal, rep: Person, progress: float, 
     cleaned = (note or "").strip()
     if len(cleaned) > MAX_DESCRIPTION:
         raise InvalidInput(f"The note is {len(cleaned)} characters long; keep it under {MAX_DESCRIPTION}.")
-    changed = goal.progress != float(progress)
+    moved = goal.progress != float(progress)
     goal.progress = float(progress)
     goal.progress_note = cleaned or None
     session.flush()
-    if changed:
+    if moved:
         record_progress(session, goal, now)
     audit(session, rep, "update_goal", now, subject=rep, detail={"goal_id": goal.id, "progress": goal.progress})
     return goal

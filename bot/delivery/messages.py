@@ -25,8 +25,10 @@ from bot.blocks.coaching import (
     plan_opened_message,
     plan_proposal_message,
 )
+from bot.blocks.leaderboard import leaderboard_message
 from bot.coaching import notices
 from bot.coaching.agenda import OneOnOneCopy
+from bot.coaching.leaderboard import LeaderboardNotice
 from bot.coaching.notices import Addressed, Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.policy import window_opens
@@ -47,6 +49,7 @@ BUILDERS: dict[type[Notice], Callable[..., Message]] = {
     notices.CheckinAnswered: checkin_answer_message,
     notices.PlanClosed: plan_closed_message,
     OneOnOneCopy: one_on_one_copy_message,
+    LeaderboardNotice: leaderboard_message,
 }
 
 

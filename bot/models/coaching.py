@@ -178,13 +178,15 @@ class OneOnOne(Base):
 
 
 class GoalProgress(Base):
-    """A goal's progress from a moment on: a row whenever it changes, so a week's movement can be read back."""
+    """A goal's progress from a moment on: recorded when a goal is set and whenever its progress moves.
+
+    The weekly leaderboard's "goals moved" is the change between the marks in force at the two ends of its week.
+    """
 
     __tablename__ = "goal_progress"
-    # The digest reads each goal's latest row before a moment: by goal, then time.
-    __table_args__ = (Index("ix_goal_progress_goal_id_at", "goal_id", "at"),)
+    __table_args__ = (Index("ix_goal_progress_goal_recorded_at", "goal_id", "recorded_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
-    at: Mapped[dt.datetime]
+    recorded_at: Mapped[dt.datetime]
     progress: Mapped[float]

@@ -174,12 +174,12 @@ def test_each_reps_week_has_the_goals_set_and_closed_the_plan_check_ins_and_the_
         session.add_all(
             [
                 # Pipeline: 10% three weeks ago, 30% just over a week ago, 50% two days ago: moved from 30% to 50%.
-                GoalProgress(goal_id=901, at=now - 20 * DAY, progress=0.1),
-                GoalProgress(goal_id=901, at=now - 8 * DAY, progress=0.3),
-                GoalProgress(goal_id=901, at=now - 2 * DAY, progress=0.5),
-                GoalProgress(goal_id=902, at=now - 20 * DAY, progress=0.4),
-                GoalProgress(goal_id=achieved_id, at=now - 9 * DAY, progress=0.8),
-                GoalProgress(goal_id=achieved_id, at=now - DAY, progress=1.0),
+                GoalProgress(goal_id=901, recorded_at=now - 20 * DAY, progress=0.1),
+                GoalProgress(goal_id=901, recorded_at=now - 8 * DAY, progress=0.3),
+                GoalProgress(goal_id=901, recorded_at=now - 2 * DAY, progress=0.5),
+                GoalProgress(goal_id=902, recorded_at=now - 20 * DAY, progress=0.4),
+                GoalProgress(goal_id=achieved_id, recorded_at=now - 9 * DAY, progress=0.8),
+                GoalProgress(goal_id=achieved_id, recorded_at=now - DAY, progress=1.0),
             ]
         )  # fmt: skip
         # Sam's open plan, from seed_org.

@@ -385,7 +385,7 @@ def history(session: Session, goal_id: int) -> list[tuple[dt.datetime, float]]:
     from bot.models import GoalProgress
 
     rows = session.execute(
-        select(GoalProgress.at, GoalProgress.progress).where(GoalProgress.goal_id == goal_id).order_by(GoalProgress.id)
+        select(GoalProgress.recorded_at, GoalProgress.progress).where(GoalProgress.goal_id == goal_id).order_by(GoalProgress.id)
     )
     return [(at, progress) for at, progress in rows]
 

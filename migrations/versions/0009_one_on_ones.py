@@ -1,6 +1,6 @@
 """one_on_ones: the one-on-ones a manager or coach marked held, where the next 1:1 agenda starts
 
-Revision ID: 0010_one_on_ones
+Revision ID: 0009_one_on_ones
 Revises: 0008_goal_measures
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_one_on_ones"
+revision = "0009_one_on_ones"
 down_revision = "0008_goal_measures"
 branch_labels = None
 depends_on = None
