@@ -4,32 +4,64 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on a server; must precede pyplot
 import matplotlib.pyplot as plt
 
+NUMBER = "#5b2a86"
+PROJECTED = "#c9b8e8"
+PROCESS = "#2a7f62"
+FIX = "#d08c2b"
 
-def team_attainment_chart(
-    names: Sequence[str], attained: Sequence[float], projected: Sequence[float], expected: float, title: str
-) -> bytes:
-    """Horizontal bars: attainment and projection per rep, a line where today's pace should be."""
-    height = max(2.5, 0.35 * len(names) + 1.2)
-    figure, axes = plt.subplots(figsize=(7, height), dpi=110)
+
+@dataclass(frozen=True)
+class ChartLine:
+    """One bar of the chart: a rep (or a team), the number and the process. Shares 0..1; None: not known."""
+
+    name: str
+    attained: float | None
+    projected: float | None
+    adherence: float | None
+    hours_to_fix: float | None
+
+
+def number_and_process_chart(lines: Sequence[ChartLine], expected: float, title: str) -> bytes:
+    """The number beside the process, one row a rep: attainment and projection (with a line where
+    today's pace should be), process adherence, and the median time to fix this week."""
+    height = max(2.8, 0.35 * len(lines) + 1.4)
+    figure, (number, process, fix) = plt.subplots(
+        1, 3, figsize=(10, height), dpi=110, sharey=True, gridspec_kw={"width_ratios": [2.2, 1, 1]}
+    )
     try:
-        rows = range(len(names))
-        axes.barh(rows, [p * 100 for p in projected], color="#c9b8e8", label="projected")
-        axes.barh(rows, [a * 100 for a in attained], color="#5b2a86", height=0.5, label="closed-won")
-        axes.axvline(expected * 100, color="#d9534f", linestyle="--", linewidth=1, label="on pace today")
-        axes.axvline(100, color="#333333", linewidth=0.8)
-        axes.set_yticks(list(rows), labels=list(names))
-        axes.invert_yaxis()
-        axes.set_xlabel("% of quota")
-        axes.set_title(title, loc="left", fontsize=11)
+        rows = range(len(lines))
+        number.barh(rows, [(line.projected or 0) * 100 for line in lines], color=PROJECTED, label="projected")
+        number.barh(rows, [(line.attained or 0) * 100 for line in lines], color=NUMBER, height=0.5, label="closed-won")
+        number.axvline(expected * 100, color="#d9534f", linestyle="--", linewidth=1, label="on pace today")
+        number.axvline(100, color="#333333", linewidth=0.8)
+        number.set_yticks(list(rows), labels=[line.name for line in lines])
+        number.invert_yaxis()
+        number.set_xlabel("% of quota")
+        number.set_title("The number", loc="left", fontsize=10)
+        process.barh(rows, [(line.adherence or 0) * 100 for line in lines], color=PROCESS)
+        process.set_xlim(0, 100)
+        process.set_xlabel("% of open deals with no gap")
+        process.set_title("Process adherence", loc="left", fontsize=10)
+        fix.barh(rows, [line.hours_to_fix or 0 for line in lines], color=FIX)
+        fix.set_xlabel("hours (median, this week)")
+        fix.set_title("Time to fix", loc="left", fontsize=10)
+        # A rep with nothing to measure reads "–", not a bar of zero that looks like a perfect score.
+        for axes, values in ((process, [line.adherence for line in lines]), (fix, [line.hours_to_fix for line in lines])):
+            for row, value in zip(rows, values, strict=True):
+                if value is None:
+                    axes.text(0, row, " –", va="center", fontsize=8, color="#666666")
+        for axes in (number, process, fix):
+            axes.spines[["top", "right"]].set_visible(False)
+        figure.suptitle(title, x=0.01, ha="left", fontsize=11)
         # Below the axes, so it never covers a bar.
-        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 * 3 / height), ncol=3, fontsize=8, frameon=False)
-        axes.spines[["top", "right"]].set_visible(False)
+        number.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 * 3 / height), ncol=3, fontsize=8, frameon=False)
         figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")

@@ -23,6 +23,7 @@ from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.coaching.scorecard import Scorecard
 from bot.coaching.service import scorecard_for
+from bot.crm.demo import LEADER, demo_email
 from bot.database import make_engine, make_session_factory, session_scope
 from bot.delivery.digests import queue_weekly_digest
 from bot.delivery.nudges import queue_morning_nudge
@@ -85,6 +86,7 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
             [card.person_name for _, card in _showcase(list(cards.values()))],
             chart,
         )
+        _show_leader_digest(console, demo_settings, session_factory, playbook, now)
         _show_one_on_one(
             console, demo_settings, session_factory, playbook, now, _showcase(list(cards.values()))[-1][1].person_name
         )
@@ -146,6 +148,25 @@ def _first_link(blocks: list[dict[str, Any]]) -> str | None:
     """The first link button's URL in a message, which the terminal rendering shows only as a label."""
     urls = (element.get("url") for block in blocks if block["type"] == "actions" for element in block["elements"])
     return next((url for url in urls if url), None)
+
+
+def _show_leader_digest(
+    console: Console, settings: Settings, session_factory: sessionmaker[Session], playbook: Playbook, now: dt.datetime
+) -> None:
+    """The weekly digest of the demo's sales leader, over both managers: each team's roll-up first (queued, never sent)."""
+    with session_scope(session_factory) as session:
+        leader = session.scalars(select(Person).where(Person.email == demo_email(LEADER[0]))).one()
+        queue_weekly_digest(
+            session, leader, playbook, now, default_timezone=settings.timezone, default_currency=settings.currency,
+            fiscal_year_start_month=settings.fiscal_year_start_month,
+        )  # fmt: skip
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith(f"digest:{leader.id}:"))
+        ).one_or_none()
+    if message is not None:
+        console.print()
+        title = f"digest → {leader.name}, their managers' teams rolled up (Monday at {playbook.digest.local_time}, their time), direct message"
+        console.print(render_blocks(message.payload["blocks"], title))
 
 
 def _show_one_on_one(

@@ -57,7 +57,7 @@ def test_demo_shows_a_rep_ahead_of_pace_and_one_behind(monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "Org: 15 new, 0 changed, 0 unchanged people." in result.output
+    assert "Org: 16 new, 0 changed, 0 unchanged people." in result.output
     assert "/myperf → Alex Rivera (ahead of pace), posted privately" in result.output
     assert "/myperf → Rowan Davis (behind pace), posted privately" in result.output
     assert "The demo team: 12 reps," in result.output

@@ -338,9 +338,9 @@ def test_the_demo_syncs_again_into_a_database_holding_only_its_own_people(workdi
     assert first.returncode == 0, first.stderr
     again = run(workdir, "sync", DATABASE_URL=database_url)
     assert again.returncode == 0, again.stderr
-    assert "Org: 0 new, 0 changed, 15 unchanged people." in again.stdout
+    assert "Org: 0 new, 0 changed, 16 unchanged people." in again.stdout
     with make_session_factory(make_engine(database_url))() as session:
-        assert session.scalar(select(func.count()).select_from(Person)) == 15
+        assert session.scalar(select(func.count()).select_from(Person)) == 16
 
 
 def test_coachbot_run_with_slack_out_of_reach_names_the_url_setting(workdir: Path) -> None:

@@ -32,10 +32,16 @@ def demo_output(now: dt.datetime, database: Path | None = None) -> str:
 )
 def test_the_demo_shows_the_star_ahead_of_pace_and_the_new_hire_behind(now: dt.datetime) -> None:
     output = demo_output(now)
-    assert "Org: 15 new, 0 changed, 0 unchanged people." in output
+    assert "Org: 16 new, 0 changed, 0 unchanged people." in output
     assert "/myperf → Alex Rivera (ahead of pace), posted privately" in output
     assert "/myperf → Rowan Davis (behind pace), posted privately" in output
     assert "The number" in output and "Process:" in output and "Development" in output
+    # The demo's sales leader over both managers gets the roll-up per team, then who needs attention across the org.
+    assert "digest → Elena Vasquez, their managers' teams rolled up" in output
+    assert "Your org, week of" in output and "12 reps in 2 teams." in output
+    assert "team               won  pace  proj   win cycle cover | process   fix acted" in output
+    assert any(line.startswith(("│ Jordan Brooks ", "│ Maya Chen ")) for line in output.splitlines())
+    assert "Who needs coaching attention across the org" in output
     assert "/coach 1on1 @Rowan Davis → Jordan Brooks, posted privately" in output
     assert "1:1 agenda: Rowan Davis" in output and "Biggest process gaps, by money at stake" in output
 

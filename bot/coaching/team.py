@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from statistics import fmean
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -41,7 +42,9 @@ from bot.coaching.scorecard import (
     QuotaSpan,
     Scorecard,
     attainment,
+    gap_to_quota,
     pace,
+    pipeline_coverage,
     prorated_quota,
     ratio,
 )
@@ -83,6 +86,22 @@ class TeamRow:
     goals_open: int = 0
     goals_progress: float | None = None  # the mean progress of the open goals
     paused_until: dt.date | None = None  # while the rep has paused coachbot (their own calendar)
+    # How the number is built, as the scorecard counts it: deals closed and won in the period (every
+    # currency), the mean sales cycle of those won, and the open pipeline closing in the period (in `currency`).
+    closed_deals: int = 0
+    won_deals: int = 0
+    sales_cycle_days: float | None = None
+    pipeline_in_period: Decimal = ZERO
+
+    @property
+    def win_rate(self) -> float | None:
+        """Deals won ÷ deals closed in the period, by count (the scorecard's win rate by count)."""
+        return ratio(self.won_deals, self.closed_deals)
+
+    @property
+    def coverage(self) -> float | None:
+        """Open pipeline closing in the period ÷ the gap to quota; None without a quota or once the gap is 0."""
+        return pipeline_coverage(self.pipeline_in_period, gap_to_quota(self.quota, self.won_amount))
 
 
 @dataclass(frozen=True)
@@ -258,6 +277,11 @@ class _Tally:
     plan: str | None = None
     quotas: list[QuotaSpan] = field(default_factory=list)
     goal_progress: list[float] = field(default_factory=list)
+    lost_deals: int = 0
+    # Days from creation to close of each deal won in the period.
+    won_cycles: list[int] = field(default_factory=list)
+    # Open amount closing in the period, by currency.
+    pipeline: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
 
 
 def team_rows(
@@ -326,25 +350,36 @@ def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str, pl
         paused_until=rep.paused_until if rep.paused_until is not None and rep.paused_until >= tally.today else None,
         goals_open=len(tally.goal_progress),
         goals_progress=sum(tally.goal_progress) / len(tally.goal_progress) if tally.goal_progress else None,
+        closed_deals=len(tally.won_cycles) + tally.lost_deals, won_deals=len(tally.won_cycles),
+        sales_cycle_days=fmean(tally.won_cycles) if tally.won_cycles else None, pipeline_in_period=tally.pipeline.get(currency, ZERO),
     )  # fmt: skip
 
 
 def _read_won(session: Session, owner_ids: list[int], start: dt.date, end: dt.date, tallies: dict[int, _Tally]) -> None:
-    # Served by the index on (owner, closed, close date), like the scorecard's own query.
-    won = session.execute(
-        select(Deal.owner_id, Deal.currency, func.sum(Deal.amount))
-        .where(
-            Deal.owner_id.in_(owner_ids),
-            Deal.is_closed.is_(True),
-            Deal.close_date.between(start, end - dt.timedelta(days=1)),
-            Deal.is_won.is_(True),
-            Deal.deleted_at.is_(None),
-        )
-        .group_by(Deal.owner_id, Deal.currency)
+    # Served by the index on (owner, closed, close date), like the scorecard's own query. The won
+    # deals are read one by one (a quarter's wins are few) for their sales cycle; the lost are counted.
+    closed_in_period = (
+        Deal.owner_id.in_(owner_ids),
+        Deal.is_closed.is_(True),
+        Deal.close_date.between(start, end - dt.timedelta(days=1)),
+        Deal.deleted_at.is_(None),
     )
-    for owner_id, currency, amount in won:
+    won = session.execute(
+        select(Deal.owner_id, Deal.currency, Deal.amount, Deal.close_date, Deal.created_at).where(
+            *closed_in_period, Deal.is_won.is_(True)
+        )
+    )
+    for owner_id, currency, amount, close_date, created_at in won:
+        assert owner_id is not None and close_date is not None  # read by owner_id IN (...) and close date
+        tally = tallies[owner_id]
+        tally.won[currency] += amount or ZERO
+        tally.won_cycles.append((close_date - created_at.date()).days)
+    lost = session.execute(
+        select(Deal.owner_id, func.count()).where(*closed_in_period, Deal.is_won.is_(False)).group_by(Deal.owner_id)
+    )
+    for owner_id, count in lost:
         assert owner_id is not None  # read by owner_id IN (...)
-        tallies[owner_id].won[currency] += amount or ZERO
+        tallies[owner_id].lost_deals += count
 
 
 def _read_open(
@@ -370,6 +405,7 @@ def _read_open(
         tally = tallies[owner_id]
         tally.open_deals += deals
         tally.deals_with_gaps += with_gaps
+        tally.pipeline[currency] += amount_in_period or ZERO
         rule = playbook.stage(stage)
         if rule is None:
             unknown_stages.add(stage)

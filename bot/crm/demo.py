@@ -93,6 +93,8 @@ MANAGERS = (
     ("Maya Chen", "America/Los_Angeles", ("manager", "admin")),
     ("Jordan Brooks", "America/New_York", ("manager",)),
 )
+# The sales leader both managers report to: their digest rolls the two teams up.
+LEADER = ("Elena Vasquez", "America/New_York")
 COACH = ("Priya Natarajan", "America/Chicago")
 REPS = (
     RepProfile("Alex Rivera", "Maya Chen", "America/Los_Angeles", 300_000, 1.35, 0.92, tuple(PRODUCT_LINES)),
@@ -117,8 +119,8 @@ def demo_email(name: str) -> str:
 
 
 def demo_roster() -> frozenset[str]:
-    """The emails of everyone the demo creates: its two managers, its coach and its twelve reps."""
-    names = [name for name, _, _ in MANAGERS] + [COACH[0]] + [rep.name for rep in REPS]
+    """The emails of everyone the demo creates: its leader, two managers, its coach and its twelve reps."""
+    names = [name for name, _, _ in MANAGERS] + [COACH[0], LEADER[0]] + [rep.name for rep in REPS]
     return frozenset(demo_email(name) for name in names)
 
 
@@ -131,7 +133,7 @@ def refuse_real_org(session: Session) -> None:
 
     Demo people are recognised by their addresses: the fixed roster above, all under example.com,
     a domain reserved for examples (RFC 2606), so no real person has one. Anyone else was imported
-    from an org file or a real CRM, and the demo's 15 people and hundreds of deals must not be
+    from an org file or a real CRM, and the demo's 16 people and hundreds of deals must not be
     mixed in with them: nothing removes them again.
     """
     outsiders = Person.email.not_in(sorted(demo_roster()))
@@ -161,9 +163,11 @@ class DemoProvider:
     def fetch_org(self) -> list[OrgPerson]:
         quarters = [(_add_months(self.quarter.start, 3 * k), _add_months(self.quarter.start, 3 * (k + 1))) for k in (-1, 0, 1)]
         people = [
-            OrgPerson(email=demo_email(name), name=name, roles=frozenset(roles), timezone=tz) for name, tz, roles in MANAGERS
+            OrgPerson(email=demo_email(name), name=name, roles=frozenset(roles), timezone=tz, manager_email=demo_email(LEADER[0]))
+            for name, tz, roles in MANAGERS
         ]
         people.append(OrgPerson(email=demo_email(COACH[0]), name=COACH[0], roles=frozenset({"coach"}), timezone=COACH[1]))
+        people.append(OrgPerson(email=demo_email(LEADER[0]), name=LEADER[0], roles=frozenset({"manager"}), timezone=LEADER[1]))
         for rep in REPS:
             people.append(
                 OrgPerson(

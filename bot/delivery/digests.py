@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks import to_dicts
 from bot.blocks.digest import digest_blocks, digest_text
-from bot.charts import team_attainment_chart
+from bot.charts import ChartLine, number_and_process_chart
 from bot.coaching.digest import Digest, weekly_digest
 from bot.coaching.playbook import Playbook
 from bot.messaging.outbox import enqueue
@@ -37,13 +37,28 @@ def queue_weekly_digest(
     )  # fmt: skip
 
 
+def chart_lines(digest: Digest) -> list[ChartLine]:
+    """What the chart draws: a leader's teams, or a manager's reps with a quota, by name (at most 40)."""
+    if digest.is_leader:
+        return [
+            ChartLine(team.name, team.attainment, team.projected_attainment, team.adherence, team.discipline.median_hours_to_fix)
+            for team in digest.teams[:MAX_CHARTED_REPS]
+        ]
+    weeks = {week.person_id: week for week in digest.weeks}
+    return [
+        ChartLine(row.name, row.attainment, row.projected_attainment, row.adherence,
+                  weeks[row.person_id].discipline.median_hours_to_fix if row.person_id in weeks else None)
+        for row in digest.rows
+        if row.attainment is not None
+    ][:MAX_CHARTED_REPS]  # fmt: skip
+
+
 def chart_attachment(digest: Digest) -> dict[str, str]:
     """The digest's chart as the sender uploads it (files_upload_v2) beside the message."""
-    charted = [row for row in digest.rows if row.attainment is not None][:MAX_CHARTED_REPS]
-    chart = team_attainment_chart(
-        [row.name for row in charted], [row.attainment or 0 for row in charted],
-        [row.projected_attainment or 0 for row in charted], digest.team.elapsed_share,
-        f"{digest.team.period.label}: attainment and projection",
+    what = "teams" if digest.is_leader else "reps"
+    chart = number_and_process_chart(
+        chart_lines(digest), digest.team.elapsed_share,
+        f"{digest.team.period.label}, {what}: the number beside the process",
     )  # fmt: skip
     return {
         "filename": f"team-{digest.week_of.isoformat()}.png", "title": f"Team, week of {digest.week_of:%b %d}",

@@ -376,3 +376,42 @@ def test_a_rep_without_slack_gets_no_reminder_and_it_is_logged(session_factory, 
     assert f"goal_reminder not queued (goal_reminder:{goal_id}): person {team.riley} has no Slack account linked" in caplog.text
     with session_factory() as session:
         assert session.get(Goal, goal_id).reminded_at is None  # type: ignore[union-attr]  # reminded once they are linked
+
+
+# Progress history, for the digest's "goals that moved" ---------------------------------------------
+
+
+def history(session: Session, goal_id: int) -> list[tuple[dt.datetime, float]]:
+    from bot.models import GoalProgress
+
+    rows = session.execute(
+        select(GoalProgress.recorded_at, GoalProgress.progress).where(GoalProgress.goal_id == goal_id).order_by(GoalProgress.id)
+    )
+    return [(at, progress) for at, progress in rows]
+
+
+def test_a_goals_progress_is_kept_when_set_and_each_time_it_changes_not_when_it_stays(session_factory, team, deals, now) -> None:  # type: ignore[no-untyped-def]
+    hour = dt.timedelta(hours=1)
+    with session_scope(session_factory) as session:
+        measured = set_goal(
+            session, rep=person(session, team.riley), set_by=person(session, team.carl), competency="Pipeline hygiene",
+            description="A dated next step on nine deals in ten", due_date=None, measure="next_step_coverage", target=0.8, now=now,
+        )  # fmt: skip
+        refresh_progress(session, measured, now + hour)  # the same deals: the same progress, nothing kept
+        session.add(deal(team.riley, "J", "1000"))
+        session.flush()
+        refresh_progress(session, measured, now + 2 * hour)
+        unmeasured = set_goal(
+            session, rep=person(session, team.riley), set_by=person(session, team.carl), competency="Negotiation",
+            description="Hold price on two deals", due_date=None, now=now,
+        )  # fmt: skip
+        rep = person(session, team.riley)
+        update_progress(session, unmeasured, rep, 0.5, "Held price at Acme", now + hour)
+        update_progress(session, unmeasured, rep, 0.5, "Still held", now + 2 * hour)
+        measured_id, unmeasured_id = measured.id, unmeasured.id
+    with session_factory() as session:
+        assert history(session, measured_id) == [
+            (now, pytest.approx((4 / 6) / 0.8)),
+            (now + 2 * hour, pytest.approx((5 / 7) / 0.8)),
+        ]
+        assert history(session, unmeasured_id) == [(now, 0.0), (now + hour, 0.5)]

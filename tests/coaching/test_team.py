@@ -162,9 +162,11 @@ def test_a_team_row_reads_as_the_reps_own_scorecard(session_factory, now, instan
             assert (
                 row.currency, row.quota, row.won_amount, row.attainment, row.pace, row.projected_amount,
                 row.projected_attainment, row.open_deals, row.deals_with_gaps, row.adherence, row.overdue_actions,
+                row.win_rate, row.sales_cycle_days, row.pipeline_in_period, row.coverage,
             ) == (
                 card.currency, card.quota, card.won_amount, card.attainment, card.pace, card.projected_amount,
                 card.projected_attainment, card.open_deal_count, len(card.deal_gaps), card.adherence, overdue,
+                card.win_rate_by_count, card.sales_cycle_days, card.pipeline_in_period, card.coverage,
             ), rep.name  # fmt: skip
             if card.development.plan is not None:
                 assert row.plan == card.development.plan.status
@@ -183,12 +185,15 @@ def test_the_rows_hold_the_figures_worked_out_by_hand(session_factory, now) -> N
             attainment=0.25, pace=pytest.approx(0.25 * (92 * 24 + 1) / (55 * 24 + 17)), projected_amount=Decimal("37000.00"),
             projected_attainment=0.4625, open_deals=3, deals_with_gaps=0, adherence=1.0, overdue_actions=1, plan="open",
             attention=("projected 46% of quota", "pace 41%", "1 overdue action"),
+            # Won S1 (33 days from creation) and S2 (34, USD: still a win by count); €30,000 + €10,000 closing this quarter.
+            closed_deals=2, won_deals=2, sales_cycle_days=33.5, pipeline_in_period=Decimal("40000.00"),
         ),
         TeamRow(
             person_id=ids["riley"], name="Riley Rep", currency="USD", quota=Decimal("100000.00"), won_amount=Decimal("40000.00"),
             attainment=0.4, pace=pytest.approx(0.4 * (92 * 24 + 1) / (55 * 24 + 11)), projected_amount=Decimal("86000.00"),
             projected_attainment=0.86, open_deals=2, deals_with_gaps=1, adherence=0.5, overdue_actions=0, plan=None,
             attention=("pace 66%", "only 50% of open deals follow the process"),
+            closed_deals=1, won_deals=1, sales_cycle_days=32, pipeline_in_period=Decimal("70000.00"),
         ),
         # Tess has no quota: no attainment, pace or projection, but her gaps and her proposed plan show.
         TeamRow(
@@ -196,8 +201,12 @@ def test_the_rows_hold_the_figures_worked_out_by_hand(session_factory, now) -> N
             pace=None, projected_amount=Decimal("10250.00"), projected_attainment=None, open_deals=1, deals_with_gaps=1,
             adherence=0.0, overdue_actions=0, plan="proposed",
             attention=("only 0% of open deals follow the process", "a recovery plan waits for you to open it"),
+            closed_deals=1, won_deals=1, sales_cycle_days=40, pipeline_in_period=Decimal("15000.00"),
         ),
     )  # fmt: skip
+    # Coverage: the pipeline closing this quarter over the gap to quota; Tess has no quota, so no gap.
+    assert [row.coverage for row in team.rows] == [pytest.approx(40000 / 60000), pytest.approx(70000 / 60000), None]
+    assert [row.win_rate for row in team.rows] == [1.0, 1.0, 1.0]
     assert (team.period.label, team.open_deals, team.adherence) == ("Q4 2026", 6, 4 / 6)
     totals = team.totals
     assert totals is not None
@@ -296,9 +305,9 @@ def test_the_team_view_costs_the_same_few_queries_for_three_reps_or_thirty(sessi
         session.flush()
         with counted_queries(session) as large:
             assert len(view(session, ids["dana"], now).rows) == 30
-    # Reading the viewer's team, the people, then won, open (+ the CRM-weighted stages), overdue actions, plans,
-    # quotas, goals, and one multi-row INSERT of the audit rows (once per rep before, at the commit).
-    assert len(large) == len(small) <= 11
+    # Reading the viewer's team, the people, then won, lost, open (+ the CRM-weighted stages), overdue actions,
+    # plans, quotas, goals, and one multi-row INSERT of the audit rows (once per rep before, at the commit).
+    assert len(large) == len(small) <= 12
     assert sum(statement.startswith("INSERT INTO audit_log") for statement in large) == 1
 
 
