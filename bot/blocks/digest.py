@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.blocks.agenda import one_on_one_button
 from bot.blocks.format import clip, escape, percent, short_date
 
 if TYPE_CHECKING:
@@ -201,7 +202,9 @@ def _rep_weeks(
     room = MAX_BLOCKS - len(blocks) - len(tail)
     shown = weeks if len(weeks) <= room else weeks[: max(room - 1, 0)]
     for week in shown:
-        blocks.append(rep_week_section(week, team=digest.team_of(week.person_id), reasons=reasons))
+        # Beside each rep, their 1:1 agenda one click away (privately, for whoever clicks).
+        button = one_on_one_button(week.person_id, week.name)
+        blocks.append(rep_week_section(week, team=digest.team_of(week.person_id), reasons=reasons, accessory=button))
     if len(shown) < len(weeks):
         blocks.append(_context(f"…and {len(weeks) - len(shown)} more {more}: {SEE_EVERYONE}."))
 

@@ -14,6 +14,7 @@ from bot.coaching.rollup import rollups
 from bot.coaching.team import TeamPerformance, TeamRow, attention_order, team_totals
 from bot.models import Person
 from bot.periods import Period
+from bot.slack_ids import ONE_ON_ONE_OPEN
 
 Q4 = Period("quarter", dt.date(2026, 10, 1), dt.date(2027, 1, 1), "Q4 2026", "America/New_York")
 NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
@@ -103,6 +104,14 @@ def test_a_managers_digest_has_the_team_table_then_each_reps_week() -> None:
         "1 of 2 nudged fixed within two days (50%)."
     )
     assert sections(blocks)[-2:] == [rep_week_text(RILEY_WEEK), rep_week_text(ALEX_WEEK)]
+    # Beside each rep's week, their 1:1 agenda (bot/blocks/agenda.py), one click away.
+    assert [block["accessory"] for block in blocks[-2:]] == [
+        {"type": "button", "text": {"type": "plain_text", "text": "1:1 agenda: Riley", "emoji": True},
+         "action_id": f"{ONE_ON_ONE_OPEN}:1", "value": "1"},
+        {"type": "button", "text": {"type": "plain_text", "text": "1:1 agenda: Alex", "emoji": True},
+         "action_id": f"{ONE_ON_ONE_OPEN}:2", "value": "2"},
+    ]  # fmt: skip
+    assert all("accessory" not in block for block in blocks[:-2])
 
 
 def test_a_leaders_digest_starts_with_each_teams_number_beside_its_process() -> None:
