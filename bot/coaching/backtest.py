@@ -209,6 +209,42 @@ class _Probe(NamedTuple):
 _PRESENT = {"amount": Decimal(1), "product_line": "present", "product_name": "present", "account_name": "present"}
 
 
+class _Team:
+    """What one team's playbook says of each stage and field pattern the replay meets, asked once."""
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.playbook = playbook
+        enabled = {config.name for config in playbook.enabled_rules}
+        self.stale_on, self.missing_on = "stale_stage" in enabled, "missing_field" in enabled
+        self._stages: dict[str, tuple[bool, dt.timedelta | None]] = {}
+        self._missing: dict[tuple[str, tuple[bool, ...]], bool] = {}
+
+    def stage(self, name: str) -> tuple[bool, dt.timedelta | None]:
+        """(whether the stage is closed, how long after entering it stale_stage fires, if ever)."""
+        found = self._stages.get(name)
+        if found is None:
+            rule = self.playbook.stage(name)
+            closed = rule is not None and rule.closed
+            # As rules._stale_stage counts: more whole days since the stage was entered than max_days.
+            limit = rule.max_days if rule is not None and not closed else None
+            found = self._stages[name] = (closed, None if limit is None else dt.timedelta(days=limit + 1))
+        return found
+
+    def missing_field_fires(self, stage: str, pattern: tuple[bool, ...]) -> bool:
+        """Whether missing_field fires in `stage` on a deal missing the STABLE_FIELDS marked in `pattern`.
+
+        Asked of the rule itself, on a probe deal with those fields and every changing one present.
+        """
+        key = (stage, pattern)
+        if key not in self._missing:
+            values = {name: (None if missing else _PRESENT[name]) for name, missing in zip(STABLE_FIELDS, pattern)}
+            probe = _Probe(name="probe", stage=stage, **values)  # type: ignore[arg-type]
+            moment = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+            findings = evaluate_deal(probe, self.playbook, moment, moment.date())
+            self._missing[key] = any(finding.rule == "missing_field" for finding in findings)
+        return self._missing[key]
+
+
 class _Tally:
     """One playbook's counts while the deals stream past."""
 
@@ -221,27 +257,31 @@ class _Tally:
         # rule -> [won with, lost with, won without, lost without]
         self.outcomes: dict[str, list[int]] = {rule: [0, 0, 0, 0] for rule in _REPLAYABLE}
         self.enabled_anywhere: set[str] = set()
-        # (id of a team playbook, stage, which stable fields are missing) -> whether missing_field fires
-        self._missing: dict[tuple[int, str, tuple[bool, ...]], bool] = {}
-        self._playbooks: list[Playbook] = []  # kept alive, so the ids above stay theirs
+        self._teams: dict[int, _Team] = {}  # by the id of a team playbook (Org keeps one per team)
+        self._by_owner: dict[int | None, _Team] = {}
 
-    def missing_field_fires(self, playbook: Playbook, stage: str, deal: DealHistory, pattern: tuple[bool, ...]) -> bool:
-        key = (id(playbook), stage, pattern)
-        if key not in self._missing:
-            self._playbooks.append(playbook)
-            values = {name: (None if missing else _PRESENT[name]) for name, missing in zip(STABLE_FIELDS, pattern)}
-            probe = _Probe(name="probe", stage=stage, **values)  # type: ignore[arg-type]
-            moment = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-            findings = evaluate_deal(probe, playbook, moment, moment.date())
-            self._missing[key] = any(finding.rule == "missing_field" for finding in findings)
-        return self._missing[key]
+    def team(self, owner_id: int | None) -> _Team:
+        team = self._by_owner.get(owner_id)
+        if team is None:
+            playbook = self.playbook_for(owner_id)
+            team = self._teams.get(id(playbook))
+            if team is None:
+                team = self._teams[id(playbook)] = _Team(playbook)
+                self.enabled_anywhere |= {name for name in _REPLAYABLE if getattr(team, _SWITCHES[name])}
+            self._by_owner[owner_id] = team
+        return team
+
+
+_SWITCHES = {"stale_stage": "stale_on", "missing_field": "missing_on"}
+_WEEK = dt.timedelta(weeks=1)
 
 
 def replay(
     deals: Iterable[DealHistory], playbooks: Sequence[PlaybookFor], period: Period, now: dt.datetime
 ) -> tuple[Backtest, ...]:
     """Each playbook's back-test over `period` (no later than `now`), from one pass over `deals`."""
-    starts_at, ends_at = period.starts_at, min(period.ends_at, now)
+    window = _Window(period.starts_at, min(period.ends_at, now), dt.datetime.combine(period.first_monday, dt.time(), dt.UTC))
+    starts_at, ends_at, monday_at = window
     tallies = [_Tally(playbook_for) for playbook_for in playbooks]
     weeks = period.weeks
     coverage: dict[int, list[int]] = {}  # owner -> +1/-1 at the weeks their deals start and stop being open
@@ -257,13 +297,13 @@ def replay(
             closed += 1
             won += bool(deal.is_won)
         if deal.owner_id is not None and life_end > starts_at:
-            first = period.week_of(max(life_start, starts_at).date())
-            last = period.week_of((life_end - dt.timedelta(microseconds=1)).date())
-            weeks_open = coverage.setdefault(deal.owner_id, [0] * (weeks + 1))
-            weeks_open[first] += 1
-            weeks_open[last + 1] -= 1
+            weeks_open = coverage.get(deal.owner_id)
+            if weeks_open is None:
+                weeks_open = coverage[deal.owner_id] = [0] * (weeks + 1)
+            weeks_open[(max(life_start, starts_at) - monday_at) // _WEEK] += 1
+            weeks_open[(life_end - _INSTANT - monday_at) // _WEEK + 1] -= 1
         for tally in tallies:
-            _replay_deal(tally, deal, life_start, life_end, closes_in_period, period, starts_at, ends_at)
+            _replay_deal(tally, deal, life_start, life_end, closes_in_period, window)
     rep_weeks = sum(sum(1 for total in itertools.accumulate(marks[:weeks]) if total > 0) for marks in coverage.values())
     return tuple(
         Backtest(period, counted, closed, won, len(coverage), rep_weeks, _figures(tally, playbook_for, rep_weeks))
@@ -271,65 +311,74 @@ def replay(
     )
 
 
+class _Window(NamedTuple):
+    starts_at: dt.datetime
+    ends_at: dt.datetime  # the period's end, or now if sooner
+    monday_at: dt.datetime  # the start of the period's first week
+
+
+_INSTANT = dt.timedelta(microseconds=1)
+
+
 def _replay_deal(
-    tally: _Tally,
-    deal: DealHistory,
-    life_start: dt.datetime,
-    life_end: dt.datetime,
-    closes_in_period: bool,
-    period: Period,
-    starts_at: dt.datetime,
-    ends_at: dt.datetime,
+    tally: _Tally, deal: DealHistory, life_start: dt.datetime, life_end: dt.datetime, closes_in_period: bool, window: _Window
 ) -> None:
-    playbook = tally.playbook_for(deal.owner_id)
-    entries = deal.stages or ()
-    # The open life ends at the first entry into a closed stage, if the close itself came later.
-    stints: list[tuple[str, dt.datetime, dt.datetime, dt.datetime]] = []  # (stage, entered, open from, open until)
+    team = tally.team(deal.owner_id)
+    entries = deal.stages
+    stints: list[tuple[str, dt.timedelta | None, dt.datetime, dt.datetime, dt.datetime]] = []
     for position, (stage, entered_at) in enumerate(entries):
-        rule = playbook.stage(stage)
-        if rule is not None and rule.closed:
-            life_end = min(life_end, max(entered_at, life_start))
-            break
+        closed, stale_after = team.stage(stage)
+        if closed:
+            break  # the open life ends at the first entry into a closed stage, if the close itself came later
         leaves_at = entries[position + 1][1] if position + 1 < len(entries) else life_end
         start, stop = max(entered_at, life_start), min(leaves_at, life_end)
         if start < stop:
-            stints.append((stage, entered_at, start, stop))
-    pattern = (
-        deal.amount is None,
-        *(not (value or "").strip() for value in (deal.product_line, deal.product_name, deal.account_name)),
-    )
-    for name in _REPLAYABLE:
-        config = playbook.rules.get(name)
-        if config is None or not config.enabled:
-            if closes_in_period:
-                tally.outcomes[name][2 if deal.is_won else 3] += 1
-            continue
-        tally.enabled_anywhere.add(name)
-        gaps: list[list[dt.datetime]] = []
-        for stage, entered_at, start, stop in stints:
-            if name == "stale_stage":
-                stage_rule = playbook.stage(stage)
-                if stage_rule is None or stage_rule.max_days is None:
-                    continue
-                # As rules._stale_stage counts: more whole days since the stage was entered than max_days.
-                fires_at = entered_at + dt.timedelta(days=stage_rule.max_days + 1)
-                if fires_at < stop:
-                    gaps.append([max(fires_at, start), stop])
-            elif tally.missing_field_fires(playbook, stage, deal, pattern):
-                if gaps and gaps[-1][1] == start:
-                    gaps[-1][1] = stop  # still missing in the next stage: the same gap stays open
-                else:
-                    gaps.append([start, stop])
-        for opened_at, resolved_at in gaps:
-            if deal.owner_id is not None and starts_at <= opened_at < ends_at:
-                tally.opened[name] += 1
-                tally.by_rep_week[name][(deal.owner_id, period.week_of(opened_at.date()))] += 1
-                if resolved_at < ends_at:
-                    tally.days_open[name][(resolved_at - opened_at).days] += 1
-                else:
-                    tally.still_open[name] += 1
-        if closes_in_period:
-            tally.outcomes[name][(0 if deal.is_won else 1) if gaps else (2 if deal.is_won else 3)] += 1
+            stints.append((stage, stale_after, entered_at, start, stop))
+    if team.stale_on:
+        gaps = []
+        for _, stale_after, entered_at, start, stop in stints:
+            if stale_after is not None and (fires_at := entered_at + stale_after) < stop:
+                gaps.append((max(fires_at, start), stop))
+        _record(tally, "stale_stage", deal, gaps, closes_in_period, window)
+    elif closes_in_period:
+        tally.outcomes["stale_stage"][2 if deal.is_won else 3] += 1
+    if team.missing_on:
+        pattern = (
+            deal.amount is None,
+            *(not (value or "").strip() for value in (deal.product_line, deal.product_name, deal.account_name)),
+        )
+        merged: list[list[dt.datetime]] = []
+        if any(pattern):
+            for stage, _, _, start, stop in stints:
+                if team.missing_field_fires(stage, pattern):
+                    if merged and merged[-1][1] == start:
+                        merged[-1][1] = stop  # still missing in the next stage: the same gap stays open
+                    else:
+                        merged.append([start, stop])
+        _record(tally, "missing_field", deal, [(start, stop) for start, stop in merged], closes_in_period, window)
+    elif closes_in_period:
+        tally.outcomes["missing_field"][2 if deal.is_won else 3] += 1
+
+
+def _record(
+    tally: _Tally,
+    rule: str,
+    deal: DealHistory,
+    gaps: list[tuple[dt.datetime, dt.datetime]],
+    closes_in_period: bool,
+    window: _Window,
+) -> None:
+    starts_at, ends_at, monday_at = window
+    for opened_at, resolved_at in gaps:
+        if deal.owner_id is not None and starts_at <= opened_at < ends_at:
+            tally.opened[rule] += 1
+            tally.by_rep_week[rule][(deal.owner_id, (opened_at - monday_at) // _WEEK)] += 1
+            if resolved_at < ends_at:
+                tally.days_open[rule][(resolved_at - opened_at).days] += 1
+            else:
+                tally.still_open[rule] += 1
+    if closes_in_period:
+        tally.outcomes[rule][(0 if deal.is_won else 1) if gaps else (2 if deal.is_won else 3)] += 1
 
 
 def _median(histogram: Counter[int]) -> float | None:
@@ -372,42 +421,50 @@ def _figures(tally: _Tally, playbook_for: PlaybookFor, rep_weeks: int) -> tuple[
     return tuple(figures)
 
 
-# The deal columns the replay reads, then the history's; one row per stage entry (a deal with no
-# history, as a CSV import may leave, gives one row with its current stage and stage_entered_at).
+# What the replay reads of each deal, and the whole stage history in deal order: two streams
+# merged by deal id, so a deal's columns are read and converted once, not once per stage entry.
 _DEAL_COLUMNS = (
     Deal.id, Deal.owner_id, Deal.created_at, Deal.is_closed, Deal.is_won, Deal.closed_at, Deal.close_date, Deal.deleted_at,
     Deal.stage, Deal.stage_entered_at, Deal.amount, Deal.product_line, Deal.product_name, Deal.account_name,
 )  # fmt: skip
+# In the order of the unique index on (deal_id, entered_at, stage): read from it, no sort.
+_HISTORY = select(DealStageHistory.deal_id, DealStageHistory.stage, DealStageHistory.entered_at).order_by(
+    DealStageHistory.deal_id, DealStageHistory.entered_at
+)
 _STREAM = {"stream_results": True, "yield_per": 5_000}  # a server-side cursor on PostgreSQL: memory stays flat
 
 
 def read_histories(connection: Connection, period: Period) -> Iterator[DealHistory]:
-    """Deals created before the period ends and not closed or deleted before it starts, with their stage entries."""
-    starts_at, ends_at = period.starts_at, period.ends_at
-    query = (
-        select(*_DEAL_COLUMNS, DealStageHistory.stage, DealStageHistory.entered_at)
-        .outerjoin(DealStageHistory, DealStageHistory.deal_id == Deal.id)
+    """Deals created before the period ends and not closed or deleted before it starts, each with its stage entries."""
+    deals = connection.execute(
+        select(*_DEAL_COLUMNS)
         .where(
-            Deal.created_at < ends_at,
-            or_(Deal.closed_at.is_(None), Deal.closed_at >= starts_at),
-            or_(Deal.deleted_at.is_(None), Deal.deleted_at >= starts_at),
+            Deal.created_at < period.ends_at,
+            or_(Deal.closed_at.is_(None), Deal.closed_at >= period.starts_at),
+            or_(Deal.deleted_at.is_(None), Deal.deleted_at >= period.starts_at),
         )
-        .order_by(Deal.id, DealStageHistory.entered_at)
+        .order_by(Deal.id),
+        execution_options=_STREAM,
     )
-    rows = connection.execute(query, execution_options=_STREAM)
-    for _, group in itertools.groupby(rows, key=lambda row: row[0]):
-        deal_rows: list[Any] = list(group)
-        yield _history(deal_rows)
+    # Whole batches, not a fetch per row: the history has several rows a deal.
+    history = itertools.chain.from_iterable(connection.execute(_HISTORY, execution_options=_STREAM).partitions())
+    entry = next(history, None)
+    for deal in itertools.chain.from_iterable(deals.partitions()):
+        deal_id = deal[0]
+        while entry is not None and entry[0] < deal_id:
+            entry = next(history, None)  # a deal the period does not reach
+        stages = []
+        while entry is not None and entry[0] == deal_id:
+            stages.append((entry[1], entry[2]))
+            entry = next(history, None)
+        yield _history(deal, stages)
 
 
-def _history(rows: list[Any]) -> DealHistory:
+def _history(deal: Any, stages: list[tuple[str, dt.datetime]]) -> DealHistory:
     (deal_id, owner_id, created_at, is_closed, is_won, closed_at, close_date, deleted_at, stage, stage_entered_at,
-     amount, product_line, product_name, account_name, _, first_entered) = rows[0]  # fmt: skip
-    stages: tuple[tuple[str, dt.datetime], ...]
-    if first_entered is None:
-        stages = ((stage, stage_entered_at or created_at),)
-    else:
-        stages = tuple((row[14], row[15]) for row in rows)
+     amount, product_line, product_name, account_name) = deal  # fmt: skip
+    if not stages:
+        stages = [(stage, stage_entered_at or created_at)]  # no history stored (a CSV import may leave none)
     ended_at = None
     if deleted_at is not None:
         ended_at = deleted_at
@@ -419,7 +476,9 @@ def _history(rows: list[Any]) -> DealHistory:
         else:
             ended_at = stages[-1][1]
     outcome = bool(is_won) if is_closed and deleted_at is None else None
-    return DealHistory(deal_id, owner_id, created_at, ended_at, outcome, amount, product_line, product_name, account_name, stages)
+    return DealHistory(
+        deal_id, owner_id, created_at, ended_at, outcome, amount, product_line, product_name, account_name, tuple(stages)
+    )
 
 
 def backtest_playbooks(
