@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.coaching.backtest import MIN_DEALS, Backtest, RuleFigures
+from bot.coaching.backtest import MIN_DEALS, Backtest, Period, RuleFigures
+
+BACKTEST_WEEKS = 13  # the default back-test period, and the one the preview's and the demo's figures cover
+
+
+def default_period(now: dt.datetime) -> Period:
+    """The last BACKTEST_WEEKS weeks, up to today (UTC)."""
+    today = now.astimezone(dt.UTC).date()
+    return Period(today - dt.timedelta(weeks=BACKTEST_WEEKS) + dt.timedelta(days=1), today)
 
 
 def _day(day: object) -> str:
@@ -25,19 +35,14 @@ def backtest_heading(backtest: Backtest, label: str) -> Text:
 
 
 def _won(won: int, closed: int) -> str:
-    return f"{won} of {closed} won ({won / closed:.0%})" if closed else "none closed"
+    return f"{won}/{closed} ({won / closed:.0%})" if closed else "none closed"
 
 
 def _difference(figures: RuleFigures) -> str:
     difference = figures.difference
     if difference is None:
         return ""
-    points = round(difference * 100)
-    return f"{points:+d} pts" + ("" if figures.enough_deals else " (few deals)")
-
-
-def _noise(figures: RuleFigures) -> str:
-    return f"{figures.per_rep_week:.2f} (max {figures.max_in_a_rep_week})"
+    return f"{round(difference * 100):+d} pts" + ("" if figures.enough_deals else " (few)")
 
 
 def _days(figures: RuleFigures) -> str:
@@ -52,39 +57,36 @@ def figures_line(figures: RuleFigures) -> str:
     difference = _difference(figures)
     return (
         f"{figures.rule} ({figures.replay}): {figures.per_rep_week:.2f} gaps a rep a week{days}; "
-        f"with the gap {_won(figures.won_with, figures.closed_with)}, "
+        f"won with the gap {_won(figures.won_with, figures.closed_with)}, "
         f"without {_won(figures.won_without, figures.closed_without)}" + (f", {difference}" if difference else "")
     )
 
 
+_COLUMNS = ("gaps opened", "a rep a week", "days open", "won with gap", "won without", "difference")
+
+
 def backtest_table(backtests: Sequence[Backtest], labels: Sequence[str]) -> Table:
-    """Per rule, each playbook's figures side by side (one playbook: its figures alone)."""
+    """Per rule, its figures; with two playbooks, a row for each under the other (labelled by `labels`)."""
     table = Table(box=None, padding=(0, 2))
     table.add_column("rule")
+    if len(backtests) > 1:
+        table.add_column("playbook")
     table.add_column("replay")
-    prefix = len(backtests) > 1
-    for label in labels:
-        lead = f"{label}: " if prefix else ""
-        for name in ("opened (still open)", "a rep a week", "median days open", "with the gap", "without", "difference"):
-            table.add_column(lead + name, justify="right" if name not in ("with the gap", "without") else "left")
+    for name in _COLUMNS:
+        table.add_column(name, justify="left" if name.startswith("won") else "right")
     for position, figures in enumerate(backtests[0].rules):
-        row = [figures.rule, figures.replay if figures.replay != "off" else _first_judged(backtests, position)]
-        for backtest in backtests:
-            mine = backtest.rules[position]
-            if mine.judged:
-                row += [
-                    f"{mine.opened:,} ({mine.still_open:,})", _noise(mine), _days(mine),
-                    _won(mine.won_with, mine.closed_with), _won(mine.won_without, mine.closed_without), _difference(mine),
-                ]  # fmt: skip
-            else:
-                row += ["off" if mine.replay == "off" else "", "", "", "", "", ""]
-        table.add_row(*row)
+        rows = [(label, backtest.rules[position]) for label, backtest in zip(labels, backtests)]
+        if not any(mine.judged for _, mine in rows):
+            rows = [("", rows[0][1])]  # skipped alike in every playbook: one row says so
+        for label, mine in rows:
+            cells = [
+                f"{mine.opened:,} ({mine.still_open:,} still open)", f"{mine.per_rep_week:.2f} (max {mine.max_in_a_rep_week})",
+                _days(mine), _won(mine.won_with, mine.closed_with), _won(mine.won_without, mine.closed_without),
+                _difference(mine),
+            ] if mine.judged else [""] * len(_COLUMNS)  # fmt: skip
+            lead = [figures.rule] + ([label] if len(backtests) > 1 else [])
+            table.add_row(*lead, mine.replay, *cells)
     return table
-
-
-def _first_judged(backtests: Sequence[Backtest], position: int) -> str:
-    statuses = [backtest.rules[position].replay for backtest in backtests]
-    return next((status for status in statuses if status != "off"), "off")
 
 
 def backtest_notes(backtest: Backtest) -> list[Text]:
@@ -92,8 +94,29 @@ def backtest_notes(backtest: Backtest) -> list[Text]:
     lines = [Text(f"  {figures.rule}: {figures.replay}: {figures.note}") for figures in backtest.rules]
     lines.append(
         Text(
-            "Win rates are of deals closed in the period, with the gap at any time while open or never; "
-            f"a difference from fewer than {MIN_DEALS} closed deals on either side is marked (few deals)."
+            "Won with gap / without: of the deals closed in the period, those that had the gap at any time while open and those that never did."
+        )
+    )
+    lines.append(
+        Text(
+            f"(few): fewer than {MIN_DEALS} closed deals on a side, too few to go by. Days open: the median, of gaps resolved in the period."
         )
     )
     return lines
+
+
+def print_backtest(out: Console, backtests: Sequence[Backtest], labels: Sequence[str]) -> None:
+    """The heading of each back-test, their figures side by side, and how each rule was replayed."""
+    if len(backtests) == 1:
+        out.print(backtest_heading(backtests[0], labels[0]), highlight=False)
+        out.print(backtest_table(backtests, labels))
+    else:
+        letters = [chr(ord("A") + number) for number in range(len(backtests))]
+        for letter, backtest, label in zip(letters, backtests, labels):
+            out.print(Text(f"{letter}: ") + backtest_heading(backtest, label), highlight=False)
+        out.print(backtest_table(backtests, letters))
+    out.print(*backtest_notes(backtests[0]), sep="\n", highlight=False)
+    for letter, backtest in zip(("B", "C"), backtests[1:]):
+        for first, mine in zip(backtests[0].rules, backtest.rules):
+            if mine.replay != first.replay:
+                out.print(Text(f"  {letter}: {mine.rule}: {mine.replay}: {mine.note}"), highlight=False)

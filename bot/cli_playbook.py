@@ -14,7 +14,8 @@ from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.cli_backtest import backtest_heading, backtest_notes, backtest_table, figures_line
+from bot.cli_backtest import BACKTEST_WEEKS, default_period, figures_line, print_backtest
+from bot.cli_errors import ExitCode
 from bot.coaching.backtest import Backtest, Period, backtest_playbooks
 from bot.coaching.gaps import (
     GapChange,
@@ -36,7 +37,6 @@ playbook_app = typer.Typer(
     help="The playbook: check a file, preview what it would do today, back-test it over the stored history.",
     no_args_is_help=True,
 )
-BACKTEST_WEEKS = 13  # the default back-test period, and the one the preview's figures cover
 
 
 def utcnow() -> dt.datetime:
@@ -59,14 +59,14 @@ def check(
     console.print(_rules_table(playbook))
 
 
-def _load_or_exit(file: Path | None, consequence: str) -> Playbook:
+def _load_or_exit(file: Path | None, consequence: str, code: int = 1) -> Playbook:
     try:
         return load_playbook(file)
     except PlaybookError as exc:
         for error in exc.errors:
             console.print(Text(error, style="red"), highlight=False)
         console.print(f"{len(exc.errors)} mistake(s); {consequence}.")
-        raise typer.Exit(1) from None
+        raise typer.Exit(code) from None
 
 
 def playbook_summary(playbook: Playbook) -> list[str]:
@@ -194,12 +194,6 @@ def _preview_person(
     return {change.rule for change in changes} | {finding.rule for finding in findings}
 
 
-def default_period(now: dt.datetime) -> Period:
-    """The last BACKTEST_WEEKS weeks, up to today (UTC)."""
-    today = now.astimezone(dt.UTC).date()
-    return Period(today - dt.timedelta(weeks=BACKTEST_WEEKS) + dt.timedelta(days=1), today)
-
-
 @playbook_app.command()
 def backtest(
     file: Annotated[
@@ -222,10 +216,10 @@ def backtest(
     now = utcnow()
     period = _period_or_exit(from_, to, now)
     file = file or settings.playbook_path
-    playbooks = [_load_or_exit(file, "nothing was replayed")]
+    playbooks = [_load_or_exit(file, "nothing was replayed", ExitCode.BAD_INPUT)]
     labels = [str(file) if file else "default playbook"]
     if against is not None:
-        playbooks.append(_load_or_exit(against, "nothing was replayed"))
+        playbooks.append(_load_or_exit(against, "nothing was replayed", ExitCode.BAD_INPUT))
         labels.append(str(against))
     session_factory = make_session_factory(open_migrated_database(settings.database_url))
     with session_factory() as session:
@@ -242,31 +236,14 @@ def _period_or_exit(from_: str | None, to: str | None, now: dt.datetime) -> Peri
             return dt.date.fromisoformat(value)
         except ValueError:
             console.print(Text(f"{option} {value}: not a date; write it as YYYY-MM-DD.", style="red"), highlight=False)
-            raise typer.Exit(1) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
 
     end = day(to, "--to") if to is not None else now.astimezone(dt.UTC).date()
     start = day(from_, "--from") if from_ is not None else default_period(dt.datetime.combine(end, dt.time(), dt.UTC)).start
     if start > end:
         console.print(Text(f"--from {start} is after --to {end}: nothing to replay.", style="red"), highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.BAD_INPUT)
     return Period(start, end)
-
-
-def print_backtest(out: Console, backtests: Sequence[Backtest], labels: Sequence[str]) -> None:
-    """The heading of each back-test, their figures side by side, and how each rule was replayed."""
-    if len(backtests) == 1:
-        out.print(backtest_heading(backtests[0], labels[0]), highlight=False)
-        out.print(backtest_table(backtests, labels))
-    else:
-        letters = [chr(ord("A") + number) for number in range(len(backtests))]
-        for letter, backtest, label in zip(letters, backtests, labels):
-            out.print(Text(f"{letter}: ") + backtest_heading(backtest, label), highlight=False)
-        out.print(backtest_table(backtests, letters))
-    out.print(*backtest_notes(backtests[0]), sep="\n", highlight=False)
-    for letter, backtest in zip(("B", "C"), backtests[1:]):
-        for first, mine in zip(backtests[0].rules, backtest.rules):
-            if mine.replay != first.replay:
-                out.print(Text(f"  {letter}: {mine.rule}: {mine.replay}: {mine.note}"), highlight=False)
 
 
 def _write_chart(path: Path, backtests: Sequence[Backtest], labels: Sequence[str]) -> None:
@@ -282,7 +259,7 @@ def _write_chart(path: Path, backtests: Sequence[Backtest], labels: Sequence[str
         path.write_bytes(png)
     except OSError as exc:
         console.print(Text(f"{path}: cannot write the chart ({exc.strerror}).", style="red"), highlight=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
     console.print(Text(f"Chart of the win rates ({len(png):,} bytes) written to {path}."), highlight=False)
 
 

@@ -152,3 +152,4 @@ def test_the_gap_scan_job_runs_the_scan_with_the_configured_playbook(session_fac
     assert (gap_scan.JOB.id, summary.opened, summary.deals_scanned) == ("gap_scan", 1, 2)
     with session_factory() as session:
         assert session.execute(select(ProcessGap.rule, ProcessGap.detail)).all() == [("next_step_missing", "no dated next step")]
+
