@@ -42,7 +42,7 @@ def _difference(figures: RuleFigures) -> str:
     difference = figures.difference
     if difference is None:
         return ""
-    return f"{round(difference * 100):+d} pts" + ("" if figures.enough_deals else " (few)")
+    return f"{round(difference * 100):+d}" + ("" if figures.enough_deals else " (few)")
 
 
 def _days(figures: RuleFigures) -> str:
@@ -54,20 +54,22 @@ def figures_line(figures: RuleFigures) -> str:
     if not figures.judged:
         return f"{figures.rule}: {figures.replay}: {figures.note}"
     days = "" if figures.median_days_open is None else f", median {_days(figures)} days open"
-    difference = _difference(figures)
+    difference = ""
+    if figures.difference is not None:
+        difference = f", {round(figures.difference * 100):+d} points" + ("" if figures.enough_deals else " (few deals)")
     return (
         f"{figures.rule} ({figures.replay}): {figures.per_rep_week:.2f} gaps a rep a week{days}; "
         f"won with the gap {_won(figures.won_with, figures.closed_with)}, "
-        f"without {_won(figures.won_without, figures.closed_without)}" + (f", {difference}" if difference else "")
+        f"without {_won(figures.won_without, figures.closed_without)}{difference}"
     )
 
 
-_COLUMNS = ("gaps opened", "a rep a week", "days open", "won with gap", "won without", "difference")
+_COLUMNS = ("opened", "still open", "a rep a week", "days open", "won with gap", "won without", "diff (pts)")
 
 
 def backtest_table(backtests: Sequence[Backtest], labels: Sequence[str]) -> Table:
     """Per rule, its figures; with two playbooks, a row for each under the other (labelled by `labels`)."""
-    table = Table(box=None, padding=(0, 2))
+    table = Table(box=None, padding=(0, 1))
     table.add_column("rule")
     if len(backtests) > 1:
         table.add_column("playbook")
@@ -80,7 +82,7 @@ def backtest_table(backtests: Sequence[Backtest], labels: Sequence[str]) -> Tabl
             rows = [("", rows[0][1])]  # skipped alike in every playbook: one row says so
         for label, mine in rows:
             cells = [
-                f"{mine.opened:,} ({mine.still_open:,} still open)", f"{mine.per_rep_week:.2f} (max {mine.max_in_a_rep_week})",
+                f"{mine.opened:,}", f"{mine.still_open:,}", f"{mine.per_rep_week:.2f}, max {mine.max_in_a_rep_week}",
                 _days(mine), _won(mine.won_with, mine.closed_with), _won(mine.won_without, mine.closed_without),
                 _difference(mine),
             ] if mine.judged else [""] * len(_COLUMNS)  # fmt: skip
@@ -92,16 +94,11 @@ def backtest_table(backtests: Sequence[Backtest], labels: Sequence[str]) -> Tabl
 def backtest_notes(backtest: Backtest) -> list[Text]:
     """How each rule was replayed, and how to read the win rates."""
     lines = [Text(f"  {figures.rule}: {figures.replay}: {figures.note}") for figures in backtest.rules]
-    lines.append(
-        Text(
-            "Won with gap / without: of the deals closed in the period, those that had the gap at any time while open and those that never did."
-        )
-    )
-    lines.append(
-        Text(
-            f"(few): fewer than {MIN_DEALS} closed deals on a side, too few to go by. Days open: the median, of gaps resolved in the period."
-        )
-    )
+    lines += [
+        Text("Won with gap / without: deals closed in the period that had the gap at some time while open / never."),
+        Text("diff: the win rate with the gap minus without, in points; days open: the median, of gaps resolved."),
+        Text(f"(few): fewer than {MIN_DEALS} closed deals on a side, too few to go by."),
+    ]
     return lines
 
 

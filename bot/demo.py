@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blocks import to_dicts
 from bot.blocks.scorecard import scorecard_blocks
 from bot.blocks.terminal import render_blocks
+from bot.cli_backtest import default_period, print_backtest
+from bot.coaching.backtest import backtest_playbooks
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.coaching.scorecard import Scorecard
@@ -79,6 +81,7 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
             [card.person_name for _, card in _showcase(list(cards.values()))],
             chart,
         )
+        _show_backtest(console, session_factory, playbook, now, demo_settings.timezone)
         console.print()
         console.print("See README.md to install coachbot in your workspace.")
         engine.dispose()
@@ -128,6 +131,19 @@ def _show_nudges_and_digest(
                 console.print(
                     f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it."
                 )
+
+
+def _show_backtest(
+    console: Console, session_factory: sessionmaker[Session], playbook: Playbook, now: dt.datetime, timezone: str
+) -> None:
+    """The playbook replayed over the demo's stage history: which rules went with lost deals."""
+    period = default_period(now)
+    with session_factory() as session:
+        backtests = backtest_playbooks(session, [playbook], period, now, default_timezone=timezone)
+    console.print()
+    console.rule("[bold]Which rules predict losses")
+    print_backtest(console, backtests, ["the default playbook"])
+    console.print("Try a draft of your own against it: coachbot playbook backtest draft.yml --against your.yml")
 
 
 def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:

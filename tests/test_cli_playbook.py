@@ -107,7 +107,7 @@ def test_preview_shows_what_a_scan_would_open_and_what_a_nudge_would_carry_and_w
         # Riley has open deals in 9 of the 13 weeks (from Oct 1); the Negotiation gap opened Nov 4, still open.
         "Back-test of the rules above over the last 13 weeks (coachbot playbook backtest):",
         "  next_step_missing: skipped: next steps are stored as they are now, not as of past weeks",
-        "  close_date_past: skipped: expected close dates are stored as they are now (a closed deal's is its actual close date)",
+        "  close_date_past: skipped: expected close dates are stored as they are now, not as of past weeks",
         "  stale_stage (replayed): 0.11 gaps a rep a week; won with the gap none closed, without 1/1 (100%)",
         "Preview only: nothing was written or sent.",
     ]
@@ -136,7 +136,7 @@ def test_preview_of_one_person_after_a_scan_shows_resolutions_and_snoozes(previe
         "    1. Globex expansion: no dated next step",
         "Back-test of the rules above over the last 13 weeks (coachbot playbook backtest):",
         "  next_step_missing: skipped: next steps are stored as they are now, not as of past weeks",
-        "  close_date_past: skipped: expected close dates are stored as they are now (a closed deal's is its actual close date)",
+        "  close_date_past: skipped: expected close dates are stored as they are now, not as of past weeks",
         "  stale_stage (replayed): 0.11 gaps a rep a week; won with the gap none closed, without 1/1 (100%)",
         "Preview only: nothing was written or sent.",
     ]
@@ -177,14 +177,15 @@ def history_env(monkeypatch: pytest.MonkeyPatch, database_url: str, session_fact
 NOTES = [
     "  next_step_missing: skipped: next steps are stored as they are now, not as of past weeks",
     "  next_step_overdue: skipped: next steps are stored as they are now, not as of past weeks",
-    "  close_date_missing: skipped: expected close dates are stored as they are now (a closed deal's is its actual close date)",
-    "  close_date_past: skipped: expected close dates are stored as they are now (a closed deal's is its actual close date)",
+    "  close_date_missing: skipped: expected close dates are stored as they are now, not as of past weeks",
+    "  close_date_past: skipped: expected close dates are stored as they are now, not as of past weeks",
     "  stale_stage: replayed: from the stage history",
     "  no_activity: skipped: last activity is stored as it is now, not as of past weeks",
     "  missing_field: approximated: stages from the history; amount, product and account as they are now",
     "  single_product_line: skipped: judged on a rep's whole pipeline, not a deal: there are no closed deals to compare",
-    "Won with gap / without: of the deals closed in the period, those that had the gap at any time while open and those that never did.",
-    "(few): fewer than 20 closed deals on a side, too few to go by. Days open: the median, of gaps resolved in the period.",
+    "Won with gap / without: deals closed in the period that had the gap at some time while open / never.",
+    "diff: the win rate with the gap minus without, in points; days open: the median, of gaps resolved.",
+    "(few): fewer than 20 closed deals on a side, too few to go by.",
 ]
 PERIOD_ARGS = ["--from", "2026-11-02", "--to", "2026-11-29"]
 
@@ -201,15 +202,15 @@ def test_backtest_prints_each_rules_figures_on_the_hand_built_history_and_writes
     assert lines(result.output) == [
         "Back-test of team.yml, Mon Nov 2 2026 to Sun Nov 29 2026 (4 weeks): 7 deals open in the period, 5 closed in it "
         "(2 won), 2 reps, 8 rep-weeks.",
-        "  rule                   replay               gaps opened    a rep a week    days open    won with gap    won without       difference",
-        "  next_step_missing      skipped",
-        "  next_step_overdue      skipped",
-        "  close_date_missing     skipped",
-        "  close_date_past        skipped",
-        "  stale_stage            replayed        3 (1 still open)    0.38 (max 1)          7.5    1/3 (33%)       1/2 (50%)      -17 pts (few)",
-        "  no_activity            skipped",
-        "  missing_field          approximated    2 (1 still open)    0.25 (max 1)           14    0/1 (0%)        2/4 (50%)      -50 pts (few)",
-        "  single_product_line    skipped",
+        " rule                 replay        opened  still open  a rep a week  days open  won with gap  won without  diff (pts)",
+        " next_step_missing    skipped",
+        " next_step_overdue    skipped",
+        " close_date_missing   skipped",
+        " close_date_past      skipped",
+        " stale_stage          replayed           3           1   0.38, max 1        7.5  1/3 (33%)     1/2 (50%)     -17 (few)",
+        " no_activity          skipped",
+        " missing_field        approximated       2           1   0.25, max 1         14  0/1 (0%)      2/4 (50%)     -50 (few)",
+        " single_product_line  skipped",
         *NOTES,
     ]
 
@@ -225,17 +226,17 @@ def test_backtest_against_a_second_playbook_shows_both_rule_by_rule_and_draws_th
     )
     assert output[:2] == [f"A: Back-test of team.yml, {heading}", f"B: Back-test of strict.yml, {heading}"]
     assert output[2:13] == [
-        "  rule                   playbook    replay               gaps opened    a rep a week    days open    won with gap    won without       difference",
-        "  next_step_missing                  skipped",
-        "  next_step_overdue                  skipped",
-        "  close_date_missing                 skipped",
-        "  close_date_past                    skipped",
-        "  stale_stage            A           replayed        3 (1 still open)    0.38 (max 1)          7.5    1/3 (33%)       1/2 (50%)      -17 pts (few)",
-        "  stale_stage            B           replayed        4 (1 still open)    0.50 (max 2)            8    1/4 (25%)       1/1 (100%)     -75 pts (few)",
-        "  no_activity                        skipped",
-        "  missing_field          A           approximated    2 (1 still open)    0.25 (max 1)           14    0/1 (0%)        2/4 (50%)      -50 pts (few)",
-        "  missing_field          B           approximated    2 (1 still open)    0.25 (max 1)           14    0/1 (0%)        2/4 (50%)      -50 pts (few)",
-        "  single_product_line                skipped",
+        " rule                 playbook  replay        opened  still open  a rep a week  days open  won with gap  won without  diff (pts)",
+        " next_step_missing              skipped",
+        " next_step_overdue              skipped",
+        " close_date_missing             skipped",
+        " close_date_past                skipped",
+        " stale_stage          A         replayed           3           1   0.38, max 1        7.5  1/3 (33%)     1/2 (50%)     -17 (few)",
+        " stale_stage          B         replayed           4           1   0.50, max 2          8  1/4 (25%)     1/1 (100%)    -75 (few)",
+        " no_activity                    skipped",
+        " missing_field        A         approximated       2           1   0.25, max 1         14  0/1 (0%)      2/4 (50%)     -50 (few)",
+        " missing_field        B         approximated       2           1   0.25, max 1         14  0/1 (0%)      2/4 (50%)     -50 (few)",
+        " single_product_line            skipped",
     ]
     png = (tmp_path / "rates.png").read_bytes()
     assert png.startswith(b"\x89PNG")
@@ -247,7 +248,7 @@ def test_backtest_says_which_playbook_turns_a_rule_off(history_env, tmp_path: Pa
     result = runner.invoke(app, ["playbook", "backtest", "team.yml", *PERIOD_ARGS, "--against", "quiet.yml"])
     assert result.exit_code == 0, result.output
     output = lines(result.output)
-    assert "  stale_stage            B           off" in output
+    assert " stale_stage          B         off" in output
     assert output[-1] == "  B: stale_stage: off: turned off in this playbook"
 
 
@@ -285,19 +286,19 @@ def test_preview_shows_the_backtest_figures_of_the_rules_it_shows(
     assert lines(preview.output)[-6:] == [
         "Back-test of the rules above over the last 13 weeks (coachbot playbook backtest):",
         "  next_step_missing: skipped: next steps are stored as they are now, not as of past weeks",
-        "  close_date_missing: skipped: expected close dates are stored as they are now (a closed deal's is its actual close date)",
+        "  close_date_missing: skipped: expected close dates are stored as they are now, not as of past weeks",
         "  stale_stage (replayed): 0.26 gaps a rep a week, median 13.5 days open; won with the gap 1/4 (25%), without 1/2 (50%), "
-        "-25 pts (few)",
+        "-25 points (few deals)",
         "  missing_field (approximated): 0.11 gaps a rep a week, median 14 days open; won with the gap 0/1 (0%), without 2/5 (40%), "
-        "-40 pts (few)",
+        "-40 points (few deals)",
         "Preview only: nothing was written or sent.",
     ]
     table = lines(backtest.output)
     assert (
-        "  stale_stage            replayed        5 (1 still open)    0.26 (max 1)         13.5    1/4 (25%)       1/2 (50%)      -25 pts (few)"
+        " stale_stage          replayed           5           1   0.26, max 1       13.5  1/4 (25%)     1/2 (50%)     -25 (few)"
         in table
     )
     assert (
-        "  missing_field          approximated    2 (1 still open)    0.11 (max 1)           14    0/1 (0%)        2/5 (40%)      -40 pts (few)"
+        " missing_field        approximated       2           1   0.11, max 1         14  0/1 (0%)      2/5 (40%)     -40 (few)"
         in table
     )

@@ -49,8 +49,8 @@ REPLAYED, APPROXIMATED, SKIPPED, OFF = "replayed", "approximated", "skipped", "o
 _SKIPPED_BECAUSE = {
     "next_step_missing": "next steps are stored as they are now, not as of past weeks",
     "next_step_overdue": "next steps are stored as they are now, not as of past weeks",
-    "close_date_missing": "expected close dates are stored as they are now (a closed deal's is its actual close date)",
-    "close_date_past": "expected close dates are stored as they are now (a closed deal's is its actual close date)",
+    "close_date_missing": "expected close dates are stored as they are now, not as of past weeks",
+    "close_date_past": "expected close dates are stored as they are now, not as of past weeks",
     "no_activity": "last activity is stored as it is now, not as of past weeks",
     "single_product_line": "judged on a rep's whole pipeline, not a deal: there are no closed deals to compare",
 }
