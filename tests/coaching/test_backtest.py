@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -223,3 +224,33 @@ def test_a_teams_override_in_the_playbook_file_is_applied_to_its_reps_deals(sess
     with session_factory() as session:
         [backtest] = backtest_playbooks(session, [team_playbook], PERIOD, AFTER)
     assert backtest.rule("stale_stage") == EXPECTED_STRICT_STALE
+
+
+def test_a_deal_without_history_counts_from_its_creation_and_a_deleted_deal_resolves_its_gaps(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        rep = Person(email="rep@example.com", name="Rep", is_rep=True)
+        session.add(rep)
+        session.flush()
+        common = {"crm_source": "test", "currency": "USD", "owner_id": rep.id, "product_line": "Core"}
+        # E1: no history and no stage_entered_at: in Proposal since created Nov 2, no amount; still open.
+        session.add(Deal(crm_id="E1", name="E1", stage="Proposal", created_at=at(11, 2), amount=None, **common))
+        # E2: Discovery from Nov 2, stale from Nov 13, deleted Nov 20: resolved after 7 days, neither won nor lost.
+        deleted = Deal(
+            crm_id="E2", name="E2", stage="Discovery", created_at=at(11, 2), deleted_at=at(11, 20), amount=Decimal(5), **common
+        )
+        session.add(deleted)
+        session.flush()
+        session.add(DealStageHistory(deal_id=deleted.id, stage="Discovery", entered_at=at(11, 2)))
+    with session_factory() as session:
+        [backtest] = backtest_playbooks(session, [PLAYBOOK], PERIOD, AFTER)
+    assert (backtest.deals, backtest.closed, backtest.reps, backtest.rep_weeks) == (2, 0, 1, 4)
+    # E1 goes stale Nov 8 (Proposal allows 5 days), E2 Nov 13.
+    assert backtest.rule("stale_stage") == RuleFigures(
+        "stale_stage", REPLAYED, "from the stage history", opened=2, rep_weeks=4, max_in_a_rep_week=1, median_days_open=7,
+        still_open=1,
+    )  # fmt: skip
+    assert backtest.rule("missing_field") == dataclasses.replace(
+        EXPECTED_MISSING, opened=1, rep_weeks=4, median_days_open=None, still_open=1, lost_with=0, won_without=0, lost_without=0
+    )
