@@ -13,9 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import to_dicts
+from bot.blocks.agenda import agenda_message
 from bot.blocks.scorecard import scorecard_blocks
 from bot.blocks.terminal import render_blocks
+from bot.blocks.writeback import update_modal
 from bot.cli_backtest import default_period, print_backtest
+from bot.coaching.agenda import one_on_one_agenda
 from bot.coaching.backtest import backtest_playbooks
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import Playbook, load_playbook
@@ -26,6 +29,8 @@ from bot.delivery.digests import queue_weekly_digest
 from bot.delivery.nudges import queue_morning_nudge
 from bot.migrate import upgrade
 from bot.models import OutboxMessage, Person
+from bot.runtime.services import Services
+from bot.runtime.writeback import update_form
 from bot.settings import Settings
 from jobs import crm_sync
 
@@ -81,6 +86,10 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
             [card.person_name for _, card in _showcase(list(cards.values()))],
             chart,
         )
+        _show_one_on_one(
+            console, demo_settings, session_factory, playbook, now, _showcase(list(cards.values()))[-1][1].person_name
+        )
+        _show_update_modal(console, demo_settings, session_factory, playbook, now, _showcase(list(cards.values()))[-1][1])
         _show_backtest(console, session_factory, playbook, now, demo_settings.timezone)
         console.print()
         console.print("See README.md to install coachbot in your workspace.")
@@ -131,6 +140,47 @@ def _show_nudges_and_digest(
                 console.print(
                     f"The digest also carries a chart image ({len(png):,} bytes): `coachbot demo --chart chart.png` saves it."
                 )
+
+
+def _show_one_on_one(
+    console: Console, settings: Settings, session_factory: sessionmaker[Session], playbook: Playbook, now: dt.datetime,
+    rep_name: str,
+) -> None:  # fmt: skip
+    """The 1:1 agenda the rep's manager would get from `/coach 1on1 @rep` (read only: nothing is recorded)."""
+    with session_factory() as session:
+        rep = session.scalars(select(Person).where(Person.name == rep_name)).one()
+        manager = session.get_one(Person, rep.manager_id)
+        agenda = one_on_one_agenda(
+            session, manager, rep, now, playbook, default_timezone=settings.timezone, default_currency=settings.currency,
+            fiscal_year_start_month=settings.fiscal_year_start_month, audited=False,
+        )  # fmt: skip
+    console.print()
+    title = f"/coach 1on1 @{rep.name} → {manager.name}, posted privately"
+    console.print(render_blocks(to_dicts(agenda_message(agenda).blocks), title))
+
+
+def _show_update_modal(
+    console: Console, settings: Settings, session_factory: sessionmaker[Session], playbook: Playbook, now: dt.datetime,
+    card: Scorecard,
+) -> None:  # fmt: skip
+    """ "Update…" on the rep's first listed deal: the modal as the demo can honestly show it.
+
+    The demo CRM is read-only (its deals are generated), so the modal says so and lists what it
+    would let the rep change; nothing is written, and no outcome is invented.
+    """
+    deal = next((gaps.deal for gaps in card.deal_gaps if gaps.deal.deal_id is not None), None)
+    if deal is None or deal.deal_id is None:
+        return
+    with session_factory() as session:
+        rep_id = session.scalars(select(Person.id).where(Person.name == card.person_name)).one()
+    services = Services(settings=settings, session_factory=session_factory, playbook=playbook, clock=lambda: now)
+    view = update_modal(update_form(services, rep_id, deal.deal_id)).to_dict()
+    console.print()
+    console.print(render_blocks(view["blocks"], f"Update… on {deal.name} → {card.person_name}, a modal"))
+    console.print(
+        "With HubSpot, Salesforce or Pipedrive connected, the form's Save to CRM writes the fields to the CRM, "
+        "reads the deal back and answers what changed and which gaps closed."
+    )
 
 
 def _show_backtest(

@@ -16,6 +16,7 @@ from bot.crm.base import CrmError
 from bot.crm.demo import DemoIntoRealOrg, refuse_real_org
 from bot.crm.providers import provider_from_settings
 from bot.database import DatabaseUnavailable, NoDatabaseYet, open_database
+from bot.delivery.leaderboards import channel_problems
 from bot.messaging.sender import UNCERTAIN
 from bot.migrate import SchemaNotCurrent, require_current_schema
 from bot.models import OutboxMessage, Person, Quota
@@ -52,11 +53,14 @@ def run_checks(
     crm = None
     if engine is not None:
         try:
-            checks += check_org(settings, engine, now()) + [check_outbox(engine)]
+            checks += check_org(settings, engine, now()) + [check_outbox(engine)] + check_leaderboards(engine)
             crm = check_demo_target(settings, engine)
         finally:
             engine.dispose()
-    return checks + [check_slack(settings, slack_client), crm or check_crm(settings, crm_transport, now())]
+    crm = crm or check_crm(settings, crm_transport, now())
+    checks += [check_slack(settings, slack_client), crm]
+    # Writes are checked only where reads work: a refused token is already the CRM check's FAIL.
+    return checks + ([check_crm_writes(settings, crm_transport, now())] if crm.ok else [])
 
 
 def require_safe_sync(settings: Settings, engine: Engine, now: dt.datetime) -> None:
@@ -198,6 +202,12 @@ def check_outbox(engine: Engine) -> Check:
     return Check("outbox", True, f"{waiting}; " + "; ".join(problems), warning=True)
 
 
+def check_leaderboards(engine: Engine) -> list[Check]:
+    """A WARN per channel whose latest leaderboard post Slack refused (not_in_channel…), saying what to fix; none otherwise."""
+    with Session(engine) as session:
+        return [Check("leaderboard", True, problem, warning=True) for problem in channel_problems(session)]
+
+
 def check_slack(settings: Settings, client: WebClient | None) -> Check:
     if settings.slack_bot_token is None:
         return Check("slack", False, "SLACK_BOT_TOKEN is not set")
@@ -223,3 +233,20 @@ def check_crm(settings: Settings, transport: httpx.BaseTransport | None, now: dt
         return Check(name, True, f"readable, {total:,} deals" if total is not None else "readable")
     except CrmError as exc:
         return Check(name, False, str(exc))
+
+
+def check_crm_writes(settings: Settings, transport: httpx.BaseTransport | None, now: dt.datetime) -> Check:
+    """Whether "Update…" can save to the CRM: the write scope or field permissions, as far as the CRM tells.
+
+    A WARN, never a FAIL: without write access coachbot still reads and coaches; the modal then
+    shows the CRM's refusal.
+    """
+    name = f"crm writes ({settings.crm_provider})"
+    try:
+        provider = provider_from_settings(settings, now, transport=transport)
+        write_check = getattr(provider, "write_check", None)
+        if write_check is None:
+            return Check(name, True, "read-only: Update… shows what it would change and says the deals cannot be written here")
+        return Check(name, True, write_check())
+    except CrmError as exc:
+        return Check(name, True, str(exc), warning=True)

@@ -44,6 +44,14 @@ CHECKIN_NEED_HELP = "coaching_checkin_need_help"
 CHECKIN_BUTTONS_BLOCK = "coaching_checkin_buttons"
 CHECKIN_ANSWERS = {CHECKIN_ON_TRACK: "on_track", CHECKIN_AT_RISK: "at_risk", CHECKIN_NEED_HELP: "need_help"}
 
+# The 1:1 agenda (`/coach 1on1 @rep`): its buttons carry the rep's id. ONE_ON_ONE_OPEN sits beside
+# each rep in other messages (the digest); several in one block need distinct ids, so it may carry a
+# suffix (":<rep id>") and its listener matches the prefix.
+ONE_ON_ONE_OPEN = "one_on_one_open"
+ONE_ON_ONE_SEND = "one_on_one_send"
+ONE_ON_ONE_HELD = "one_on_one_held"
+ONE_ON_ONE_BUTTONS_BLOCK = "one_on_one_buttons"
+
 # The recovery-plan modal.
 PLAN_OPEN_VIEW = "coaching_plan_open_view"
 PLAN_COMMITMENTS_BLOCK = "coaching_plan_commitments"
@@ -51,9 +59,19 @@ PLAN_COMMITMENTS_INPUT = "coaching_plan_commitments_input"
 PLAN_CADENCE_BLOCK = "coaching_plan_cadence"
 PLAN_CADENCE_INPUT = "coaching_plan_cadence_input"
 
+# CRM write-back: "Update…" on a gap (App Home, /myperf, nudges) opens the modal; its value is the deal id.
+DEAL_UPDATE = "deal_update"
+DEAL_UPDATE_VIEW = "deal_update_view"
+DEAL_UPDATE_FIELDS = ("next_step", "next_step_date", "close_date", "stage", "amount", "product_line", "product_name")
+# Each field's (block_id, action_id) in the modal.
+DEAL_UPDATE_BLOCKS = {name: (f"deal_update_{name}", f"deal_update_{name}_input") for name in DEAL_UPDATE_FIELDS}
+
 # Every button action_id a message can carry, and every modal callback_id: each has a listener.
-ACTION_IDS = (ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS, PREFS_OPEN, NUDGE_MENU)
-VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW)
+ACTION_IDS = (
+    ACTION_DONE, NUDGE_GAP_SNOOZE, PLAN_OPEN, PLAN_NOT_NOW, *CHECKIN_ANSWERS, PREFS_OPEN, NUDGE_MENU,
+    ONE_ON_ONE_OPEN, ONE_ON_ONE_SEND, ONE_ON_ONE_HELD, DEAL_UPDATE,
+)  # fmt: skip
+VIEW_CALLBACK_IDS = (PLAN_OPEN_VIEW, COACH_VIEW, PREFS_VIEW, DEAL_UPDATE_VIEW)
 
 # Slash commands, in the order the manifest lists them.
 COMMANDS = (MYPERF_COMMAND, TEAMPERF_COMMAND, COACH_COMMAND)

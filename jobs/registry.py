@@ -8,13 +8,17 @@ from jobs import (
     coaching_hourly,
     crm_sync,
     gap_scan,
+    leaderboard,
     morning_nudge,
     outbox_drain,
     weekly_digest,
 )
 from jobs.job import AfterJob, Job, JobContext
 
-JOBS: tuple[Job, ...] = (crm_sync.JOB, gap_scan.JOB, morning_nudge.JOB, weekly_digest.JOB, coaching_hourly.JOB, outbox_drain.JOB)
+# The leaderboard right after the digest: a board that goes to the manager is the message after it.
+JOBS: tuple[Job, ...] = (
+    crm_sync.JOB, gap_scan.JOB, morning_nudge.JOB, weekly_digest.JOB, leaderboard.JOB, coaching_hourly.JOB, outbox_drain.JOB,
+)  # fmt: skip
 BY_ID = {job.id: job for job in JOBS}
 
 

@@ -36,6 +36,8 @@ def test_the_demo_shows_the_star_ahead_of_pace_and_the_new_hire_behind(now: dt.d
     assert "/myperf → Alex Rivera (ahead of pace), posted privately" in output
     assert "/myperf → Rowan Davis (behind pace), posted privately" in output
     assert "The number" in output and "Process:" in output and "Development" in output
+    assert "/coach 1on1 @Rowan Davis → Jordan Brooks, posted privately" in output
+    assert "1:1 agenda: Rowan Davis" in output and "Biggest process gaps, by money at stake" in output
 
 
 def test_the_demo_will_not_overwrite_an_existing_file(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ COACH_HELP = (
     f"• `{COACH_COMMAND} plan @rep`: a recovery plan for a rep you manage\n"
     f"• `{COACH_COMMAND} list [@rep]`: open actions and goals of a rep, or of everyone you coach\n"
     f"• `{COACH_COMMAND} done 12`: mark action 12 done\n"
+    f"• `{COACH_COMMAND} 1on1 @rep`: a 1:1 agenda for a rep you manage or coach, only you see it; send the rep their copy\n"
     f"• `{COACH_COMMAND} help`: this message"
 )
 COACH_HELP_DATES = (

@@ -1,10 +1,10 @@
 """The App Home tab: the person's number first, then what to do (actions, gaps), goals, plan, team.
 
 Slack allows 100 blocks in a Home view and 3,000 characters in a section's text. Every list is
-cut to a few items, each one a section with its button (Done, Snooze), followed by a line saying
-how many more there are; long texts are clipped, and a list written into one section stops
-adding lines before its limit. The worst case (hundreds of actions, gaps and goals, a plan and a
-team of hundreds) is 50 blocks.
+cut to a few items, each one a section with its button (Done, Snooze; a gap also has "Update…" in
+an actions block under it), followed by a line saying how many more there are; long texts are
+clipped, and a list written into one section stops adding lines before its limit. The worst case
+(hundreds of actions, gaps and goals, a plan and a team of hundreds) is 65 blocks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
@@ -36,6 +37,7 @@ from bot.blocks.scorecard import (
     pace_label,
     pipeline_blocks,
 )
+from bot.blocks.writeback import update_button
 from bot.slack_ids import (
     ACTION_DONE,
     MYPERF_COMMAND,
@@ -151,11 +153,13 @@ def gap_blocks(gaps: Sequence[HomeGap], open_deals: int, deals_with_gaps: int) -
         what = escape(clip(gap.detail or gap.rule.replace("_", " "), 300))
         if gap.snoozed_until is not None:
             text = f"{title}: {what}\n:zzz: _Snoozed until {short_date(gap.snoozed_until)}_"
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+            # No snooze to offer while it lasts: the accessory is free for "Update…".
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=text), accessory=update_button(gap.deal_id)))
             continue
         text = f"{title}: {what}\n_Do:_ {escape(clip(gap.todo, 300))}"
         button = ButtonElement(text="Snooze a week", action_id=NUDGE_GAP_SNOOZE, value=str(gap.id))
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text), accessory=button))
+        blocks.append(ActionsBlock(elements=[update_button(gap.deal_id)]))
     if (rest := len(gaps) - MAX_GAPS_SHOWN) > 0:
         blocks.append(_more(f"…and {rest} more gap{_s(rest)}, smaller or snoozed: they show here as you fix or snooze these."))
     return blocks

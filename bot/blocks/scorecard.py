@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ContextBlock,
     DividerBlock,
@@ -15,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.blocks.format import clip, escape, money, percent, short_date
+from bot.blocks.writeback import update_button
 from bot.coaching.scorecard import DealGaps, Development, Scorecard
 
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
@@ -120,7 +122,16 @@ def process_blocks(card: Scorecard) -> list[Block]:
         listed += 1
     if (rest := len(card.deal_gaps) - listed) > 0:
         lines.append(f"…and {rest} more deal{'s' if rest != 1 else ''} with gaps.")
-    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))]
+    # One "Update…" per listed deal: it opens the modal that writes the fix to the CRM.
+    updates = [
+        update_button(gaps.deal.deal_id, f"Update {clip(gaps.deal.name, 60)}…")
+        for gaps in card.deal_gaps[:listed]
+        if gaps.deal.deal_id is not None
+    ]
+    if updates:
+        blocks.append(ActionsBlock(elements=updates))
+    return blocks
 
 
 def development_blocks(development: Development) -> list[Block]:

@@ -40,7 +40,7 @@ from bot.coaching.errors import InvalidInput, NotAllowed, WrongState, require_co
 from bot.coaching.notices import GoalClosed, GoalReminder, GoalSet, Notices, reachable
 from bot.coaching.words import clip
 from bot.dml import rows_affected
-from bot.models import Deal, Goal, Person, ProcessGap, Quota
+from bot.models import Deal, Goal, GoalProgress, Person, ProcessGap, Quota
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ def set_goal(
     session.add(goal)
     session.flush()
     if measure:
-        refresh_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+        _measure_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+    record_progress(session, goal, now)  # where it starts: a goal set at 60% has not moved 60%
     return goal
 
 
@@ -270,6 +271,22 @@ def refresh_progress(
     session: Session, goal: Goal, now: dt.datetime, *, default_timezone: str = "UTC", default_currency: str = "USD"
 ) -> float | None:
     """Set a measured goal's progress to min(value ÷ target, 1); the value, or None where it is undefined."""
+    before = goal.progress
+    value = _measure_progress(session, goal, now, default_timezone=default_timezone, default_currency=default_currency)
+    if goal.progress != before:
+        record_progress(session, goal, now)
+    return value
+
+
+def record_progress(session: Session, goal: Goal, now: dt.datetime) -> None:
+    """Mark the goal's progress as of `now` (goal_progress: what the leaderboard's "goals moved" reads)."""
+    session.add(GoalProgress(goal_id=goal.id, recorded_at=now, progress=goal.progress))
+    session.flush()
+
+
+def _measure_progress(
+    session: Session, goal: Goal, now: dt.datetime, *, default_timezone: str, default_currency: str
+) -> float | None:
     if goal.measure is None or goal.target is None:
         raise WrongState("This goal has no CRM measure; the rep reports its progress.")
     rep = session.get(Person, goal.person_id)
@@ -358,9 +375,12 @@ def update_progress(session: Session, goal: Goal, rep: Person, progress: float, 
     cleaned = (note or "").strip()
     if len(cleaned) > MAX_DESCRIPTION:
         raise InvalidInput(f"The note is {len(cleaned)} characters long; keep it under {MAX_DESCRIPTION}.")
+    moved = goal.progress != float(progress)
     goal.progress = float(progress)
     goal.progress_note = cleaned or None
     session.flush()
+    if moved:
+        record_progress(session, goal, now)
     audit(session, rep, "update_goal", now, subject=rep, detail={"goal_id": goal.id, "progress": goal.progress})
     return goal
 

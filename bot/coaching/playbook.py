@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -92,6 +93,9 @@ class TeamOverride:
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     # stage name -> max_days (None: no limit)
     stage_max_days: Mapping[str, int | None] = field(default_factory=lambda: MappingProxyType({}))
+    # leaderboard setting -> value: only what the team changes (see `Playbook.leaderboard_for`). Left
+    # out of the repr, which fingerprints what the gap scan judges with (bot/coaching/rescan.py).
+    leaderboard: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
 
 def clock(hhmm: str) -> dt.time:
@@ -145,6 +149,21 @@ class AttentionSettings:
     process_below: float = 0.6
 
 
+LEADERBOARD_PLACES = ("channel", "digest")
+LEADERBOARD_MOST = 50  # lines on one board: Block Kit's 50 blocks a message bounds it anyway
+
+
+@dataclass(frozen=True)
+class LeaderboardSettings:
+    """A team's weekly discipline leaderboard (bot/coaching/leaderboard.py): off unless a team opts in."""
+
+    enabled: bool = False
+    where: str = "digest"  # "channel": posted in `channel`; "digest": to the manager, right after their digest
+    channel: str | None = None  # a Slack channel id (C…, G…) the bot is a member of
+    show_money: bool = False  # attainment and closed-won shown beside each rep (never used to rank)
+    top: int = 10  # reps listed on the board, best first
+
+
 @dataclass(frozen=True)
 class RecoverySettings:
     projected_below: float = 0.8
@@ -174,6 +193,20 @@ class Playbook:
     digest: DigestSettings = DigestSettings()
     recovery: RecoverySettings = RecoverySettings()
     attention: AttentionSettings = AttentionSettings()
+    leaderboard: LeaderboardSettings = LeaderboardSettings()
+
+    def leaderboard_for(self, manager_email: str) -> LeaderboardSettings:
+        """The leaderboard of the team under this manager: the playbook's `leaderboard`, then the
+        team's own `teams.<email>.leaderboard` (a team's board is its own: not inherited from a manager above)."""
+        override = self.teams.get(manager_email.strip().lower())
+        if override is None or not override.leaderboard:
+            return self.leaderboard
+        return dataclasses.replace(self.leaderboard, **override.leaderboard)
+
+    @property
+    def has_leaderboards(self) -> bool:
+        """Whether any team's leaderboard is on (the playbook's own, or a team's)."""
+        return self.leaderboard.enabled or any(self.leaderboard_for(email).enabled for email in self.teams)
 
     def stage(self, name: str) -> StageRule | None:
         """The stage rule for a CRM stage name or alias, matched without regard to case."""
@@ -372,7 +405,9 @@ def _known_keys(reader: _Reader, mapping: dict[str, Any], path: _Path, known: It
             reader.error((*path, key), f"{what}`{key}` is unknown (known: {_listed(known)})")
 
 
-TOP_LEVEL = ("stages", "product_lines", "required_fields", "rules", "teams", "nudges", "digest", "recovery", "attention")
+TOP_LEVEL = (
+    "stages", "product_lines", "required_fields", "rules", "teams", "nudges", "digest", "recovery", "attention", "leaderboard",
+)  # fmt: skip
 STAGE_KEYS = ("name", "probability", "max_days", "closed", "won", "aliases")
 
 
@@ -393,7 +428,7 @@ def _build(reader: _Reader, document: dict[str, Any]) -> Playbook:
             name, settings.get("severity", base.severity), settings.get("enabled", True),
             MappingProxyType({**base.params, **params}),
         )  # fmt: skip
-    return Playbook(
+    playbook = Playbook(
         stages=stages,
         product_lines=tuple(str(line) for line in lines),
         aliases=aliases,
@@ -404,7 +439,10 @@ def _build(reader: _Reader, document: dict[str, Any]) -> Playbook:
         digest=_digest(reader, document.get("digest")),
         recovery=_recovery(reader, document.get("recovery")),
         attention=_attention(reader, document.get("attention")),
+        leaderboard=_leaderboard(reader, document.get("leaderboard")),
     )
+    _check_team_leaderboards(reader, playbook)
+    return playbook
 
 
 def _stages(reader: _Reader, entries: list[Any]) -> tuple[tuple[StageRule, ...], tuple[tuple[str, str], ...]]:
@@ -520,7 +558,7 @@ def _teams(reader: _Reader, value: Any, shell: Playbook) -> dict[str, TeamOverri
         override = _mapping(reader, override, where, f"team {email}", "{rules: {...}, stages: {...}}")
         if override is None:
             continue
-        _known_keys(reader, override, where, ("rules", "stages"), team)
+        _known_keys(reader, override, where, ("rules", "stages", "leaderboard"), team)
         rules = _mapping(reader, override.get("rules"), (*where, "rules"), f"{team}`rules`", "{no_activity: {days: 7}}")
         stages = _mapping(reader, override.get("stages"), (*where, "stages"), f"{team}`stages`", "{Negotiation: {max_days: 10}}")
         max_days: dict[str, int | None] = {}
@@ -542,6 +580,9 @@ def _teams(reader: _Reader, value: Any, shell: Playbook) -> dict[str, TeamOverri
                 {name: MappingProxyType(s) for name, s in _rule_settings(reader, rules or {}, (*where, "rules"), team).items()}
             ),
             stage_max_days=MappingProxyType(max_days),
+            leaderboard=MappingProxyType(
+                _leaderboard_changes(reader, override.get("leaderboard"), (*where, "leaderboard"), team)
+            ),
         )
     return teams
 
@@ -667,3 +708,63 @@ def _attention(reader: _Reader, value: Any) -> AttentionSettings:
             share = getattr(default, key)
         shares[key] = float(share)
     return AttentionSettings(**shares)
+
+
+# A channel id, never a name: resolving "#sales" needs the channels:read scope coachbot does not ask for.
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+LEADERBOARD_KEYS = ("enabled", "where", "channel", "show_money", "top")
+
+
+def _leaderboard_changes(reader: _Reader, value: Any, path: _Path, team: str) -> dict[str, Any]:
+    """The leaderboard settings as written (checked; a mistake leaves that setting out)."""
+    what = f"{team}leaderboard: "
+    example = "{enabled: true, where: channel, channel: C0123456789}"
+    settings = _mapping(reader, value, path, f"{team}`leaderboard`", example) or {}
+    _known_keys(reader, settings, path, LEADERBOARD_KEYS, what)
+    checked: dict[str, Any] = {}
+    for key in ("enabled", "show_money"):
+        if key in settings:
+            if isinstance(settings[key], bool):
+                checked[key] = settings[key]
+            else:
+                reader.error((*path, key), f"{what}`{key}` must be true or false, not {settings[key]!r}")
+    if "where" in settings:
+        if settings["where"] in LEADERBOARD_PLACES:
+            checked["where"] = settings["where"]
+        else:
+            reader.error((*path, "where"), f"{what}`where` must be channel or digest, not {settings['where']!r}")
+    if "channel" in settings:
+        channel = settings["channel"]
+        if isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel.strip()):
+            checked["channel"] = channel.strip()
+        else:
+            reader.error((*path, "channel"), (
+                f"{what}`channel` must be a Slack channel id like C0123456789 (the channel's details show it at the "
+                f"bottom), not {channel!r}; invite coachbot to the channel too"
+            ))  # fmt: skip
+    if "top" in settings:
+        top = settings["top"]
+        if _is_whole(top) and 1 <= top <= LEADERBOARD_MOST:
+            checked["top"] = top
+        else:
+            reader.error((*path, "top"), f"{what}`top` must be a whole number from 1 to {LEADERBOARD_MOST}")
+    return checked
+
+
+def _leaderboard(reader: _Reader, value: Any) -> LeaderboardSettings:
+    path: _Path = ("leaderboard",)
+    board = dataclasses.replace(LeaderboardSettings(), **_leaderboard_changes(reader, value, path, ""))
+    _needs_channel(reader, board, path, "")
+    return board
+
+
+def _needs_channel(reader: _Reader, board: LeaderboardSettings, path: _Path, team: str) -> None:
+    if board.enabled and board.where == "channel" and board.channel is None:
+        reader.error(path, f"{team}leaderboard: `where: channel` needs a `channel`, like C0123456789")
+
+
+def _check_team_leaderboards(reader: _Reader, playbook: Playbook) -> None:
+    """A team posting to a channel needs one, of its own or the playbook's."""
+    for email, override in playbook.teams.items():
+        if override.leaderboard:
+            _needs_channel(reader, playbook.leaderboard_for(email), ("teams", email, "leaderboard"), f"team {email}: ")

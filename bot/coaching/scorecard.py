@@ -45,6 +45,8 @@ class DealFacts:
     last_activity_at: dt.datetime | None = None
     product_name: str | None = None
     account_name: str | None = None
+    # coachbot's own id of the deal (what "Update…" acts on); None where a deal is not stored.
+    deal_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ _DEAL_COLUMNS = (
     Deal.last_activity_at,
     Deal.product_name,
     Deal.account_name,
+    Deal.id,
 )
 
 

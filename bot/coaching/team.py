@@ -133,7 +133,17 @@ class TeamPerformance:
 
     @property
     def adherence(self) -> float | None:
-        return ratio(self.open_deals - sum(row.deals_with_gaps for row in self.rows), self.open_deals)
+        return adherence_of(self.open_deals, sum(row.deals_with_gaps for row in self.rows))
+
+
+def adherence_of(open_deals: int, deals_with_gaps: int) -> float | None:
+    """Process adherence: open deals with no open gap ÷ open deals (the scorecard's formula); None with none open."""
+    return ratio(open_deals - deals_with_gaps, open_deals)
+
+
+def has_open_gap() -> ColumnElement[bool]:
+    """Whether a `Deal` row has a gap the gap scan stored and has not resolved: what adherence counts."""
+    return select(ProcessGap.id).where(ProcessGap.deal_id == Deal.id, ProcessGap.resolved_at.is_(None)).exists()
 
 
 def has_team_role(person: Person) -> bool:
@@ -307,7 +317,7 @@ def _row(rep: Person, tally: _Tally, now: dt.datetime, default_currency: str, pl
     row_pace = pace(attained, tally.period.elapsed_share(now), tally.period.days)
     projected = won + tally.weighted.get(currency, ZERO).quantize(CENT)
     projected_share = attainment(projected, quota)
-    adherence = ratio(tally.open_deals - tally.deals_with_gaps, tally.open_deals)
+    adherence = adherence_of(tally.open_deals, tally.deals_with_gaps)
     return TeamRow(
         person_id=rep.id, name=rep.name, currency=currency, quota=quota, won_amount=won, attainment=attained,
         pace=row_pace, projected_amount=projected, projected_attainment=projected_share, open_deals=tally.open_deals,
@@ -343,14 +353,13 @@ def _read_open(
     """Open deals and deals with an open gap per owner, and the open pipeline closing in the period
     per owner, currency and stage, weighted here by the stage's probability."""
     in_period = Deal.close_date.between(start, end - dt.timedelta(days=1))
-    has_open_gap = select(ProcessGap.id).where(ProcessGap.deal_id == Deal.id, ProcessGap.resolved_at.is_(None)).exists()
     groups = session.execute(
         select(
             Deal.owner_id,
             Deal.currency,
             Deal.stage,
             func.count(),
-            func.count(case((has_open_gap, 1))),
+            func.count(case((has_open_gap(), 1))),
             func.sum(case((in_period, Deal.amount))),
         )
         .where(Deal.owner_id.in_(owner_ids), Deal.is_closed.is_(False), Deal.deleted_at.is_(None))

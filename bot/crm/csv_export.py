@@ -77,6 +77,7 @@ from typing import IO, TypeVar
 
 from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.values import MAX_AMOUNT
+from bot.crm.writes import Changes, read_only
 from bot.org.records import OrgPerson
 
 PAGE_SIZE = 1000  # rows read per page: deals and skipped rows together, so memory stays bounded
@@ -161,6 +162,22 @@ class CsvProvider:
     def fetch_org(self) -> list[OrgPerson] | None:
         """None: with CSV files the org comes from `coachbot org import`."""
         return None
+
+    def write_fields(self) -> tuple[str, ...]:
+        """None: the csv export is read-only."""
+        return ()
+
+    def write_deal(self, crm_id: str, changes: Changes) -> None:
+        """Always refused: the CSV export is read-only."""
+        raise read_only(
+            "The CSV export", "Change the deal in your CRM; the next export and `coachbot sync` bring the change here."
+        )
+
+    def read_deal(self, crm_id: str) -> CrmDeal:
+        """Never asked (every write is refused), and refused the same way."""
+        raise read_only(
+            "The CSV export", "Change the deal in your CRM; the next export and `coachbot sync` bring the change here."
+        )
 
     def product_lines(self) -> list[str]:
         """The product lines the products file names, sorted."""

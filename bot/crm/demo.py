@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.crm.base import CrmDeal, DealPage
+from bot.crm.writes import Changes, read_only
 from bot.models import Person
 from bot.org.records import OrgPerson, QuotaRecord
 from bot.periods import _add_months, period_containing
@@ -173,6 +174,22 @@ class DemoProvider:
                 )
             )
         return people
+
+    def write_fields(self) -> tuple[str, ...]:
+        """None: the demo crm is read-only."""
+        return ()
+
+    def write_deal(self, crm_id: str, changes: Changes) -> None:
+        """Always refused: the demo CRM is read-only."""
+        raise read_only(
+            "The demo CRM", "Its deals are generated; with HubSpot, Salesforce or Pipedrive connected, Update… saves to the CRM."
+        )
+
+    def read_deal(self, crm_id: str) -> CrmDeal:
+        """Never asked (every write is refused), and refused the same way."""
+        raise read_only(
+            "The demo CRM", "Its deals are generated; with HubSpot, Salesforce or Pipedrive connected, Update… saves to the CRM."
+        )
 
     def product_lines(self) -> list[str]:
         return list(PRODUCT_LINES)

@@ -13,6 +13,11 @@ offset into a result list that shifts whenever a deal is edited mid-sync (silent
 deal per edit), and the search stops at 10,000 results; keyed paging avoids both. More than a
 page of deals sharing one millisecond (bulk imports, workflows) are walked by object id.
 
+What it writes (the Update modal; the token then needs crm.objects.deals.write too): PATCH
+/crm/v3/objects/deals/{id} with {"properties": {...}}, the same properties the fields are read from;
+a stage is written as its id in the deal's own pipeline. The deal is then read back with GET
+/crm/v3/objects/deals/{id}.
+
 Deal properties feed coachbot's fields as DEFAULT_PROPERTIES says; CRM_FIELD_MAP changes or adds
 to that ("product_line=product_family,next_step_date=next_step_date"). A deal with a value of the
 wrong shape is skipped with its id ("unreadable amount": ["deal 123"]), never the whole sync.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import time
 import zoneinfo
@@ -35,11 +41,24 @@ from bot.crm import values
 from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
+from bot.crm.writes import (
+    GENERAL,
+    WRITABLE_FIELDS,
+    Changes,
+    WriteRefused,
+    amount_text,
+    common_refusal,
+    send_once,
+    stage_names,
+)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEARCH_PATH = "/crm/v3/objects/deals/search"
+# HubSpot's private-apps guide: POST {"tokenKey": ...} answers the token's scopes (no OpenAPI file covers it).
+TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"  # noqa: S105 - a path, not a token
+WRITE_SCOPE = "crm.objects.deals.write"
 MODIFIED = "hs_lastmodifieddate"
 TOKEN_SETTING = "HUBSPOT_TOKEN"  # noqa: S105 - the setting's name, not a token
 SEARCH_PAGE_SIZE = 200  # the v3 search's largest `limit` (PublicObjectSearchRequest: "up to 200 objects")
@@ -130,6 +149,116 @@ class HubSpotProvider(HttpConnector):
         total = found.get("total")
         deals = f"{total:,} deals" if isinstance(total, int) else "deals"
         return f"HubSpot: token accepted, owners and {deals} readable"
+
+    # -- writing (the Update modal) -------------------------------------------------------------
+
+    def write_fields(self) -> tuple[str, ...]:
+        """The writable fields this account maps to a property (next_step_date only through CRM_FIELD_MAP)."""
+        return tuple(field for field in WRITABLE_FIELDS if field in self.properties)
+
+    def write_deal(self, crm_id: str, changes: Changes) -> None:
+        """PATCH the deal's properties, as the fields are read from; WriteRefused when HubSpot refuses."""
+        if not crm_id.isdigit():
+            raise WriteRefused("not_found", f"HubSpot deal ids are numbers; {crm_id[:40]!r} is not one.")
+        properties: dict[str, str] = {}
+        for field, value in changes.items():
+            if field not in self.write_fields():
+                raise WriteRefused(
+                    "validation", f"coachbot cannot write {field} to HubSpot.", field_errors={field: "Not writable."}
+                )
+            properties[self.properties[field]] = self._property_value(crm_id, field, value)
+        response = send_once(self.client, "PATCH", f"/crm/v3/objects/deals/{crm_id}", json={"properties": properties})
+        if response.status_code >= 400:
+            raise self._refusal(response)
+
+    def write_check(self) -> str:
+        """The token's scopes, from HubSpot's access-token-info for private apps; a CrmError when the write scope is missing."""
+        token = self.client.http.headers.get("Authorization", "").removeprefix("Bearer ")
+        response = send_once(self.client, "POST", TOKEN_INFO_PATH, json={"tokenKey": token})
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        scopes = body.get("scopes") if isinstance(body, dict) else None
+        if response.status_code >= 400 or not isinstance(scopes, list):
+            raise CrmError(
+                f"HubSpot did not tell HUBSPOT_TOKEN's scopes ({response.status_code}; an OAuth token, not a private app's?): "
+                f"make sure it has {WRITE_SCOPE}, or Update… will show HubSpot's MISSING_SCOPES refusal",
+                setting=TOKEN_SETTING,
+            )
+        if WRITE_SCOPE not in scopes:
+            raise CrmError(
+                f"HUBSPOT_TOKEN lacks the {WRITE_SCOPE} scope: Update… cannot save deals. Add the scope to the private "
+                "app in HubSpot (Settings → Integrations → Private apps → Scopes)",
+                setting=TOKEN_SETTING,
+            )
+        return f"HubSpot: the token has {WRITE_SCOPE}: Update… can save deals"
+
+    def read_deal(self, crm_id: str) -> CrmDeal:
+        """One deal, read as fetch_deals reads each (owners and stages included)."""
+        owners, stages = self._owner_emails(), self._stages()
+        entered = {f"{prefix}{stage_id}" for stage_id in stages for prefix in ENTERED_PREFIXES}
+        wanted = ",".join(sorted({*self.properties.values(), MODIFIED, *entered}))
+        record = self.client.json("GET", f"/crm/v3/objects/deals/{crm_id}", params={"properties": wanted})
+        try:
+            return self._deal(record, owners, stages)
+        except SkipRecord as exc:
+            raise CrmGarbageError(f"HubSpot answered deal {crm_id} with a record coachbot cannot read ({exc})") from None
+
+    def _property_value(self, crm_id: str, field: str, value: Any) -> str:
+        # HubSpot takes every property value as a string; an empty string clears the property.
+        if value is None:
+            return ""
+        if field == "stage":
+            return self._stage_id(crm_id, stage_names(value))
+        if field == "amount":
+            return amount_text(value)
+        if isinstance(value, dt.date):
+            if self.properties[field] == DEFAULT_PROPERTIES["close_date"]:
+                # closedate is a date-time: the day's start where coachbot reads the day (COACHBOT_TIMEZONE).
+                start = dt.datetime.combine(value, dt.time(), self.timezone).astimezone(dt.UTC)
+                return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            return value.isoformat()  # a date property: midnight UTC, which is what "YYYY-MM-DD" means to HubSpot
+        return str(value)
+
+    def _stage_id(self, crm_id: str, names: tuple[str, ...]) -> str:
+        """The id of the first of `names` that is a stage of the deal's own pipeline (HubSpot refuses another's)."""
+        deal = self.client.json("GET", f"/crm/v3/objects/deals/{crm_id}", params={"properties": "pipeline"})
+        pipeline_id = (deal.get("properties") or {}).get("pipeline") if isinstance(deal, dict) else None
+        for pipeline in self._json("GET", "/crm/v3/pipelines/deals")["results"]:
+            if not isinstance(pipeline, dict) or pipeline.get("id") != pipeline_id:
+                continue
+            stages = {
+                str(key).casefold(): str(stage["id"])
+                for stage in pipeline.get("stages") or ()
+                if isinstance(stage, dict) and "id" in stage
+                for key in (stage.get("label"), stage["id"])
+            }
+            if found := next((stages[name.casefold()] for name in names if name.casefold() in stages), None):
+                return found
+            why = f"The {pipeline.get('label') or pipeline_id} pipeline has no stage “{names[0]}”."
+            raise WriteRefused("validation", why, field_errors={"stage": why})
+        why = "HubSpot did not say which pipeline this deal is in."
+        raise WriteRefused("validation", why, field_errors={"stage": why})
+
+    def _refusal(self, response: httpx.Response) -> WriteRefused:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if response.status_code == 403 and body.get("category") == "MISSING_SCOPES":
+            return WriteRefused(
+                "permission",
+                "HubSpot refused the change: the private app behind HUBSPOT_TOKEN lacks the crm.objects.deals.write "
+                "scope. Add it to the app's scopes in HubSpot; coachbot doctor checks it.",
+            )
+        refusal = common_refusal(self.client, response, permission="the HubSpot user behind HUBSPOT_TOKEN may not edit this deal")
+        if refusal is not None:
+            return refusal
+        message = str(body.get("message") or f"HubSpot answered {response.status_code}")
+        fields = {prop: field for field, prop in self.properties.items()}
+        errors: dict[str, str] = {}
+        for prop, text in _invalid_properties(body):
+            errors[fields.get(prop, GENERAL)] = text
+        return WriteRefused("validation", f"HubSpot refused the change: {message}", field_errors=errors or {GENERAL: message})
 
     def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
         """Deals changed since `cursor` (an ISO time) less CRM_SYNC_OVERLAP_SECONDS; all when None."""
@@ -327,6 +456,29 @@ def field_properties(overrides: Mapping[str, str]) -> dict[str, str]:
         known = ", ".join([*DEFAULT_PROPERTIES, *OPTIONAL_FIELDS])
         raise CrmError(f"CRM_FIELD_MAP: unknown field {', '.join(unknown)} (known: {known})", "CRM_FIELD_MAP")
     return {**DEFAULT_PROPERTIES, **overrides}
+
+
+def _invalid_properties(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(property, why) from a VALIDATION_ERROR: its `errors` details, else the list its message embeds.
+
+    HubSpot documents `errors[].context.propertyName`; property validation answers put
+    '[{"isValid": false, "message": ..., "name": "closedate"}]' at the end of `message` instead.
+    """
+    found: list[tuple[str, str]] = []
+    for detail in body.get("errors") or ():
+        if isinstance(detail, dict):
+            names = (detail.get("context") or {}).get("propertyName") or []
+            found += [(str(name), str(detail.get("message", ""))) for name in names]
+    message = str(body.get("message") or "")
+    if not found and "[" in message:
+        try:
+            embedded = json.loads(message[message.index("[") :])
+        except ValueError:
+            embedded = []
+        for item in embedded if isinstance(embedded, list) else ():
+            if isinstance(item, dict) and item.get("name"):
+                found.append((str(item["name"]), str(item.get("message") or item.get("error") or "not valid")))
+    return found
 
 
 def _search_body(filters: list[dict[str, str]], sort_by: str, properties: list[str], limit: int) -> dict[str, Any]:

@@ -15,6 +15,11 @@ proxies and logs would keep it):
   deal's next step (subject and due date) comes from its next activity, 100 deals a call;
 - GET /api/v2/dealFields, only when CRM_FIELD_MAP names custom fields (for option labels).
 
+What it writes (the Update modal): PATCH /api/v2/deals/{id} (title, value, expected_close_date,
+stage_id within the deal's pipeline, mapped deal keys), and the next step as the deal's next
+activity: PATCH /api/v2/activities/{id} (subject, due_date; done when the step is cleared), or
+POST /api/v2/activities when the deal has none. The token's user needs edit rights on the deal.
+
 CRM_FIELD_MAP (`field=key,...`) points a coachbot field at another deal key or at a custom field's
 40-character hash: name (title), amount (value), currency (currency), created_at (add_time),
 closed_at (close_time), close_date (expected_close_date; once closed, close_time's local day),
@@ -33,6 +38,7 @@ import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeGuard
 
 import httpx
@@ -42,6 +48,7 @@ from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmGarbageError, CrmHttpClient, RateLimiter
 from bot.crm.values import BadValue
+from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, common_refusal, send_once, stage_names
 from bot.periods import is_timezone
 from bot.settings import Settings
 
@@ -183,6 +190,140 @@ class PipedriveProvider(HttpConnector):
                 # The main listing's high water mark, not the archived deals' times: a deal changed
                 # while this pass ran must still be after the cursor next time.
                 yield DealPage(deals=[], deleted_ids=archived, cursor=_rfc3339(high_water) if high_water else cursor)
+
+    # -- writing (the Update modal) -------------------------------------------------------------
+
+    def write_fields(self) -> tuple[str, ...]:
+        """Stage, the deal keys the fields map to (not custom fields, whose options would need ids), the next activity."""
+        writable = []
+        for name in WRITABLE_FIELDS:
+            key = self.fields.get(name)
+            if name == "stage" or (name in ACTIVITY_FIELDS and name not in self.overrides):
+                writable.append(name)
+            elif key is not None and not _CUSTOM_FIELD_KEY.fullmatch(key):
+                writable.append(name)
+        return tuple(writable)
+
+    def write_check(self) -> str:
+        """What can be said of writes: an API token has no scopes, its user's rights decide (checked per deal)."""
+        me = self._body("/v1/users/me")["data"]
+        who = f"{me.get('name')} <{me.get('email')}>" if isinstance(me, dict) else "the token's user"
+        return (
+            f"Pipedrive: API tokens carry no scopes; Update… saves where {who} may edit the deal "
+            "(their permission set and the deal's visibility), and shows Pipedrive's refusal where not"
+        )
+
+    def write_deal(self, crm_id: str, changes: Changes) -> None:
+        """PATCH the deal and write its next activity; WriteRefused when Pipedrive refuses."""
+        if not crm_id.isdigit():
+            raise WriteRefused("not_found", f"Pipedrive deal ids are numbers; {crm_id[:40]!r} is not one.")
+        record = self._deal_record(crm_id)
+        deal_body: dict[str, Any] = {}
+        activity_body: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in self.write_fields():
+                raise WriteRefused(
+                    "validation", f"coachbot cannot write {name} to Pipedrive.", field_errors={name: "Not writable."}
+                )
+            if name == "stage":
+                deal_body["stage_id"] = self._stage_id(stage_names(value), record.get("pipeline_id"))
+            elif name in ACTIVITY_FIELDS and name not in self.overrides:
+                activity_body["subject" if name == "next_step" else "due_date"] = _pipedrive_value(value)
+            else:
+                deal_body[self.fields[name]] = _pipedrive_value(value)
+        if deal_body:
+            self._send("PATCH", f"/api/v2/deals/{crm_id}", deal_body, list(changes))
+        if activity_body:
+            try:
+                self._write_activity(record, activity_body)
+            except WriteRefused as refused:
+                if deal_body:
+                    refused.field_errors[GENERAL] = (
+                        f"{refused.field_errors.get(GENERAL, str(refused))} The other fields were saved."
+                    ).strip()
+                raise
+
+    def read_deal(self, crm_id: str) -> CrmDeal:
+        """One deal, read as fetch_deals reads each (owner, stage name, next activity)."""
+        directory = self._directory()
+        page, _ = self._page([self._deal_record(crm_id)], directory)
+        if not page.deals:
+            reason = next(iter(page.skipped), "deleted") if page.skipped else "deleted"
+            raise WriteRefused("not_found", f"Pipedrive deal {crm_id} cannot be read back ({reason}).")
+        return page.deals[0]
+
+    def _deal_record(self, crm_id: str) -> dict[str, Any]:
+        params: dict[str, str] = {"include_fields": "next_activity_id"}
+        if custom_keys := self._custom_keys():
+            params["custom_fields"] = ",".join(custom_keys)
+        response = send_once(self.client, "GET", f"/api/v2/deals/{crm_id}", params=params)
+        if response.status_code >= 400:
+            raise self._refusal(response, [])
+        body = _response_json(response)
+        record = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(record, dict) or not _is_id(record.get("id")):
+            raise WriteRefused("unavailable", f"Pipedrive answered GET /api/v2/deals/{crm_id} without a deal.")
+        return record
+
+    def _stage_id(self, names: tuple[str, ...], pipeline_id: Any) -> int:
+        """The id of the first of `names` that is a stage of the deal's pipeline (a stage id also sets the pipeline)."""
+        wanted = [name.casefold() for name in names]
+        here: dict[str, int] = {}
+        elsewhere = False
+        for records in self._pages("/api/v2/stages", {}):
+            for stage in records:
+                name = str(stage.get("name", "")).strip().casefold() if isinstance(stage, dict) else ""
+                if name in wanted:
+                    if stage.get("pipeline_id") == pipeline_id and _is_id(stage.get("id")):
+                        here.setdefault(name, stage["id"])
+                    else:
+                        elsewhere = True
+        if found := next((here[name] for name in wanted if name in here), None):
+            return found
+        why = (
+            f"“{names[0]}” is a stage of another pipeline, not this deal's."
+            if elsewhere
+            else f"This deal's pipeline has no stage “{names[0]}”."
+        )
+        raise WriteRefused("validation", why, field_errors={"stage": why})
+
+    def _write_activity(self, record: dict[str, Any], body: dict[str, Any]) -> None:
+        activity_id = record.get("next_activity_id")
+        fields = ["next_step", "next_step_date"]
+        if "subject" in body and body["subject"] is None:
+            body = {"done": True}  # a cleared next step: the activity is done, the deal has no next step
+        if _is_id(activity_id):
+            self._send("PATCH", f"/api/v2/activities/{activity_id}", body, fields)
+        elif body.get("done") is not True:
+            self._send("POST", "/api/v2/activities", {**body, "deal_id": record["id"]}, fields)
+
+    def _send(self, method: str, path: str, body: dict[str, Any], fields: list[str]) -> None:
+        response = send_once(self.client, method, path, json=body)
+        if response.status_code >= 400:
+            raise self._refusal(response, fields)
+        answer = _response_json(response)
+        if not isinstance(answer, dict) or answer.get("success") is not True:
+            raise WriteRefused("unavailable", f"Pipedrive answered {method} {path} without success; check the deal in Pipedrive.")
+
+    def _refusal(self, response: httpx.Response, fields: list[str]) -> WriteRefused:
+        body = _response_json(response)
+        error = str(body.get("error") or "") if isinstance(body, dict) else ""
+        info = str(body.get("error_info") or "") if isinstance(body, dict) else ""
+        refusal = common_refusal(
+            self.client, response,
+            permission="the Pipedrive user whose API token coachbot uses may not edit this deal "
+            f"(their permission set, or the deal's visibility){': ' + error if error else ''}",
+        )  # fmt: skip
+        if refusal is not None:
+            return refusal
+        message = error or f"Pipedrive answered {response.status_code}"
+        named = {
+            name
+            for name in fields
+            if self.fields.get(name, name) in f"{error} {info}" or (name == "stage" and "stage_id" in error)
+        }
+        field_errors = dict.fromkeys(named, message) if named else {GENERAL: message}
+        return WriteRefused("validation", f"Pipedrive refused the change: {message}", field_errors=field_errors)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -403,6 +544,21 @@ class PipedriveProvider(HttpConnector):
             log.warning("pipedrive: stored cursor %r is not a time; reading every deal", cursor[:40])
             return None
         return moment - self.overlap
+
+
+def _pipedrive_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _response_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _list_data(body: dict[str, Any], path: str) -> list[Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import httpx
 
 from bot.crm.base import CrmProvider
+from bot.crm.writes import CrmWriter
 from bot.settings import Settings
 
 
@@ -40,3 +42,8 @@ def provider_from_settings(settings: Settings, now: dt.datetime, transport: http
 
         return PipedriveProvider.from_settings(settings, transport=transport)
     raise AssertionError(f"unhandled CRM_PROVIDER {settings.crm_provider!r}")
+
+
+def writer_from_settings(settings: Settings, now: dt.datetime, transport: httpx.BaseTransport | None = None) -> CrmWriter:
+    """The configured provider as a writer: every provider answers a write, the read-only ones with a refusal."""
+    return cast(CrmWriter, provider_from_settings(settings, now, transport))

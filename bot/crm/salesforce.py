@@ -19,6 +19,11 @@ one's coverage ended, as Salesforce asks, so deletions in flight at a window's e
 the next one, and an org with nothing modified for weeks still has every deletion seen; only a
 sync more than 14 days after the last (getDeleted keeps 15) warns that some may be missed.
 
+Writing (the Update modal): PATCH {api}/sobjects/Opportunity/{id} with the mapped fields, answered
+204; the opportunity is then read back with one query by Id. The integration user needs edit
+access to the opportunity and field-level edit on each field (describe's `updateable`, which
+`coachbot doctor` reads).
+
 Salesforce answers no 429: a 403 REQUEST_LIMIT_EXCEEDED is either the org's daily allowance spent
 (the sync stops, saying so) or too many long-running requests at once (retried with backoff).
 """
@@ -33,6 +38,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -42,6 +48,7 @@ from bot.crm.base import CrmDeal, CrmError, DealPage, SkipRecord
 from bot.crm.connector import HttpConnector, required
 from bot.crm.http import CrmAuthError, CrmGarbageError, CrmHttpClient, CrmUnavailableError, RateLimiter
 from bot.crm.values import BadValue
+from bot.crm.writes import GENERAL, WRITABLE_FIELDS, Changes, WriteRefused, common_refusal, send_once, stage_names
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,6 +203,104 @@ class SalesforceProvider(HttpConnector):
         usage = re.search(r"api-usage=(\d+)/(\d+)", response.headers.get("Sforce-Limit-Info", ""))
         allowance = f"; {int(usage[2]) - int(usage[1]):,} of {int(usage[2]):,} daily API requests left" if usage else ""
         return f"{self.method} accepted, Opportunity fields readable ({found}){allowance}"
+
+    # -- writing (the Update modal) -------------------------------------------------------------
+
+    def write_fields(self) -> tuple[str, ...]:
+        """The writable fields mapped to an Opportunity field of its own (Account.Name is another object's)."""
+        return tuple(field for field in WRITABLE_FIELDS if "." not in self.fields.get(field, "."))
+
+    def write_deal(self, crm_id: str, changes: Changes) -> None:
+        """PATCH the opportunity's mapped fields; WriteRefused with Salesforce's errors by field."""
+        if not _RECORD_ID.fullmatch(crm_id):
+            raise WriteRefused("not_found", f"{crm_id[:40]!r} is not a Salesforce record id.")
+        body: dict[str, Any] = {}
+        if "stage" in changes and changes["stage"] is not None:
+            names = stage_names(changes["stage"])
+            # StageName is a picklist: the first name the org's stages know (an alias, maybe), else the
+            # first name, for Salesforce to refuse by field.
+            known = self._stages() if len(names) > 1 else {}
+            changes = {**changes, "stage": next((name for name in names if name in known), names[0])}
+        for field, value in changes.items():
+            if field not in self.write_fields():
+                raise WriteRefused(
+                    "validation", f"coachbot cannot write {field} to Salesforce.", field_errors={field: "Not writable."}
+                )
+            body[self.fields[field]] = _salesforce_value(value)
+        response = send_once(self.client, "PATCH", f"{self.api}/sobjects/Opportunity/{crm_id}", json=body)
+        if response.status_code >= 300:
+            raise self._refusal(response)
+
+    def read_deal(self, crm_id: str) -> CrmDeal:
+        """One opportunity, read as fetch_deals reads each (owner email, stage rules, history)."""
+        emails, stages = self._owner_emails(), self._stages()
+        records = next(self._query(f"SELECT {self._select} FROM Opportunity WHERE Id = '{crm_id}'"))
+        page, _ = self._page(records, emails, stages, None)
+        if not page.deals:
+            raise CrmGarbageError(f"Salesforce answered opportunity {crm_id} with a record coachbot cannot read")
+        return page.deals[0]
+
+    def write_check(self) -> str:
+        """Whether the integration user may edit each mapped field (describe's `updateable`); a CrmError naming those it may not."""
+        updateable = self.describe_updateable()
+        fields = [self.fields[name] for name in self.write_fields()]
+        refused = [prop for prop in fields if not updateable.get(prop, False)]
+        if refused:
+            raise CrmError(
+                f"Salesforce: the integration user may not edit {', '.join(refused)} (field-level security, or not a "
+                "field of Opportunity): Update… cannot save those; give its profile or a permission set edit access",
+                setting=self.client.auth_setting,
+            )
+        return (
+            f"Salesforce: the integration user may edit {', '.join(fields)} (describe); "
+            "record access (sharing) is checked per opportunity when Update… saves"
+        )
+
+    def describe_updateable(self) -> dict[str, bool]:
+        """Opportunity field -> whether the integration user may edit it (describe's `updateable`)."""
+        body = self.client.json("GET", f"{self.api}/sobjects/Opportunity/describe")
+        described = body.get("fields") if isinstance(body, dict) else None
+        if not isinstance(described, list):
+            raise CrmGarbageError("Salesforce answered describe of Opportunity without a list of fields")
+        return {str(item.get("name")): item.get("updateable") is True for item in described if isinstance(item, dict)}
+
+    def _refusal(self, response: httpx.Response) -> WriteRefused:
+        try:
+            errors = response.json()
+        except ValueError:
+            errors = None
+        if not isinstance(errors, list) or not all(isinstance(error, dict) for error in errors):
+            errors = []
+        codes = [str(error.get("errorCode", "")) for error in errors]
+        first = f"{codes[0]}: {errors[0].get('message', '')}" if errors else f"HTTP {response.status_code}"
+        if "REQUEST_LIMIT_EXCEEDED" in codes:
+            return WriteRefused(
+                "rate_limited",
+                f"Salesforce is limiting coachbot's API requests ({first}); try again later.",
+            )
+        if response.status_code == 403:
+            return WriteRefused(
+                "permission",
+                f"Salesforce refused the change ({first}): the integration user behind {self.client.auth_setting} "
+                "may not edit this opportunity (its profile, permission sets or sharing).",
+            )
+        refusal = common_refusal(self.client, response, permission="the integration user may not edit this opportunity")
+        if refusal is not None:
+            return refusal
+        by_property = {prop: field for field, prop in self.fields.items()}
+        field_errors: dict[str, str] = {}
+        kind: Any = "validation"
+        for code, error in zip(codes, errors):
+            message = str(error.get("message", ""))
+            if code == "INVALID_FIELD_FOR_INSERT_UPDATE":
+                kind = "permission"
+                message = f"Salesforce does not let coachbot's integration user edit this field (field-level security): {message}"
+            elif code in ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "BAD_VALUE_FOR_RESTRICTED_PICKLIST"):
+                message = f"Not a stage of this opportunity's sales process: {message}"
+            named = [by_property.get(str(name), GENERAL) for name in error.get("fields") or ()] or [GENERAL]
+            for field in named:
+                field_errors[field] = f"{field_errors[field]} {message}" if field in field_errors else message
+        return WriteRefused(kind, f"Salesforce refused the change ({first}).", field_errors=field_errors or {GENERAL: first})
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -486,6 +591,15 @@ def _modstamp(record: Any) -> dt.datetime | None:
         return None
 
 
+def _salesforce_value(value: Any) -> Any:
+    """A JSON value for an Opportunity field: dates as YYYY-MM-DD, currency as a number, null to clear."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
 def _soql_datetime(moment: dt.datetime) -> str:
     # SOQL datetime literals are unquoted; dropping the fraction only widens a >= bound.
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -517,8 +631,8 @@ def _raise_for_salesforce_error(response: httpx.Response) -> None:
     long-running requests at once": only the first is about credentials, only the last passes
     by itself (the retry policy waits it out, see _concurrency_limit).
     """
-    if response.status_code not in (400, 403, 404):
-        return
+    if response.status_code not in (400, 403, 404) or response.request.method == "PATCH":
+        return  # a write reads its own refusals (update_deal): by field, never retried
     if (error := _salesforce_error(response)) is None:
         return  # not Salesforce's error shape (the token endpoint's, a proxy's): the generic policy decides
     code, message = error

@@ -162,6 +162,15 @@ def _sync(
         finished.last_summary = summary.as_dict()
 
 
+def store_deal(
+    session: Session, source: str, deal: CrmDeal, playbook: StageCatalogue, now: dt.datetime, default_currency: str = "USD"
+) -> SyncSummary:
+    """Store one deal read back from the CRM (after a write) exactly as a sync stores its pages."""
+    summary = SyncSummary()
+    _store_page(session, source, DealPage(deals=[deal]), OwnerDirectory(session), playbook, now, default_currency, summary, False)
+    return summary
+
+
 _DONE = object()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.blocks import to_dicts
+from bot.blocks.agenda import one_on_one_copy_message
 from bot.blocks.coach import goal_set_message
 from bot.blocks.coaching import (
     Message,
@@ -24,7 +25,10 @@ from bot.blocks.coaching import (
     plan_opened_message,
     plan_proposal_message,
 )
+from bot.blocks.leaderboard import leaderboard_message
 from bot.coaching import notices
+from bot.coaching.agenda import OneOnOneCopy
+from bot.coaching.leaderboard import LeaderboardNotice
 from bot.coaching.notices import Addressed, Notice
 from bot.coaching.playbook import Playbook
 from bot.coaching.policy import window_opens
@@ -44,6 +48,8 @@ BUILDERS: dict[type[Notice], Callable[..., Message]] = {
     notices.PlanCheckinAsked: checkin_message,
     notices.CheckinAnswered: checkin_answer_message,
     notices.PlanClosed: plan_closed_message,
+    OneOnOneCopy: one_on_one_copy_message,
+    LeaderboardNotice: leaderboard_message,
 }
 
 

@@ -1,7 +1,7 @@
 """The data model: one declarative Base, tables grouped by domain."""
 
 from bot.models.base import Base
-from bot.models.coaching import Action, GapScanState, Goal, PlanCheckin, ProcessGap, RecoveryPlan
+from bot.models.coaching import Action, GapScanState, Goal, GoalProgress, OneOnOne, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.models.crm import CrmSyncState, Deal, DealStageHistory, ProductLine
 from bot.models.messaging import AuditEntry, JobRun, OutboxMessage
 from bot.models.org import CoachAssignment, Person, Quota
@@ -16,7 +16,9 @@ __all__ = [
     "DealStageHistory",
     "GapScanState",
     "Goal",
+    "GoalProgress",
     "JobRun",
+    "OneOnOne",
     "OutboxMessage",
     "Person",
     "PlanCheckin",

@@ -160,3 +160,33 @@ class Action(Base):
     done_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]
     escalated_at: Mapped[dt.datetime | None]
+
+
+class OneOnOne(Base):
+    """A one-on-one a manager or coach marked held with a rep; the next 1:1 agenda starts from it."""
+
+    __tablename__ = "one_on_ones"
+    # One a day for a pair: a second "Mark held" the same day changes nothing.
+    __table_args__ = (UniqueConstraint("coach_id", "rep_id", "held_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    held_at: Mapped[dt.datetime]
+    # held_at on the rep's calendar: the day the next agenda's "since" starts from.
+    held_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class GoalProgress(Base):
+    """A goal's progress from a moment on: recorded when a goal is set and whenever its progress moves.
+
+    The weekly leaderboard's "goals moved" is the change between the marks in force at the two ends of its week.
+    """
+
+    __tablename__ = "goal_progress"
+    __table_args__ = (Index("ix_goal_progress_goal_recorded_at", "goal_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    recorded_at: Mapped[dt.datetime]
+    progress: Mapped[float]

@@ -2,9 +2,11 @@
 
 from slack_bolt import App
 
-from handlers.actions import coaching, preferences
+from handlers.actions import agenda, coaching, preferences, writeback
 
 
 def register(app: App) -> None:
     coaching.register(app)
     preferences.register(app)
+    agenda.register(app)
+    writeback.register(app)

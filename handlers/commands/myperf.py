@@ -9,12 +9,14 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import to_dicts
+from bot.blocks.leaderboard import my_rank_blocks
 from bot.blocks.messages import (
     help_blocks,
     unknown_argument_blocks,
     unknown_argument_text,
 )
 from bot.blocks.scorecard import scorecard_blocks, scorecard_text
+from bot.coaching.leaderboard import my_rank
 from bot.coaching.service import scorecard_for
 from bot.models import Person
 from bot.periods import PERIOD_KINDS
@@ -62,7 +64,13 @@ def handle_myperf(ack: Ack, command: dict[str, Any], respond: Respond, client: W
             default_currency=services.settings.currency,
             fiscal_year_start_month=services.settings.fiscal_year_start_month,
         )
-    respond(blocks=to_dicts(scorecard_blocks(card, now)), text=scorecard_text(card), response_type="ephemeral")
+        # The rep's own place on their team's board, when it has one: nobody else's name or figures.
+        rank = my_rank(
+            session, person, services.playbook, now, default_timezone=services.settings.timezone,
+            default_currency=services.settings.currency, fiscal_year_start_month=services.settings.fiscal_year_start_month,
+        )  # fmt: skip
+    blocks = scorecard_blocks(card, now) + my_rank_blocks(rank)
+    respond(blocks=to_dicts(blocks), text=scorecard_text(card), response_type="ephemeral")
 
 
 def register(app: App) -> None:

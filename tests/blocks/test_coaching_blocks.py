@@ -327,4 +327,4 @@ def test_long_text_and_many_commitments_stay_within_slack_limits() -> None:
 
 
 def test_every_action_id_is_distinct() -> None:
-    assert len(set(ACTION_IDS)) == len(ACTION_IDS) == 9
+    assert len(set(ACTION_IDS)) == len(ACTION_IDS) == 13

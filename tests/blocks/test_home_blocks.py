@@ -10,7 +10,7 @@ from bot.coaching.home import HomeAction, HomeData, HomeGap
 from bot.coaching.scorecard import GoalFacts, PlanFacts
 from bot.coaching.team import TeamPerformance, TeamRow, TeamTotals, attention_order
 from bot.periods import Period
-from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE
+from bot.slack_ids import ACTION_DONE, DEAL_UPDATE, NUDGE_GAP_SNOOZE
 from tests.coaching.test_scorecard import NOW, card
 
 QBR = HomeAction(7, "Book a QBR with <Globex> & co", dt.date(2026, 11, 13), overdue=True, assigned_by="Mia Manager")
@@ -45,6 +45,16 @@ def row(name: str, attention: tuple[str, ...] = (), person_id: int = 0) -> TeamR
 def team(rows: tuple[TeamRow, ...], quota: Decimal | None = Decimal("100000")) -> TeamPerformance:
     totals = None if quota is None else TeamTotals("USD", len(rows), quota, Decimal("40000"), Decimal("86000"), left_out=0)
     return TeamPerformance("Mia Manager", Q4, 0.49, tuple(sorted(rows, key=attention_order)), totals)
+
+
+def update_button_json(deal_id: int) -> dict[str, object]:
+    """The "Update…" button a gap carries: it opens the CRM write-back modal for the deal."""
+    return {
+        "type": "button",
+        "action_id": DEAL_UPDATE,
+        "value": str(deal_id),
+        "text": {"type": "plain_text", "text": "Update…", "emoji": True},
+    }
 
 
 def section_texts(view: dict) -> list[str]:  # type: ignore[type-arg]
@@ -110,7 +120,12 @@ def test_a_reps_home_puts_the_number_first_then_actions_gaps_goals_and_plan() ->
                 "text": {"type": "plain_text", "text": "Snooze a week", "emoji": True},
             },
         },  # fmt: skip
-        {"type": "section", "text": {"type": "mrkdwn", "text": "*Deal F*: next step overdue\n:zzz: _Snoozed until Nov 20_"}},
+        {"type": "actions", "elements": [update_button_json(GAP.deal_id)]},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Deal F*: next step overdue\n:zzz: _Snoozed until Nov 20_"},
+            "accessory": update_button_json(SNOOZED.deal_id),
+        },
         {"type": "divider"},
         {
             "type": "section",
@@ -253,7 +268,7 @@ def test_hundreds_of_actions_gaps_goals_and_reps_stay_within_slack_limits() -> N
         home(actions=actions, gaps=gaps, goals=goals, plan=PLAN, team=team(rows), open_deal_count=300, deals_with_gaps=300)
     )
     assert_within_slack_limits(view)
-    assert len(view["blocks"]) == 50  # the most a Home can have: every list is cut
+    assert len(view["blocks"]) == 65  # the most a Home can have: every list is cut
     texts = [element["text"] for block in view["blocks"] if block["type"] == "context" for element in block["elements"]]
     assert "…and 50 more open actions: they show here as you mark these done." in texts
     assert f"…and {300 - MAX_GAPS_SHOWN} more gaps, smaller or snoozed: they show here as you fix or snooze these." in texts

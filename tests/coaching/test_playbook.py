@@ -170,7 +170,7 @@ def test_invalid_yaml_names_the_line() -> None:
         ("rules: [no_activity]", "team.yml line 5: `rules` must be a mapping, like {no_activity: {days: 14}}"),
         (
             "rule:\n  no_activity: {}",
-            "team.yml line 5: `rule` is unknown (known: stages, product_lines, required_fields, rules, teams, nudges, digest, recovery, attention)",
+            "team.yml line 5: `rule` is unknown (known: stages, product_lines, required_fields, rules, teams, nudges, digest, recovery, attention, leaderboard)",
         ),
         ("rules: {}\nrules: {}", "team.yml line 6: `rules` appears twice (first on line 5)"),
         (
@@ -198,7 +198,7 @@ def test_invalid_yaml_names_the_line() -> None:
         ),
         (
             "teams:\n  mia@example.com:\n    nudges: {}",
-            "team.yml line 7: team mia@example.com: `nudges` is unknown (known: rules, stages)",
+            "team.yml line 7: team mia@example.com: `nudges` is unknown (known: rules, stages, leaderboard)",
         ),
         (
             "nudges:\n  local_time: 9:30",

@@ -18,7 +18,11 @@ from bot.models import AuditEntry, Deal, PlanCheckin, ProcessGap, RecoveryPlan
 from bot.slack_ids import (
     ACTION_DONE,
     CHECKIN_ON_TRACK,
+    DEAL_UPDATE_BLOCKS,
+    DEAL_UPDATE_VIEW,
     NUDGE_GAP_SNOOZE,
+    ONE_ON_ONE_HELD,
+    ONE_ON_ONE_SEND,
     PLAN_CADENCE_BLOCK,
     PLAN_CADENCE_INPUT,
     PLAN_COMMITMENTS_BLOCK,
@@ -44,6 +48,8 @@ READ_ONLY = {
     "handle_open_crm",
     "handle_plan_open",
     "handle_open_preferences",
+    "handle_one_on_one_open",
+    "handle_open_update",
 }
 
 
@@ -77,6 +83,15 @@ def open_checkin(session_factory, team, now) -> int:  # type: ignore[no-untyped-
         return checkin.id
 
 
+def update_form(session_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The Update modal submitted for Riley's deal O2 (the demo CRM refuses the write, which is audited too)."""
+    with session_factory() as session:
+        deal_id = session.scalar(select(Deal.id).where(Deal.crm_id == "O2"))
+    block_id, action_id = DEAL_UPDATE_BLOCKS["next_step"]
+    return {"type": "modal", "callback_id": DEAL_UPDATE_VIEW, "id": "VUPDATE", "private_metadata": json.dumps({"deal_id": deal_id}),
+            "state": {"values": {block_id: {action_id: {"type": "plain_text_input", "value": "Send the order form"}}}}}  # fmt: skip
+
+
 def plan_form(plan_id: int) -> dict[str, Any]:
     return {"type": "modal", "callback_id": PLAN_OPEN_VIEW, "private_metadata": str(plan_id), "state": {"values": {
         PLAN_COMMITMENTS_BLOCK: {PLAN_COMMITMENTS_INPUT: {"type": "plain_text_input", "value": "15 calls a week"}},
@@ -94,6 +109,9 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "handle_coach": (lambda app, slack, db, team, now: coach_command(app, slack, "UMIA", "assign <@URILEY|riley> Call the CFO"), "assign_action"),
     "handle_coach_submission": (lambda app, slack, db, team, now: submit_coach_form(app, "UMIA", form(kind="goal", text="Discovery: three questions")), "set_goal"),
     "handle_preferences_submission": (lambda app, slack, db, team, now: submit_preferences(app, "URILEY", time="08:30", paused=None), "change_preferences"),
+    "handle_one_on_one_send": (lambda app, slack, db, team, now: click(app, slack, "UMIA", ONE_ON_ONE_SEND, str(team["riley"]), buttons(ONE_ON_ONE_SEND, str(team["riley"]))), "send_one_on_one"),
+    "handle_one_on_one_held": (lambda app, slack, db, team, now: click(app, slack, "UMIA", ONE_ON_ONE_HELD, str(team["riley"]), buttons(ONE_ON_ONE_HELD, str(team["riley"]))), "one_on_one_held"),
+    "handle_update_submission": (lambda app, slack, db, team, now: dispatch_view(app, update_form(db), "URILEY"), "crm_write"),
     "handle_profile_event": (lambda app, slack, db, team, now: slack_event(app, "user_change", slack_user("URILEY", RILEY, tz="Europe/Berlin")), "slack_profile_change"),
 }  # fmt: skip
 

@@ -172,6 +172,7 @@ def test_help_lists_every_subcommand_privately(app, slack) -> None:  # type: ign
             "• `/coach plan @rep`: a recovery plan for a rep you manage\n"
             "• `/coach list [@rep]`: open actions and goals of a rep, or of everyone you coach\n"
             "• `/coach done 12`: mark action 12 done\n"
+            "• `/coach 1on1 @rep`: a 1:1 agenda for a rep you manage or coach, only you see it; send the rep their copy\n"
             "• `/coach help`: this message"
         ),
         (

@@ -26,7 +26,7 @@ from bot.models import Action, AuditEntry, Deal, Goal, Person, ProcessGap, Quota
 from bot.runtime.home import publish_homes
 from bot.runtime.services import Services
 from bot.settings import Settings
-from bot.slack_ids import ACTION_DONE, NUDGE_GAP_SNOOZE, PREFS_OPEN
+from bot.slack_ids import ACTION_DONE, DEAL_UPDATE, NUDGE_GAP_SNOOZE, PREFS_OPEN
 from tests.support.delivered import delivered
 from tests.support.personas import MIA, OUTSIDER, RILEY, seed_team
 from tests.support.signing import SIGNING_SECRET, sign
@@ -70,6 +70,7 @@ def team(session_factory, slack, now):  # type: ignore[no-untyped-def]
         session.add(gap)
         session.flush()
         ids["gap"] = gap.id
+        ids["gap_deal"] = deal_id
     slack.add_user("URILEY", RILEY)
     slack.add_user("UMIA", MIA)
     return ids
@@ -188,6 +189,7 @@ def test_opening_the_home_tab_publishes_the_reps_home(app, slack, team) -> None:
             },
             "accessory": button(NUDGE_GAP_SNOOZE, str(team["gap"]), "Snooze a week"),
         },
+        {"type": "actions", "elements": [button(DEAL_UPDATE, str(team["gap_deal"]), "Update…")]},
         {"type": "divider"},
         {
             "type": "section",

@@ -6,6 +6,12 @@ them cost a few lists of integers; properties are rendered, as HubSpot sends the
 times), only when a response needs them. Every request is recorded with the stand-in's clock, so a
 test can check the rate a client kept. Search behaves as documented: filterGroups (OR of AND-ed
 filters), one sort, `limit` up to 200, `after` as an offset, and a 400 past 10,000 results.
+
+Writes: PATCH /crm/v3/objects/deals/{id} (with crm.objects.deals.write) sets properties as HubSpot
+does, checks `dealstage` against the deal's pipeline (400 VALIDATION_ERROR, the invalid property
+named in the message as HubSpot names it), refuses the properties in `invalid_properties` the same
+way, and is recorded in `writes`; GET /crm/v3/objects/deals/{id} reads a deal back; POST
+/oauth/v2/private-apps/get/access-token-info tells a token's scopes.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import json
+import re
 import threading
 import time
 import uuid
@@ -97,7 +104,12 @@ class HubSpotStandIn:
     token: str = TOKEN
     # HubSpot refuses to page a search past 10,000 results; a test may lower it to stay small.
     search_cap: int = SEARCH_CAP
-    scopes: frozenset[str] = frozenset({"crm.objects.deals.read", "crm.objects.owners.read"})
+    scopes: frozenset[str] = frozenset({"crm.objects.deals.read", "crm.objects.deals.write", "crm.objects.owners.read"})
+    # Writes: property -> why HubSpot refuses any value for it (a validation rule, say).
+    invalid_properties: dict[str, str] = field(default_factory=dict)
+    throttle_writes: bool = False  # every PATCH answers 429 with Retry-After
+    # Every write answered 200: (deal number, the properties set).
+    writes: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
     # Faults: 429 (with Retry-After) on every n-th request, 500 on the request before every m-th,
     # and a 200 that is not JSON on the given search requests (1 = the first search).
@@ -224,8 +236,29 @@ class HubSpotStandIn:
         if self.fail_every and number % self.fail_every == self.fail_every - 1:
             return _error(500, "internal error", "INTERNAL_ERROR")
         route = (call.method, call.path)
+        if route == ("POST", "/oauth/v2/private-apps/get/access-token-info"):
+            return self._token_info(call.body or {})
         if call.path.startswith("/crm/v3/objects/deals") and "crm.objects.deals.read" not in self.scopes:
             return _error(403, "This app hasn't been granted all required scopes.", "MISSING_SCOPES")
+        single = _SINGLE_DEAL.fullmatch(call.path)
+        if single and call.method == "PATCH":
+            if "crm.objects.deals.write" not in self.scopes:
+                return _error(
+                    403, "This app hasn't been granted all required scopes to make this call.", "MISSING_SCOPES",
+                    context={"requiredGranularScopes": ["crm.objects.deals.write"]},
+                )  # fmt: skip
+            if self.throttle_writes:
+                return _error(
+                    429, "You have reached your secondly limit.", "RATE_LIMITS", headers={"Retry-After": self.retry_after},
+                    errorType="RATE_LIMIT", policyName="SECONDLY",
+                )  # fmt: skip
+            return self._write(int(single[1]) - FIRST_ID, call.body or {})
+        if single and call.method == "GET":
+            n = int(single[1]) - FIRST_ID
+            if not 1 <= n <= self.deal_count or n in self._archived:
+                return _error(404, "Object not found.", "OBJECT_NOT_FOUND")
+            wanted = [name for name in call.params.get("properties", "").split(",") if name] or DEFAULT_SEARCH_PROPERTIES
+            return httpx.Response(200, json=self._result(n, wanted))
         if route == ("POST", "/crm/v3/objects/deals/search"):
             self._searches += 1
             if self._searches in self.malformed_searches:
@@ -256,6 +289,40 @@ class HubSpotStandIn:
             ]
             return _listing(rows, call.params)
         return _error(404, f"no route for {call.method} {call.path}", "OBJECT_NOT_FOUND")
+
+    def _write(self, n: int, body: dict[str, Any]) -> httpx.Response:
+        if not 1 <= n <= self.deal_count or n in self._archived:
+            return _error(404, "Object not found.", "OBJECT_NOT_FOUND")
+        properties = body.get("properties")
+        if not isinstance(properties, dict) or not all(isinstance(value, str) for value in properties.values()):
+            return _error(400, "Invalid input JSON: properties must be an object of strings", "VALIDATION_ERROR")
+        pipeline = self.properties(n)["pipeline"]
+        invalid = []
+        for name, value in properties.items():
+            if name in self.invalid_properties:
+                invalid.append(
+                    {"isValid": False, "message": self.invalid_properties[name], "error": "INVALID_VALUE", "name": name}
+                )
+            elif name == "dealstage" and (pipeline, value) not in STAGES:
+                message = f"{value} was not one of the allowed options for pipeline {pipeline}"
+                invalid.append({"isValid": False, "message": message, "error": "INVALID_OPTION", "name": name})
+        if invalid:
+            # HubSpot names the invalid properties in its message, as a JSON list after a colon.
+            return _error(400, f"Property values were not valid: {json.dumps(invalid)}", "VALIDATION_ERROR")
+        self.writes.append((n, dict(properties)))
+        self._overrides.setdefault(n, {}).update({name: value or None for name, value in properties.items()})
+        stamp = max(self._modified) + 1000
+        self._modified[n] = stamp
+        if "dealstage" in properties:
+            self._overrides[n][f"hs_v2_date_entered_{properties['dealstage']}"] = _iso(stamp)
+        self._overrides[n]["hs_lastmodifieddate"] = _iso(stamp)
+        self._dirty = True
+        return httpx.Response(200, json=self._result(n, list(properties)))
+
+    def _token_info(self, body: dict[str, Any]) -> httpx.Response:
+        if body.get("tokenKey") != self.token:
+            return _error(401, "The token is not valid.", "INVALID_AUTHENTICATION")
+        return httpx.Response(200, json={"userId": 103, "hubId": 4_242_424, "appId": 7_777, "scopes": sorted(self.scopes)})
 
     def _search(self, body: dict[str, Any]) -> httpx.Response:
         limit, after = int(body.get("limit", 10)), int(body.get("after") or 0)
@@ -338,6 +405,7 @@ class HubSpotStandIn:
 
 
 _NUMERIC = {"hs_lastmodifieddate", "hs_object_id"}
+_SINGLE_DEAL = re.compile(r"/crm/v3/objects/deals/(\d+)")
 
 
 def _holds(actual: Any, operator: str, expected: Any) -> bool:
@@ -375,7 +443,7 @@ def _pipeline(pipeline_id: str, label: str, stages: list[tuple[str, str, str, st
     }  # fmt: skip
 
 
-def _error(status: int, message: str, category: str, headers: dict[str, str] | None = None, **extra: str) -> httpx.Response:
+def _error(status: int, message: str, category: str, headers: dict[str, str] | None = None, **extra: Any) -> httpx.Response:
     """HubSpot's Error: message, category and a correlationId (a UUID) are required."""
     body = {"status": "error", "message": message, "category": category, "correlationId": str(uuid.uuid4()), **extra}
     return httpx.Response(status, json=body, headers=headers)

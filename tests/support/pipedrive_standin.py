@@ -10,6 +10,11 @@ sort_direction, limit, an opaque keyset cursor, include_fields, custom_fields),
 from a seed (100,000 in about a second). Tests can change, delete, archive and corrupt deals, and
 inject faults: a 429 with Retry-After every n-th request, a 500 every m-th, one malformed JSON
 page, and a per-token rate limit window. Every request is recorded with its time.
+
+Writes: GET and PATCH /api/v2/deals/{id} (title, value, expected_close_date, stage_id, which also
+sets the pipeline), PATCH /api/v2/activities/{id} and POST /api/v2/activities; each is recorded in
+`writes` as (method, path, body). `deny_writes` answers them 403 as Pipedrive does for a user
+without edit rights; `write_error` answers 400 with that error text.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime as dt
 import json
 import math
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -108,6 +114,11 @@ class PipedriveStandIn:
         # The n-th GET /api/v2/deals is answered with broken JSON, once.
         self.malformed_deals_request = malformed_deals_request
         self.requests: list[RecordedRequest] = []
+        self.deny_writes = False
+        self.write_error: str | None = None
+        self.writes: list[tuple[str, str, dict[str, Any]]] = []
+        self._activity_changes: dict[int, dict[str, Any]] = {}  # activity id -> fields written
+        self._next_activity: dict[int, int | None] = {}  # deal id -> its next activity, once a write changed it
         self.deals: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._recent: deque[float] = deque()
@@ -159,15 +170,23 @@ class PipedriveStandIn:
     def optional_fields(self, deal: dict[str, Any]) -> dict[str, Any]:
         """The include_fields values: an open deal has a next activity (id 2n), most have a last one (2n+1)."""
         deal_id = deal["id"]
+        generated = 2 * deal_id if deal["status"] == "open" and deal_id % 4 else None
         return {
-            "next_activity_id": 2 * deal_id if deal["status"] == "open" and deal_id % 4 else None,
+            "next_activity_id": self._next_activity.get(deal_id, generated),
             "last_activity_id": 2 * deal_id + 1 if deal_id % 3 else None,
         }
 
     def activity(self, activity_id: int) -> dict[str, Any] | None:
+        if activity_id >= NEW_ACTIVITY_IDS:
+            return dict(self._activity_changes[activity_id]) if activity_id in self._activity_changes else None
         deal = self.deals.get(activity_id // 2)
         if deal is None:
             return None
+        if activity_id in self._activity_changes:
+            return self._generated_activity(deal, activity_id) | self._activity_changes[activity_id]
+        return self._generated_activity(deal, activity_id)
+
+    def _generated_activity(self, deal: dict[str, Any], activity_id: int) -> dict[str, Any]:
         deal_id, done = deal["id"], activity_id % 2 == 1
         return {
             "id": activity_id,
@@ -247,9 +266,11 @@ class PipedriveStandIn:
         if self.every_nth_429 and number % self.every_nth_429 == 0:
             headers = {"Retry-After": str(self.retry_after), "x-ratelimit-reset": str(self.retry_after)}
             return _error(429, "Request over limit", headers)
+        path, params = request.url.path, dict(request.url.params)
+        if (one := _ONE.fullmatch(path)) and (one["id"] or request.method == "POST"):
+            return self._one(request, one["what"], int(one["id"]) if one["id"] else None, params)
         if request.method != "GET":
             return _error(405, "the stand-in only reads")
-        path, params = request.url.path, dict(request.url.params)
         if path == "/api/v2/deals":
             self._deal_requests += 1
             if self._deal_requests == self.malformed_deals_request:
@@ -269,6 +290,55 @@ class PipedriveStandIn:
         }
         route = routes.get(path)
         return route(params) if route else _error(404, f"Unknown method {path}")
+
+    def _one(self, request: httpx.Request, what: str, item_id: int | None, params: dict[str, str]) -> httpx.Response:
+        """One deal read or written, or an activity written."""
+        if request.method == "GET":
+            deal = self.deals.get(item_id) if what == "deals" and item_id else None
+            if deal is None or deal["is_deleted"]:
+                return _error(404, "Deal not found")
+            wanted = set(params.get("include_fields", "").split(","))
+            custom = set(params["custom_fields"].split(",")) if "custom_fields" in params else None
+            return _ok(self._served(deal, wanted, custom))
+        body = json.loads(request.content or b"{}")
+        if self.deny_writes:
+            return _error(403, "You do not have permissions to edit this deal.")
+        if self.write_error is not None:
+            return _error(400, self.write_error)
+        if what == "deals" and request.method == "PATCH" and item_id in self.deals:
+            deal = self.deals[item_id]
+            if "stage_id" in body:
+                stage = next((stage for stage in STAGES if stage[0] == body["stage_id"]), None)
+                if stage is None:
+                    return _error(400, "stage_id: the stage does not exist")
+                deal["pipeline_id"] = stage[2]
+                deal["stage_change_time"] = iso(self._next_update + dt.timedelta(seconds=1))
+            deal.update(
+                {key: value for key, value in body.items() if key in ("title", "value", "expected_close_date", "stage_id")}
+            )
+            self._touch(deal)
+            self.writes.append(("PATCH", request.url.path, body))
+            return _ok(self._served(deal, set(), None))
+        if what == "activities" and request.method == "PATCH" and item_id is not None and self.activity(item_id) is not None:
+            current = self.activity(item_id) or {}
+            self._activity_changes[item_id] = {**self._activity_changes.get(item_id, {}), **body}
+            if body.get("done") is True:
+                self._next_activity[current["deal_id"]] = None
+            self._touch(self.deals[current["deal_id"]])
+            self.writes.append(("PATCH", request.url.path, body))
+            return _ok(self.activity(item_id))
+        if what == "activities" and request.method == "POST" and item_id is None and body.get("deal_id") in self.deals:
+            new_id = NEW_ACTIVITY_IDS + len(self._activity_changes)
+            deal = self.deals[body["deal_id"]]
+            self._activity_changes[new_id] = {
+                "id": new_id, "subject": body.get("subject", ""), "type": "task", "owner_id": deal["owner_id"],
+                "deal_id": deal["id"], "due_date": body.get("due_date"), "done": False, "is_deleted": False,
+            }  # fmt: skip
+            self._next_activity[deal["id"]] = new_id
+            self._touch(deal)
+            self.writes.append(("POST", request.url.path, body))
+            return _ok(self.activity(new_id))
+        return _error(404, f"Unknown {what} {item_id}")
 
     def _me(self) -> dict[str, Any]:
         me = {**USERS[0], "company_id": 9001, "company_name": "Acme Robotics", "company_domain": COMPANY_DOMAIN}
@@ -358,6 +428,8 @@ class PipedriveStandIn:
 
 
 _JSON = {"content-type": "application/json"}
+_ONE = re.compile(r"/api/v2/(?P<what>deals|activities)(?:/(?P<id>\d+))?")
+NEW_ACTIVITY_IDS = 10_000_000  # activities created by writes: far above the generated ones (2n, 2n+1)
 
 
 def _ok(data: Any, additional: dict[str, Any] | None = None) -> httpx.Response:

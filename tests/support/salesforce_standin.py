@@ -4,6 +4,11 @@
 httpx.MockTransport, or serve it with tests.support.loopback.LoopbackServer. It knows just the
 SOQL shapes the connector sends (one regex per shape), pages query results with nextRecordsUrl,
 serves the OAuth token endpoint and the deleted-records resource, and injects faults on demand.
+Writes: PATCH .../sobjects/Opportunity/{id} answers 204 and changes the record (recorded in
+`writes`), or refuses as Salesforce does: a field the integration user may not edit
+(`read_only_fields`: INVALID_FIELD_FOR_INSERT_UPDATE), a validation rule (`validation_rule`:
+FIELD_CUSTOM_VALIDATION_EXCEPTION), a StageName the picklist lacks, no edit access
+(`no_edit_access`: 403 INSUFFICIENT_ACCESS_OR_READONLY); describe tells each field's `updateable`.
 Every request is recorded. The org is generated deterministically: opportunity n is always the
 same record, and 100,000 of them take a second or two.
 """
@@ -45,6 +50,9 @@ _SINCE = re.compile(r"SystemModstamp >= (\S+)")
 _HISTORY_RANGE = re.compile(
     r"OpportunityId IN \(SELECT Id FROM Opportunity WHERE SystemModstamp >= (\S+) AND SystemModstamp < (\S+)\)"
 )
+_BY_ID = re.compile(r"Id = '(\w+)'")
+_ROW = re.compile(rf"/services/data/{API_VERSION}/sobjects/Opportunity/(?P<id>\w{{15,18}})")
+_SYSTEM_FIELDS = {"Id", "CreatedDate", "SystemModstamp", "IsClosed", "IsWon", "LastActivityDate", "OwnerId"}
 _MORE = re.compile(rf"/services/data/{API_VERSION}/query/(?P<locator>\w+)-(?P<offset>\d+)")
 
 
@@ -84,6 +92,11 @@ class SalesforceStandIn:
     garbled_pages: set[int] = field(default_factory=set)  # offsets of Opportunity query pages answered once with HTML
     # Deletions this recent are still in flight: getDeleted's latestDateCovered stops before them.
     deletions_in_flight: dt.timedelta = dt.timedelta(0)
+
+    read_only_fields: set[str] = field(default_factory=set)  # field-level security: read, not edit
+    validation_rule: tuple[str, str] | None = None  # (field, message) of a rule every write breaks
+    no_edit_access: bool = False
+    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (opportunity id, body) of each 204
 
     requests: list[httpx.Request] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # the status answered to each request
@@ -220,6 +233,10 @@ class SalesforceStandIn:
             return self._more(more["locator"], int(more["offset"]), request)
         if path == f"/services/data/{API_VERSION}/sobjects/Opportunity/deleted/":
             return self._deleted(request)
+        if path == f"/services/data/{API_VERSION}/sobjects/Opportunity/describe":
+            return self._describe()
+        if (row := _ROW.fullmatch(path)) and request.method == "PATCH":
+            return self._write(row["id"], json.loads(request.content or b"{}"))
         return self._error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
 
     def _grant(self, request: httpx.Request) -> httpx.Response:
@@ -267,6 +284,8 @@ class SalesforceStandIn:
             if unknown := [name for name in fields if name not in known]:
                 return self._error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity 'Opportunity'.")
             rows = list(self.records.values())
+            if by_id := _BY_ID.fullmatch(where):
+                rows = [row for row in rows if row["Id"] == by_id[1]]
             if since := _SINCE.fullmatch(where):
                 bound = _at(since[1])
                 rows = [row for row in rows if row["SystemModstamp"] >= bound]
@@ -305,6 +324,43 @@ class SalesforceStandIn:
             body["nextRecordsUrl"] = f"/services/data/{API_VERSION}/query/{locator}-{offset + size}"
         return self._json(body)
 
+    def _write(self, crm_id: str, body: Any) -> httpx.Response:
+        if crm_id not in self.records:
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        if self.no_edit_access:
+            return self._error(403, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", [])
+        if not isinstance(body, dict):
+            return self._error(400, "JSON_PARSER_ERROR", "the body is not a JSON object")
+        writable = {name for name in STANDARD_FIELDS if "." not in name} - _SYSTEM_FIELDS
+        for name in body:
+            if name not in writable:
+                return self._error(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type Opportunity", [])
+            if name in self.read_only_fields:
+                message = f"Unable to create/update fields: {name}. Please check the security settings of this field."
+                return self._error(400, "INVALID_FIELD_FOR_INSERT_UPDATE", message, [name])
+        if "StageName" in body and body["StageName"] not in _STAGE_RULES:
+            message = f"bad value for restricted picklist field: {body['StageName']}"
+            return self._error(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", message, ["StageName"])
+        if self.validation_rule is not None and self.validation_rule[0] in body:
+            return self._error(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", self.validation_rule[1], [self.validation_rule[0]])
+        self.writes.append((crm_id, dict(body)))
+        record = self.records[crm_id]
+        self._stamp_index = None
+        stamp = max(self.latest_modstamp(), self.now) + dt.timedelta(seconds=1)
+        record.update(body)
+        record["SystemModstamp"] = salesforce_time(stamp)
+        if "StageName" in body:
+            _, record["IsClosed"], record["IsWon"] = _STAGE_RULES[body["StageName"]]
+            self.history[crm_id] = [*self.history_of(crm_id), (body["StageName"], salesforce_time(stamp))]
+        return httpx.Response(204, headers=self._limit_info())
+
+    def _describe(self) -> httpx.Response:
+        fields = sorted(name for name in STANDARD_FIELDS if "." not in name)
+        described = [
+            {"name": name, "updateable": name not in _SYSTEM_FIELDS and name not in self.read_only_fields} for name in fields
+        ]
+        return self._json({"name": "Opportunity", "updateable": True, "fields": described})
+
     def _deleted(self, request: httpx.Request) -> httpx.Response:
         # Salesforce ignores the seconds of both ends.
         start = _parse_time(request.url.params["start"]).replace(second=0)
@@ -321,10 +377,11 @@ class SalesforceStandIn:
     def _json(self, body: Any) -> httpx.Response:
         return httpx.Response(200, content=json.dumps(body).encode(), headers=self._limit_info("application/json"))
 
-    def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.Response(
-            status, json=[{"message": message, "errorCode": code}], headers={**self._limit_info(), **(headers or {})}
-        )
+    def _error(self, status: int, code: str, message: str, fields: list[str] | None = None) -> httpx.Response:
+        error: dict[str, Any] = {"message": message, "errorCode": code}
+        if fields is not None:
+            error["fields"] = fields
+        return httpx.Response(status, json=[error], headers=self._limit_info())
 
     def _limit_info(self, content_type: str | None = None) -> dict[str, str]:
         headers = {"Sforce-Limit-Info": f"api-usage={self._api_calls}/15000"}

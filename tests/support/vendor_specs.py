@@ -14,6 +14,13 @@ what the spec files say, so a check is as strict as the vendor's document and no
 - Salesforce: the REST facts transcribed from its documentation: resources and their parameters,
   SOQL fields the field reference lists, the batch-size and URI limits, documented status codes,
   the error shape, and each response's required fields.
+
+Writes (the Update modal) are held to the same files: HubSpot's PATCH body against
+SimplePublicObjectInput; Pipedrive's PATCH/POST bodies field by field against the Deal and
+ActivityItem models (the extract has no request models: a body may carry only fields the model
+has, of their types); Salesforce's PATCH body against the Opportunity fields the field reference
+lists. The facts file transcribes no sObject Rows or Describe resource, so those two are written
+down here, each with the documentation page it comes from (WRITE_RESOURCES).
 """
 
 from __future__ import annotations
@@ -204,16 +211,43 @@ _PIPEDRIVE_MODELS = {
 }
 
 
+_PIPEDRIVE_TEMPLATE_MODELS = {
+    "/api/v2/deals/{id}": [_DEAL],
+    "/api/v2/activities/{id}": ["v2/models/activity-item.ts"],
+}
+# What a write's body may carry: the fields of the model the operation writes.
+_PIPEDRIVE_BODY_MODELS = {
+    ("PATCH", "/api/v2/deals/{id}"): _DEAL,
+    ("PATCH", "/api/v2/activities/{id}"): "v2/models/activity-item.ts",
+    ("POST", "/api/v2/activities"): "v2/models/activity-item.ts",
+}
+_READ_ONLY_MODEL_FIELDS = {"id", "add_time", "update_time", "creator_user_id", "is_deleted", "marked_as_done_time"}
+
+
 class PipedriveSpec:
     def __init__(self, folder: Path) -> None:
         extract = json.loads((folder / "pipedrive_client_nodejs.json").read_text())
         self.operations = {(op["method"], op["path"]): op for op in extract["operations"]}
+        self.templates = [
+            (re.compile(re.sub(r"\\\{[^}]+\\\}", "[0-9]+", re.escape(op["path"])) + "$"), op)
+            for op in extract["operations"]
+            if "{" in op["path"]
+        ]
         self.models: dict[str, dict[str, dict[str, Any]]] = extract["models"]
+
+    def _operation(self, request: httpx.Request) -> dict[str, Any] | None:
+        found = self.operations.get((request.method, request.url.path))
+        if found is None:
+            found = next(
+                (op for pattern, op in self.templates if op["method"] == request.method and pattern.match(request.url.path)),
+                None,
+            )
+        return found
 
     def check(self, request: httpx.Request, response: httpx.Response) -> list[str]:
         path = request.url.path
         where = f"{request.method} {path}"
-        operation = self.operations.get((request.method, path))
+        operation = self._operation(request)
         if operation is None:
             return [f"{where}: no such operation in Pipedrive's API"]
         problems = []
@@ -225,21 +259,43 @@ class PipedriveSpec:
                 problems.append(f"{where}: query parameter {name!r} is not one the operation declares")
                 continue
             problems += [f"{where}: {problem}" for problem in _pipedrive_param_problems(name, value, declared)]
+        if (model := _PIPEDRIVE_BODY_MODELS.get((request.method, operation["path"]))) is not None:
+            problems += [f"{where} request: {problem}" for problem in self._body_problems(request, model)]
         if response.status_code == 200:
-            problems += self._answer_problems(request, response, where)
+            problems += self._answer_problems(request, response, where, operation["path"])
+        elif response.status_code >= 400:
+            body = _json(response)
+            if not (isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), str)):
+                problems.append(f"{where}: a {response.status_code} without success=false and an error text")
         return problems
 
-    def _answer_problems(self, request: httpx.Request, response: httpx.Response, where: str) -> list[str]:
+    def _body_problems(self, request: httpx.Request, model: str) -> list[str]:
+        body = json.loads(request.content) if request.content else None
+        if not isinstance(body, dict) or not body:
+            return ["the body is not a non-empty JSON object"]
+        fields = self.models[model]
+        problems = []
+        for name, value in body.items():
+            if name not in fields or name in _READ_ONLY_MODEL_FIELDS:
+                problems.append(f"{name!r} is not a writable field of {model}")
+            elif not _ts_type_ok(fields[name]["type"], value) and value is not None:
+                problems.append(f"{name}={value!r} is not a {fields[name]['type']}")
+        return problems
+
+    def _answer_problems(self, request: httpx.Request, response: httpx.Response, where: str, template: str) -> list[str]:
         body = _json(response)
         if not isinstance(body, dict) or body.get("success") is not True or "data" not in body:
             return [f"{where}: a 200 without success and data"]
         data = body["data"]
         items = data if isinstance(data, list) else [data]
         fields: dict[str, dict[str, Any]] = {}
-        for model in _PIPEDRIVE_MODELS.get(request.url.path, []):
+        models = _PIPEDRIVE_MODELS.get(request.url.path) or _PIPEDRIVE_TEMPLATE_MODELS.get(template, [])
+        if (request.method, template) == ("POST", "/api/v2/activities"):
+            models = ["v2/models/activity-item.ts"]
+        for model in models:
             fields.update(self.models[model])
         extra = set()
-        if _DEAL in _PIPEDRIVE_MODELS.get(request.url.path, []):
+        if _DEAL in models:
             # include_fields adds fields the Deal model leaves out; the request names them.
             extra = set(filter(None, request.url.params.get("include_fields", "").split(",")))
         problems = []
@@ -305,12 +361,33 @@ def _ts_type_ok(kind: str, value: Any) -> bool:
 _SELECT = re.compile(r"SELECT (.+?) FROM (\w+)")
 
 
+# Resources the facts file does not transcribe, from the pages named: the Update modal's write and
+# the doctor's check of which fields the integration user may edit.
+WRITE_RESOURCES = {
+    "sobject_rows_patch": {
+        "source": "https://developer.salesforce.com/docs/platform/api-rest/guide/dome-update-fields.md (Update a Record: "
+        "PATCH /services/data/vXX.X/sobjects/{object}/{id}, the changed fields as a JSON object, no response body)",
+        "method": "PATCH",
+        "path": "^/services/data/v\\d+\\.\\d+/sobjects/Opportunity/[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$",
+        "params": [],
+        "success": 204,
+    },
+    "sobject_describe": {
+        "source": "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_describe.htm "
+        "(GET /services/data/vXX.X/sobjects/{object}/describe: fields, each with name and updateable)",
+        "method": "GET",
+        "path": "^/services/data/v\\d+\\.\\d+/sobjects/Opportunity/describe/?$",
+        "params": [],
+    },
+}
+
+
 class SalesforceFacts:
     def __init__(self, folder: Path) -> None:
         self.facts = json.loads((folder / "rest_api_facts.json").read_text())
 
     def _resource(self, request: httpx.Request) -> tuple[str, dict[str, Any]] | None:
-        for name, resource in self.facts["resources"].items():
+        for name, resource in {**self.facts["resources"], **WRITE_RESOURCES}.items():
             if resource["method"] == request.method and re.search(resource["path"], request.url.path):
                 return name, resource
         return None
@@ -329,6 +406,10 @@ class SalesforceFacts:
         if response.status_code >= 400:
             if name != "token":
                 problems += [f"{where}: {problem}" for problem in self._error_problems(response.status_code, body)]
+            return problems
+        if name == "sobject_rows_patch":
+            if response.status_code != WRITE_RESOURCES[name]["success"] or response.content:
+                problems.append(f"{where}: an update answers 204 with no body, not {response.status_code}")
             return problems
         problems += [f"{where}: {problem}" for problem in self._answer_problems(name, body)]
         return problems
@@ -358,12 +439,30 @@ class SalesforceFacts:
                 problems.append(f"getDeleted needs API version {resource['since_version']} or later")
         if name == "query":
             problems += self._soql_problems(request.url.params.get("q", ""))
+        if name == "sobject_rows_patch":
+            problems += self._write_body_problems(request)
         if name == "token":
             form = dict(urllib.parse.parse_qsl(request.content.decode()))
             rules = resource["form"]
             problems += [f"the token request lacks {field}" for field in rules["required"] if not form.get(field)]
             if form.get("grant_type") != rules["grant_type"]:
                 problems.append(f"grant_type is {form.get('grant_type')!r}, not {rules['grant_type']}")
+        return problems
+
+    def _write_body_problems(self, request: httpx.Request) -> list[str]:
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            return ["the body is not JSON"]
+        if not isinstance(body, dict) or not body:
+            return ["the body is not a non-empty JSON object of fields"]
+        known = self.facts["objects"]["Opportunity"]
+        problems = []
+        for name, value in body.items():
+            if name not in known and not name.endswith("__c"):
+                problems.append(f"writes Opportunity.{name}, which the field reference does not list")
+            if isinstance(value, dict | list):
+                problems.append(f"{name} is not a field value (JSON string, number, boolean or null)")
         return problems
 
     def _soql_problems(self, soql: str) -> list[str]:
@@ -421,4 +520,8 @@ class SalesforceFacts:
             return problems
         if name == "token":
             return [f"the token answer lacks {field}" for field in self.facts["token_response"]["required"] if field not in body]
+        if name == "sobject_describe":
+            fields = body.get("fields")
+            if not isinstance(fields, list) or not all(isinstance(f, dict) and {"name", "updateable"} <= set(f) for f in fields):
+                return ["a describe answer lacks fields with name and updateable"]
         return []

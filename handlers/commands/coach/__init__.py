@@ -5,6 +5,7 @@
     /coach goal @rep competency: text [by date]
     /coach plan @rep                         a recovery plan (the rep's manager chain only)
     /coach list [@rep]                       open actions and goals
+    /coach 1on1 @rep                         the rep's 1:1 agenda, privately
     /coach done <action number>
     /coach admin role @person add|remove rep|manager|coach|admin
     /coach admin coach|uncoach @coach @rep
@@ -37,7 +38,7 @@ from bot.runtime.home import publish_homes
 from bot.runtime.services import services_of
 from bot.runtime.work import unit_of_work
 from bot.slack_ids import COACH_COMMAND
-from handlers.commands.coach import admin, assign, listing, plan
+from handlers.commands.coach import admin, assign, listing, one_on_one, plan
 from handlers.commands.coach.ask import Ask, Reply
 from handlers.commands.coach.parsing import PersonRef, clean, plain_text, split_word
 
@@ -54,6 +55,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "plan": Subcommand(plan.parse, plan.run),
     "list": Subcommand(listing.parse_list, listing.run_list),
     "done": Subcommand(listing.parse_done, listing.run_done),
+    "1on1": Subcommand(one_on_one.parse, one_on_one.run),
     "admin": Subcommand(admin.parse, admin.run),
 }
 
