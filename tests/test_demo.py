@@ -69,3 +69,22 @@ def test_every_demo_deal_links_to_its_page_on_the_reserved_example_domain() -> N
         deal for page in DemoProvider(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).fetch_deals(None) for deal in page.deals
     ]
     assert deals and all(deal.crm_url == f"https://crm.example.com/deals/{deal.crm_id}" for deal in deals)
+
+
+def test_the_demo_replays_its_stage_history_with_the_playbook_and_shows_the_backtest_table() -> None:
+    output = [line.rstrip() for line in demo_output(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).splitlines()]
+    start = output.index(
+        " rule                 replay        opened  still open  a rep a week  days open  won with gap  won without   diff (pts)"
+    )
+    assert output[start - 2].startswith(
+        "Back-test of the default playbook, Thu Aug 27 2026 to Wed Nov 25 2026 (14 weeks): 320 deals"
+    )
+    assert (
+        output[start + 5]
+        == " stale_stage          replayed         160          34   0.95, max 5          4  29/76 (38%)   61/131 (47%)          -8"
+    )
+    assert (
+        output[start + 7]
+        == " missing_field        approximated       0           0   0.00, max 0             none closed   90/207 (43%)"
+    )
+    assert "Try a draft of your own against it: coachbot playbook backtest draft.yml --against your.yml" in output
