@@ -14,7 +14,9 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.nudges import nudge_text
 from bot.coaching import gaps, rescan
+from bot.coaching.fixes import claim_fix
 from bot.coaching.gaps import (
     GapChange,
     GapError,
@@ -34,6 +36,7 @@ from bot.coaching.gaps import (
     team_snoozes,
     time_to_fix,
 )
+from bot.coaching.nudges import morning_nudge
 from bot.coaching.playbook import load_playbook, parse_playbook
 from bot.database import exclusive, make_engine, make_session_factory, session_scope
 from bot.models import Deal, GapScanState, Person, ProcessGap
@@ -730,3 +733,37 @@ def test_a_gap_is_carried_again_the_first_minute_of_the_third_local_day_in_any_z
         assert "next_step_missing" not in [
             item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment - dt.timedelta(minutes=2))
         ]
+
+
+def test_the_open_gap_count_and_the_rest_leave_out_snoozed_claimed_and_lately_nudged_gaps(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        riley = session.get_one(Person, ids["riley"])
+        riley.slack_user_id = "URILEY"
+        session.add_all(
+            _deal(riley, f"N{n}", f"{n}0000", "Proposal", name=f"Deal N{n}", close_date=dt.date(2026, 12, 10),
+                  stage_entered_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+            for n in (1, 2, 3, 4)
+        )  # fmt: skip
+    scan_gaps(session_factory, PLAYBOOK, now)  # seven open gaps: N1-N4 have no next step, O2 has three
+    with session_scope(session_factory) as session:
+        snooze_gap(session, gap_id(session_factory, "N4", "next_step_missing"), dt.date(2026, 12, 1), "Waiting on legal", now)
+        claim_fix(session, gap_id(session_factory, "N3", "next_step_missing"), session.get_one(Person, ids["riley"]), now)
+        session.execute(
+            update(ProcessGap)
+            .where(ProcessGap.id == gap_id(session_factory, "N2", "next_step_missing"))
+            .values(last_nudged_at=now - 2 * DAY)
+        )
+    with session_factory() as session:
+        nudge = morning_nudge(session, session.get_one(Person, ids["riley"]), PLAYBOOK, now, "UTC")
+        assert nudge is not None
+        # Left out: N4 (snoozed), N3 (claimed fixed, waiting for a recheck), N2 (nudged 2 days ago).
+        assert [(item.title, item.rank_reason) for item in nudge.items] == [
+            ("Globex expansion", "Ranked 1st: $16,000 at stake at high severity, the biggest risk of your 4 open gaps."),
+            ("Globex expansion", "Ranked 2nd of your 4 open gaps: $16,000 at stake at high severity."),
+            ("Globex expansion", "Ranked 3rd of your 4 open gaps: $16,000 at stake at medium severity."),
+        ]
+        assert nudge.total == 4  # N1's gap is the one more
+        assert nudge_text(nudge.name, nudge.items, nudge.total).splitlines()[-1] == (
+            "…and 1 more: see them all in your coachbot Home tab."
+        )
