@@ -767,3 +767,34 @@ def test_the_open_gap_count_and_the_rest_leave_out_snoozed_claimed_and_lately_nu
         assert nudge_text(nudge.name, nudge.items, nudge.total).splitlines()[-1] == (
             "…and 1 more: see them all in your coachbot Home tab."
         )
+
+
+def test_the_why_quotes_the_limits_of_the_reps_team(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    vic = add_second_team(session_factory)
+    change_deal(session_factory, "O2", last_activity_at=now - 10 * DAY, close_date=dt.date(2026, 12, 20))  # three gaps: all shown
+    change_deal(session_factory, "S1", last_activity_at=now - 20 * DAY)
+    text = load_playbook_text().replace(
+        "teams: {}", f"teams:\n  {MIA}:\n    stages: {{Negotiation: {{max_days: 30}}}}\n    rules: {{no_activity: {{days: 7}}}}"
+    )
+    playbook = parse_playbook(text, "team.yml")
+    scan_gaps(session_factory, playbook, now)
+    with session_scope(session_factory) as session:
+        session.get_one(Person, ids["riley"]).slack_user_id = "URILEY"
+        session.get_one(Person, vic["sam"]).slack_user_id = "USAM"
+    with session_factory() as session:
+        whys = {
+            person_id: sorted(item.why for item in nudge.items)
+            for person_id in (ids["riley"], vic["sam"])
+            if (nudge := morning_nudge(session, session.get_one(Person, person_id), playbook, now, "UTC")) is not None
+        }
+    # Riley is in Mia's team, whose override allows 30 days in Negotiation and 7 without activity;
+    # Sam, in Vic's, is held to the playbook's own 14 and 14.
+    assert [why for why in whys[ids["riley"]] if "the playbook allows" in why] == [
+        "In Negotiation 36 days; the playbook allows 30.",
+        "No activity for 10 days; the playbook allows 7.",
+    ]
+    assert whys[vic["sam"]] == [
+        "In Negotiation 36 days; the playbook allows 14.",
+        "No activity for 20 days; the playbook allows 14.",
+    ]
