@@ -798,3 +798,21 @@ def test_the_why_quotes_the_limits_of_the_reps_team(session_factory, now) -> Non
         "In Negotiation 36 days; the playbook allows 14.",
         "No activity for 20 days; the playbook allows 14.",
     ]
+
+
+def test_a_fix_claim_no_sync_settles_stops_hiding_the_gap_after_fix_claim_wait_days(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    claimed = gap_id(session_factory, "O2", "next_step_missing")
+    with session_scope(session_factory) as session:
+        claim_fix(session, claimed, session.get_one(Person, ids["riley"]), now)
+    assert gaps.FIX_CLAIM_WAIT_DAYS == 3
+    with session_factory() as session:
+
+        def carried(at: dt.datetime) -> list[str]:
+            return [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, at)]
+
+        # No sync runs (COACHBOT_SYNC_EVERY_MINUTES=0, none by hand): the claim waits three days.
+        assert carried(now + 3 * DAY - dt.timedelta(minutes=1)) == ["close_date_past", "stale_stage"]
+        assert carried(now + 3 * DAY) == ["next_step_missing", "close_date_past", "stale_stage"]
+        assert session.get_one(ProcessGap, claimed).fix_claimed_at == now  # still there for a sync to settle
