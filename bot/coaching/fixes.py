@@ -4,7 +4,8 @@
 audited; after the next CRM sync that started later, the gap scan has judged the deal from the
 CRM's own data, and `settle_fix_claims` (run right after that scan) settles each claim once: a
 gap the scan resolved is simply closed; a gap still open is told to the rep, once, with what the
-CRM still shows. Either way the claim is cleared.
+CRM still shows. Either way the claim is cleared. A claim keeps its gap out of nudges for
+FIX_CLAIM_WAIT_DAYS (bot/coaching/gaps.py) at most, so one no sync settles (syncs off) stops hiding it.
 """
 
 from __future__ import annotations

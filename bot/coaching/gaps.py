@@ -590,10 +590,12 @@ _NUDGE_GAPS = (
            Deal.crm_probability, Deal.account_name, Deal.currency, Deal.stage_entered_at, Deal.next_step,
            Deal.next_step_date, Deal.close_date, Deal.last_activity_at)
     .join(Deal, Deal.id == ProcessGap.deal_id)
-    # A gap the rep said they fixed waits for the next sync to settle it (bot/coaching/fixes.py).
-    .where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), ProcessGap.resolved_at.is_(None),
-           ProcessGap.fix_claimed_at.is_(None))
+    .where(Deal.is_closed.is_(False), Deal.deleted_at.is_(None), ProcessGap.resolved_at.is_(None))
 )  # fmt: skip
+# A gap the rep said they fixed waits for the next sync to settle it (bot/coaching/fixes.py), but
+# not for ever: with no sync settling it in this many days (scheduled syncs off, none run by hand),
+# the gap is nudged again. A sync settles the claim later all the same.
+FIX_CLAIM_WAIT_DAYS = 3
 FEW_REPS = IN_CHUNK  # up to this many reps, their gaps are read by owner; more, every open gap is read once
 _STREAM = {"stream_results": True, "yield_per": CHUNK_SIZE}  # a server-side cursor on PostgreSQL: memory stays flat
 
@@ -621,7 +623,7 @@ def nudge_items_by_rep(
     # One rep: just their manager chain; many: the whole people table, small next to the gaps.
     org = Org(session, playbook, default_timezone, around=next(iter(wanted)) if len(wanted) == 1 else None)
     reps = {person_id: _RepGaps(org, person_id, now) for person_id in wanted}
-    query = _NUDGE_GAPS.where(*_surely_not_nudgeable_left_out(reps.values(), now))
+    query = _NUDGE_GAPS.where(not_waiting_for_a_recheck(now), *_surely_not_nudgeable_left_out(reps.values(), now))
     rows: Result[Any]
     if len(wanted) <= FEW_REPS:
         rows = session.connection().execute(query.where(Deal.owner_id.in_(wanted)))
@@ -697,6 +699,11 @@ class _RepGaps:
     def _max_days(self, stage: str) -> int | None:
         stage_rule = self.stages.get(stage) if stage in self.stages else self.playbook.stage(stage)
         return stage_rule.max_days if stage_rule is not None else None
+
+
+def not_waiting_for_a_recheck(now: dt.datetime) -> ColumnElement[bool]:
+    """No "I fixed it" claim on the gap, or one older than FIX_CLAIM_WAIT_DAYS that no sync settled."""
+    return or_(ProcessGap.fix_claimed_at.is_(None), ProcessGap.fix_claimed_at <= now - dt.timedelta(days=FIX_CLAIM_WAIT_DAYS))
 
 
 def _surely_not_nudgeable_left_out(reps: Iterable[_RepGaps], now: dt.datetime) -> list[ColumnElement[bool]]:

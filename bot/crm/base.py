@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.org.records import OrgPerson
 
@@ -90,6 +90,18 @@ class CrmProvider(Protocol):
 
     def fetch_deals(self, cursor: str | None) -> Iterator[DealPage]:
         """Deals changed since `cursor` (all of them when None), page by page."""
+
+
+@runtime_checkable
+class LinksByCrmId(Protocol):
+    """A provider whose every deal links to one prefix + its CRM id, the prefix read from settings.
+
+    The sync relinks the stored deals when the prefix changes (a setting added or corrected),
+    since an incremental sync re-reads only the deals changed in the CRM.
+    """
+
+    def record_url_prefix(self) -> str | None:
+        """The link before the CRM id; None when the settings give no link."""
 
 
 class KnownStage(Protocol):

@@ -140,6 +140,10 @@ class HubSpotProvider(HttpConnector):
             "portal_id": settings.hubspot_portal_id,
         }
 
+    def record_url_prefix(self) -> str | None:
+        """Each deal's link before its id (LinksByCrmId): the sync relinks stored deals when HUBSPOT_PORTAL_ID changes."""
+        return record_url_prefix(self.portal_id)
+
     def product_lines(self) -> list[str]:
         """Empty: the lines are learnt from the deals' mapped product_line property as they sync."""
         return []
@@ -459,7 +463,12 @@ def record_url(portal_id: str | None, deal_id: str) -> str | None:
     The portal id comes from HUBSPOT_PORTAL_ID rather than GET /account-info/v3/details: one call
     and one scope fewer for a number that never changes.
     """
-    return f"https://app.hubspot.com/contacts/{portal_id}/record/0-3/{deal_id}" if portal_id else None
+    prefix = record_url_prefix(portal_id)
+    return f"{prefix}{deal_id}" if prefix else None
+
+
+def record_url_prefix(portal_id: str | None) -> str | None:
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/0-3/" if portal_id else None
 
 
 def field_properties(overrides: Mapping[str, str]) -> dict[str, str]:

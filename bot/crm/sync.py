@@ -16,10 +16,10 @@ from decimal import Decimal
 from queue import Full, Queue
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, String, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.crm.base import CrmDeal, CrmError, CrmProvider, DealPage, StageCatalogue
+from bot.crm.base import CrmDeal, CrmError, CrmProvider, DealPage, LinksByCrmId, StageCatalogue
 from bot.crm.bulk import among, insert_new
 from bot.database import Busy, exclusive, session_scope
 from bot.dml import rows_affected
@@ -136,6 +136,8 @@ def _sync(
         if org is not None:
             summary.org = store_org(session, org)
         _store_product_lines(session, provider.product_lines())
+        if isinstance(provider, LinksByCrmId):
+            _relink(session, connection, provider.record_url_prefix())
         state = session.get(CrmSyncState, connection) or CrmSyncState(connection=connection)
         state.last_started_at = now
         session.add(state)
@@ -211,6 +213,16 @@ def prefetched(pages: Iterator[DealPage], depth: int = 1) -> Iterator[DealPage]:
     finally:
         stop.set()
         worker.join(timeout=5)
+
+
+def _relink(session: Session, source: str, prefix: str | None) -> None:
+    """Link every stored deal of `source` to prefix + its CRM id (or to nothing), in one UPDATE.
+
+    Only the deals whose link differs are written: a setting added since the last sync (e.g.
+    HUBSPOT_PORTAL_ID) links the deals synced before it, which an incremental sync would not re-read.
+    """
+    link = literal(prefix, String) + Deal.crm_id if prefix else None
+    session.execute(update(Deal).where(Deal.crm_source == source, Deal.crm_url.is_distinct_from(link)).values(crm_url=link))
 
 
 def _store_product_lines(session: Session, lines: Iterable[str]) -> None:

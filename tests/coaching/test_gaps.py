@@ -14,7 +14,9 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.blocks.nudges import nudge_text
 from bot.coaching import gaps, rescan
+from bot.coaching.fixes import claim_fix
 from bot.coaching.gaps import (
     GapChange,
     GapError,
@@ -34,6 +36,7 @@ from bot.coaching.gaps import (
     team_snoozes,
     time_to_fix,
 )
+from bot.coaching.nudges import morning_nudge
 from bot.coaching.playbook import load_playbook, parse_playbook
 from bot.database import exclusive, make_engine, make_session_factory, session_scope
 from bot.models import Deal, GapScanState, Person, ProcessGap
@@ -730,3 +733,86 @@ def test_a_gap_is_carried_again_the_first_minute_of_the_third_local_day_in_any_z
         assert "next_step_missing" not in [
             item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, moment - dt.timedelta(minutes=2))
         ]
+
+
+def test_the_open_gap_count_and_the_rest_leave_out_snoozed_claimed_and_lately_nudged_gaps(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    with session_scope(session_factory) as session:
+        riley = session.get_one(Person, ids["riley"])
+        riley.slack_user_id = "URILEY"
+        session.add_all(
+            _deal(riley, f"N{n}", f"{n}0000", "Proposal", name=f"Deal N{n}", close_date=dt.date(2026, 12, 10),
+                  stage_entered_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+            for n in (1, 2, 3, 4)
+        )  # fmt: skip
+    scan_gaps(session_factory, PLAYBOOK, now)  # seven open gaps: N1-N4 have no next step, O2 has three
+    with session_scope(session_factory) as session:
+        snooze_gap(session, gap_id(session_factory, "N4", "next_step_missing"), dt.date(2026, 12, 1), "Waiting on legal", now)
+        claim_fix(session, gap_id(session_factory, "N3", "next_step_missing"), session.get_one(Person, ids["riley"]), now)
+        session.execute(
+            update(ProcessGap)
+            .where(ProcessGap.id == gap_id(session_factory, "N2", "next_step_missing"))
+            .values(last_nudged_at=now - 2 * DAY)
+        )
+    with session_factory() as session:
+        nudge = morning_nudge(session, session.get_one(Person, ids["riley"]), PLAYBOOK, now, "UTC")
+        assert nudge is not None
+        # Left out: N4 (snoozed), N3 (claimed fixed, waiting for a recheck), N2 (nudged 2 days ago).
+        assert [(item.title, item.rank_reason) for item in nudge.items] == [
+            ("Globex expansion", "Ranked 1st: $16,000 at stake at high severity, the biggest risk of your 4 open gaps."),
+            ("Globex expansion", "Ranked 2nd of your 4 open gaps: $16,000 at stake at high severity."),
+            ("Globex expansion", "Ranked 3rd of your 4 open gaps: $16,000 at stake at medium severity."),
+        ]
+        assert nudge.total == 4  # N1's gap is the one more
+        assert nudge_text(nudge.name, nudge.items, nudge.total).splitlines()[-1] == (
+            "…and 1 more: see them all in your coachbot Home tab."
+        )
+
+
+def test_the_why_quotes_the_limits_of_the_reps_team(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    vic = add_second_team(session_factory)
+    change_deal(session_factory, "O2", last_activity_at=now - 10 * DAY, close_date=dt.date(2026, 12, 20))  # three gaps: all shown
+    change_deal(session_factory, "S1", last_activity_at=now - 20 * DAY)
+    text = load_playbook_text().replace(
+        "teams: {}", f"teams:\n  {MIA}:\n    stages: {{Negotiation: {{max_days: 30}}}}\n    rules: {{no_activity: {{days: 7}}}}"
+    )
+    playbook = parse_playbook(text, "team.yml")
+    scan_gaps(session_factory, playbook, now)
+    with session_scope(session_factory) as session:
+        session.get_one(Person, ids["riley"]).slack_user_id = "URILEY"
+        session.get_one(Person, vic["sam"]).slack_user_id = "USAM"
+    with session_factory() as session:
+        whys = {
+            person_id: sorted(item.why for item in nudge.items)
+            for person_id in (ids["riley"], vic["sam"])
+            if (nudge := morning_nudge(session, session.get_one(Person, person_id), playbook, now, "UTC")) is not None
+        }
+    # Riley is in Mia's team, whose override allows 30 days in Negotiation and 7 without activity;
+    # Sam, in Vic's, is held to the playbook's own 14 and 14.
+    assert [why for why in whys[ids["riley"]] if "the playbook allows" in why] == [
+        "In Negotiation 36 days; the playbook allows 30.",
+        "No activity for 10 days; the playbook allows 7.",
+    ]
+    assert whys[vic["sam"]] == [
+        "In Negotiation 36 days; the playbook allows 14.",
+        "No activity for 20 days; the playbook allows 14.",
+    ]
+
+
+def test_a_fix_claim_no_sync_settles_stops_hiding_the_gap_after_fix_claim_wait_days(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    ids = seed_team(session_factory)
+    scan_gaps(session_factory, PLAYBOOK, now)
+    claimed = gap_id(session_factory, "O2", "next_step_missing")
+    with session_scope(session_factory) as session:
+        claim_fix(session, claimed, session.get_one(Person, ids["riley"]), now)
+    assert gaps.FIX_CLAIM_WAIT_DAYS == 3
+    with session_factory() as session:
+
+        def carried(at: dt.datetime) -> list[str]:
+            return [item.rule for item in nudge_items(session, ids["riley"], PLAYBOOK, at)]
+
+        # No sync runs (COACHBOT_SYNC_EVERY_MINUTES=0, none by hand): the claim waits three days.
+        assert carried(now + 3 * DAY - dt.timedelta(minutes=1)) == ["close_date_past", "stale_stage"]
+        assert carried(now + 3 * DAY) == ["next_step_missing", "close_date_past", "stale_stage"]
+        assert session.get_one(ProcessGap, claimed).fix_claimed_at == now  # still there for a sync to settle

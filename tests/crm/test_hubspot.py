@@ -396,6 +396,32 @@ def test_with_hubspot_portal_id_each_deal_links_to_its_hubspot_record(session_fa
     }  # fmt: skip
 
 
+def test_hubspot_portal_id_set_on_an_existing_install_links_the_deals_a_sync_does_not_re_read(session_factory, now) -> None:  # type: ignore[no-untyped-def]
+    standin, time = standin_and_time(3)
+    run_sync(session_factory, provider(standin, time), now)
+
+    def links() -> dict[str, str | None]:
+        with session_factory() as session:
+            return dict(session.execute(select(Deal.crm_id, Deal.crm_url).where(Deal.crm_source == "hubspot")).all())
+
+    assert set(links().values()) == {None}
+
+    again = run_sync(session_factory, provider(standin, time, hubspot_portal_id="2519445"), now + dt.timedelta(minutes=10))
+    assert (again.fetched, again.updated) == (1, 0)  # only the newest deal is re-read, and it did not change
+    assert links() == {
+        f"900000000{n}": f"https://app.hubspot.com/contacts/2519445/record/0-3/900000000{n}" for n in (1, 2, 3)
+    }  # fmt: skip
+
+    with session_factory() as session:
+        before = dict(session.execute(select(Deal.crm_id, Deal.change_seq)).all())
+    run_sync(session_factory, provider(standin, time, hubspot_portal_id="2519445"), now + dt.timedelta(minutes=20))
+    with session_factory() as session:
+        assert dict(session.execute(select(Deal.crm_id, Deal.change_seq)).all()) == before  # the same id rewrites nothing
+
+    run_sync(session_factory, provider(standin, time), now + dt.timedelta(minutes=30))
+    assert set(links().values()) == {None}  # the setting taken away: the links go with it
+
+
 def test_without_a_portal_id_hubspot_deals_have_no_link_and_a_malformed_one_is_refused(session_factory, now) -> None:  # type: ignore[no-untyped-def]
     standin, time = standin_and_time(2)
     run_sync(session_factory, provider(standin, time), now)

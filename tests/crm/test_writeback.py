@@ -128,9 +128,13 @@ OPPORTUNITY_3 = salesforce_standin.opportunity_id(3)
 TOKEN = "00Dstatic!token"
 
 
-def salesforce(standin: salesforce_standin.SalesforceStandIn, exchanges: list[Exchange]) -> SalesforceProvider:
+def salesforce(standin: salesforce_standin.SalesforceStandIn, exchanges: list[Exchange], **options: Any) -> SalesforceProvider:
     settings = Settings(
-        _env_file=None, crm_provider="salesforce", salesforce_instance_url=standin.base_url, salesforce_access_token=TOKEN
+        _env_file=None,
+        crm_provider="salesforce",
+        salesforce_instance_url=standin.base_url,
+        salesforce_access_token=TOKEN,
+        **options,
     )  # type: ignore[call-arg]
     return SalesforceProvider.from_settings(
         settings, transport=httpx.MockTransport(Recorder(standin, exchanges)), sleep=lambda _: None, utc_now=lambda: NOW
@@ -196,6 +200,22 @@ def test_salesforce_refusals_come_back_by_field_and_keep_the_documented_error_sh
     )
     assert standin.writes == []
     assert problems(SalesforceFacts(specs / "salesforce").check, exchanges) == []
+
+
+def test_salesforce_writes_only_the_opportunitys_own_fields_never_account_name_or_another_objects() -> None:
+    standin = salesforce_standin.SalesforceStandIn(now=NOW, opportunities=5, access_token=TOKEN)
+    assert salesforce(standin, []).write_fields() == ("next_step", "close_date", "stage", "amount")
+    # product_line is the opportunity's own field; product_name, like account_name (Account.Name), is the account's.
+    mapped = salesforce(standin, [], crm_field_map="product_line=Product_Family__c,product_name=Account.Product__c")
+    assert mapped.write_fields() == ("next_step", "close_date", "stage", "amount", "product_line")
+    for field in ("product_name", "account_name"):
+        refusal = refused(mapped, OPPORTUNITY_3, {"next_step": "Call", field: "Analytics"})
+        assert (refusal.kind, str(refusal), refusal.field_errors) == (
+            "validation", f"coachbot cannot write {field} to Salesforce.", {field: "Not writable."}
+        )  # fmt: skip
+    assert standin.writes == []  # refused before anything was sent, the next step with it
+    mapped.write_deal(OPPORTUNITY_3, {"product_line": "Analytics"})
+    assert standin.writes == [(OPPORTUNITY_3, {"Product_Family__c": "Analytics"})]
 
 
 def test_salesforce_describe_tells_which_fields_the_integration_user_may_edit() -> None:

@@ -263,3 +263,29 @@ def test_a_hand_run_over_every_rep_queues_and_marks_what_their_own_scheduled_run
         "2 nudge(s) queued for 2 rep(s)"
     )
     assert nudges_and_marked_gaps() == scheduled
+
+
+@pytest.mark.parametrize(
+    ("ids", "rest"),
+    [
+        (
+            {"slack_team_id": "T0TEAM", "slack_app_id": "A0APP"},
+            "…and 1 more: see them all in <slack://app?team=T0TEAM&id=A0APP&tab=home|your coachbot Home>.",
+        ),
+        ({"slack_app_id": "A0APP"}, "…and 1 more: see them all in your coachbot Home tab."),
+        ({}, "…and 1 more: see them all in your coachbot Home tab."),
+    ],
+)
+def test_and_n_more_links_to_the_app_home_with_slack_team_id_and_slack_app_id_set(session_factory, ids, rest) -> None:  # type: ignore[no-untyped-def]
+    people = seed(session_factory)
+    with session_scope(session_factory) as session:
+        deal_id = session.scalar(select(Deal.id).where(Deal.owner_id == people["nora"]))
+        session.add_all(
+            ProcessGap(deal_id=deal_id, rule=rule, severity="low", detail=rule, opened_at=FRIDAY - dt.timedelta(days=2))
+            for rule in ("next_step_missing", "missing_field")
+        )
+    run(schedule(session_factory, **ids), FRIDAY + dt.timedelta(hours=12), FRIDAY + dt.timedelta(hours=14))
+    with session_factory() as session:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "UNORA"))
+    contexts = [element["text"] for block in row.payload["blocks"] if block["type"] == "context" for element in block["elements"]]
+    assert [text for text in contexts if text.startswith("…and")] == [rest]
