@@ -159,6 +159,14 @@ def test_a_leaders_digest_starts_with_each_teams_number_beside_its_process() -> 
         == "*Snoozed by your reps* (1)\n• *Riley Rep* · Globex expansion, no dated next step · until Dec 2: “Buyer on leave”"
     )
     assert texts[6] == "*Paused* (1): Alex &lt;Ace&gt; (to Dec 4). They get no nudges until then."
+    # Beside each rep who needs attention, their 1:1 agenda; nothing else carries a button.
+    assert [block["accessory"] for block in blocks[6:8]] == [
+        {"type": "button", "text": {"type": "plain_text", "text": "1:1 agenda: Riley", "emoji": True},
+         "action_id": f"{ONE_ON_ONE_OPEN}:1", "value": "1"},
+        {"type": "button", "text": {"type": "plain_text", "text": "1:1 agenda: Olly", "emoji": True},
+         "action_id": f"{ONE_ON_ONE_OPEN}:3", "value": "3"},
+    ]  # fmt: skip
+    assert [index for index, block in enumerate(blocks) if "accessory" in block] == [6, 7]
 
 
 def test_an_org_of_500_reps_in_50_teams_keeps_within_slacks_limits_and_says_where_to_see_the_rest() -> None:
