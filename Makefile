@@ -8,7 +8,7 @@ TOOLS_STAMP := $(VENV)/.installed-tools
 CONSTRAINTS := constraints.txt
 LOWEST := .venv-lowest
 
-.PHONY: demo test test-sqlite test-postgres test-lowest tools lint lock bench bench-sync bench-outbox bench-gaps bench-nudges clean
+.PHONY: demo test test-sqlite test-postgres test-lowest tools lint lock bench bench-sync bench-outbox bench-gaps bench-nudges bench-backtest clean
 
 # Rebuilt when pyproject.toml or the constraints change, so a new dependency reaches every checkout.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -68,6 +68,9 @@ bench-gaps: $(STAMP)
 
 bench-nudges: $(STAMP)
 	$(BIN)/python -m bench.nudges
+
+bench-backtest: $(STAMP)
+	$(BIN)/python -m bench.backtest
 
 clean:
 	rm -rf $(VENV) $(LOWEST) *.egg-info .pytest_cache

@@ -18,7 +18,9 @@ from bot.blocks.agenda import agenda_message
 from bot.blocks.scorecard import scorecard_blocks
 from bot.blocks.terminal import render_blocks
 from bot.blocks.writeback import update_modal
+from bot.cli_backtest import default_period, print_backtest
 from bot.coaching.agenda import one_on_one_agenda
+from bot.coaching.backtest import backtest_playbooks
 from bot.coaching.gaps import scan_gaps
 from bot.coaching.playbook import Playbook, load_playbook
 from bot.coaching.scorecard import Scorecard
@@ -96,6 +98,7 @@ def run_demo(settings: Settings, console: Console, database: Path | None, now: d
             console, demo_settings, session_factory, playbook, now, _showcase(list(cards.values()))[-1][1].person_name
         )
         _show_update_modal(console, demo_settings, session_factory, playbook, now, _showcase(list(cards.values()))[-1][1])
+        _show_backtest(console, session_factory, playbook, now, demo_settings.timezone)
         console.print()
         console.print("See README.md to install coachbot in your workspace.")
         engine.dispose()
@@ -213,6 +216,19 @@ def _show_update_modal(
         "With HubSpot, Salesforce or Pipedrive connected, the form's Save to CRM writes the fields to the CRM, "
         "reads the deal back and answers what changed and which gaps closed."
     )
+
+
+def _show_backtest(
+    console: Console, session_factory: sessionmaker[Session], playbook: Playbook, now: dt.datetime, timezone: str
+) -> None:
+    """The playbook replayed over the demo's stage history: which rules went with lost deals."""
+    period = default_period(now)
+    with session_factory() as session:
+        backtests = backtest_playbooks(session, [playbook], period, now, default_timezone=timezone)
+    console.print()
+    console.rule("[bold]Which rules predict losses")
+    print_backtest(console, backtests, ["the default playbook"])
+    console.print("Try a draft of your own against it: coachbot playbook backtest draft.yml --against your.yml")
 
 
 def _showcase(cards: list[Scorecard]) -> list[tuple[str, Scorecard]]:

@@ -105,3 +105,22 @@ def test_the_terminal_draws_a_sections_button_and_overflow_menu_beside_it() -> N
     console.print(render_blocks(blocks, "t"))
     lines = [line.strip("│ ").rstrip() for line in console.file.getvalue().splitlines()[1:-1]]  # type: ignore[attr-defined]
     assert lines == ["Casey", "week  [ 1:1 agenda: Casey ]", "Hi  [ ⋯ ]", "plain"]
+
+
+def test_the_demo_replays_its_stage_history_with_the_playbook_and_shows_the_backtest_table() -> None:
+    output = [line.rstrip() for line in demo_output(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).splitlines()]
+    start = output.index(
+        " rule                 replay        opened  still open  a rep a week  days open  won with gap  won without   diff (pts)"
+    )
+    assert output[start - 2].startswith(
+        "Back-test of the default playbook, Thu Aug 27 2026 to Wed Nov 25 2026 (14 weeks): 320 deals"
+    )
+    assert (
+        output[start + 5]
+        == " stale_stage          replayed         160          34   0.95, max 5          4  29/76 (38%)   61/131 (47%)          -8"
+    )
+    assert (
+        output[start + 7]
+        == " missing_field        approximated       0           0   0.00, max 0             none closed   90/207 (43%)"
+    )
+    assert "Try a draft of your own against it: coachbot playbook backtest draft.yml --against your.yml" in output
