@@ -3,7 +3,8 @@
 - A rep sees their own scorecard, goals, actions, gaps and plan.
 - A manager sees everyone under them, directly or further down; a coach, the reps assigned to
   them; an admin, everyone. Someone with several roles sees the union.
-- Coaching notes and plans are visible to the rep, their manager chain and their coach only.
+- Coaching notes and plans are visible to the rep, their manager chain, their assigned coaches and
+  admins only.
 Every look at someone else's data and every change is written to the audit log (`audit`).
 """
 

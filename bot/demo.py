@@ -41,6 +41,11 @@ class DemoError(Exception):
     """The demo cannot run as asked."""
 
 
+# The digests are composed a minute after the gap scan: a digest counts the week up to its moment
+# (not including it), so at the scan's own moment the gaps it just opened would read "0 opened".
+AFTER_THE_SCAN = dt.timedelta(minutes=1)
+
+
 def run_demo(settings: Settings, console: Console, database: Path | None, now: dt.datetime, chart: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="coachbot-demo-") as scratch:
         if database is not None and database.exists():
@@ -123,7 +128,7 @@ def _show_nudges_and_digest(
             queue_morning_nudge(session, rep, playbook, now, settings.timezone)
         manager = next(person for person in people if person.is_manager)
         queue_weekly_digest(
-            session, manager, playbook, now, default_timezone=settings.timezone, default_currency=settings.currency,
+            session, manager, playbook, now + AFTER_THE_SCAN, default_timezone=settings.timezone, default_currency=settings.currency,
             fiscal_year_start_month=settings.fiscal_year_start_month,
         )  # fmt: skip
         names = {person.slack_user_id: person.name for person in people}
@@ -160,7 +165,7 @@ def _show_leader_digest(
     with session_scope(session_factory) as session:
         leader = session.scalars(select(Person).where(Person.email == demo_email(LEADER[0]))).one()
         queue_weekly_digest(
-            session, leader, playbook, now, default_timezone=settings.timezone, default_currency=settings.currency,
+            session, leader, playbook, now + AFTER_THE_SCAN, default_timezone=settings.timezone, default_currency=settings.currency,
             fiscal_year_start_month=settings.fiscal_year_start_month,
         )  # fmt: skip
         message = session.scalars(

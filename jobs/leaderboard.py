@@ -45,10 +45,16 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     """Queue this week's board of every opted-in team (or the team of the manager with `email`)."""
     with session_scope(context.session_factory) as session:
         managers = active_people(session, "managers", email)
-        teams = sum(context.playbook.leaderboard_for(manager.email).enabled for manager in managers)
+        boards = [context.playbook.leaderboard_for(manager.email) for manager in managers]
+        teams = sum(board.enabled for board in boards)
+        turned_off = sum(
+            board.enabled and board.where == "digest" and not manager.digest_enabled for board, manager in zip(boards, managers)
+        )
         queued = sum(run_for(session, manager, context, now) for manager in managers)
         problems = channel_problems(session)
     summary = f"{queued} leaderboard(s) queued for {teams} team(s) that opted in (a board goes out once a week)"
+    if turned_off:
+        summary += f"; {turned_off} that go(es) with the digest skipped: the manager turned the digest off (even with --force)"
     for problem in problems:
         log.warning("%s", problem)
     return "; ".join([summary, *problems])

@@ -30,9 +30,15 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     """Queue this week's digest for every manager (or the one with `email`), under the schedule's keys."""
     with session_scope(context.session_factory) as session:
         managers = active_people(session, "managers", email)
-        held = 0 if context.force else sum(not in_window(m, context.playbook, now, context.settings.timezone) for m in managers)
+        turned_off = sum(not manager.digest_enabled for manager in managers)
+        held = 0 if context.force else sum(
+            manager.digest_enabled and not in_window(manager, context.playbook, now, context.settings.timezone)
+            for manager in managers
+        )  # fmt: skip
         queued = sum(run_for(session, manager, context, now) for manager in managers)
     summary = f"{queued} digest(s) queued for {len(managers)} manager(s) (a manager can turn theirs off)"
+    if turned_off:
+        summary += f"; {turned_off} turned their digest off (skipped, even with --force)"
     if held:
         summary += f"; {held} held back: paused, in quiet hours or not a working day where they are (--force sends anyway)"
     return summary + ("; forced: sent whatever the time where they are" if context.force else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ from bot.demo import DemoError, run_demo
 from bot.settings import Settings
 
 
-def demo_output(now: dt.datetime, database: Path | None = None) -> str:
+def demo_output(now: dt.datetime, database: Path | None = None, chart: Path | None = None) -> str:
     console = Console(file=io.StringIO(), width=120, color_system=None)
-    run_demo(Settings(), console, database, now=now)
+    run_demo(Settings(), console, database, now=now, chart=chart)
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
@@ -69,6 +70,41 @@ def test_every_demo_deal_links_to_its_page_on_the_reserved_example_domain() -> N
         deal for page in DemoProvider(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)).fetch_deals(None) for deal in page.deals
     ]
     assert deals and all(deal.crm_url == f"https://crm.example.com/deals/{deal.crm_id}" for deal in deals)
+
+
+def test_the_digests_count_the_gaps_the_demos_scan_just_opened_and_offer_a_1on1_agenda_per_rep(tmp_path: Path) -> None:
+    chart = tmp_path / "chart.png"
+    output = demo_output(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC), chart=chart)
+    [opened] = re.findall(r"Gap scan: (\d+) process gaps opened on \d+ open deals\.", output)
+    assert int(opened) > 0
+    digest = output[output.index("digest → Maya Chen") : output.index("digest → Elena Vasquez")]
+    leader = output[output.index("digest → Elena Vasquez") : output.index("/coach 1on1 @")]
+    # The leader's org is every rep the scan looked at: the same gaps, counted a minute later.
+    assert f"12 reps in 2 teams. Since last week: no process gaps fixed, {opened} opened." in leader
+    [team_opened] = re.findall(r"Since last week: no process gaps fixed, (\d+) opened\.", digest)
+    assert 0 < int(team_opened) < int(opened)
+    # Each rep's week carries its 1:1 agenda button, drawn beside the section as Slack draws it.
+    assert re.search(r"\d+ opened · process now \d+%  \[ 1:1 agenda: Casey \]", digest)
+    assert digest.count("[ 1:1 agenda: ") == 6 and leader.count("[ 1:1 agenda: ") == 9
+    png = chart.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert f"The digest's chart ({len(png):,} bytes) is saved to {chart}." in output.replace("\n", "")
+
+
+def test_the_terminal_draws_a_sections_button_and_overflow_menu_beside_it() -> None:
+    from bot.blocks.terminal import render_blocks
+
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Casey*\nweek"},
+         "accessory": {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "1:1 agenda: Casey"}}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Hi"},
+         "accessory": {"type": "overflow", "action_id": "b", "options": []}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "plain"}},
+    ]  # fmt: skip
+    console = Console(file=io.StringIO(), width=60, color_system=None)
+    console.print(render_blocks(blocks, "t"))
+    lines = [line.strip("│ ").rstrip() for line in console.file.getvalue().splitlines()[1:-1]]  # type: ignore[attr-defined]
+    assert lines == ["Casey", "week  [ 1:1 agenda: Casey ]", "Hi  [ ⋯ ]", "plain"]
 
 
 def test_the_demo_replays_its_stage_history_with_the_playbook_and_shows_the_backtest_table() -> None:

@@ -4,7 +4,7 @@ Slack allows 100 blocks in a Home view and 3,000 characters in a section's text.
 cut to a few items, each one a section with its button (Done, Snooze…; a gap also has "Update…" in
 an actions block under it), followed by a line saying how many more there are; long texts are
 clipped, and a list written into one section stops adding lines before its limit. The worst case
-(hundreds of actions, gaps and goals, a plan and a team of hundreds) is 65 blocks.
+(hundreds of actions, gaps and goals, a plan and a team of hundreds) is 66 blocks.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.agenda import one_on_one_button
 from bot.blocks.format import clip, escape, money, percent, short_date
 from bot.blocks.messages import not_linked_blocks
 from bot.blocks.preferences import preferences_blocks
@@ -246,6 +247,9 @@ def team_blocks(team: TeamPerformance, as_of: str, snoozes: Sequence[SnoozedGap]
         lines = ["*Who needs coaching attention*"]
         lines += [f"• *{escape(name)}*: {escape('; '.join(reasons))}" for name, reasons in attention[:MAX_ATTENTION_SHOWN]]
         blocks.append(_section(_within_limit(lines, len(attention), "rep", first_items=1)))
+        # Their 1:1 agendas, one click away (in the order above; at most 10 buttons, within a block's 25).
+        shown = team.needing_attention[:MAX_ATTENTION_SHOWN]
+        blocks.append(ActionsBlock(elements=[one_on_one_button(row.person_id, row.name) for row in shown]))
     else:
         blocks.append(_section("*Nobody needs special attention.* :tada:"))
     if snoozes:

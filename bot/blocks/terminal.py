@@ -54,8 +54,14 @@ def render_blocks(blocks: Sequence[dict[str, Any]], title: str) -> RenderableTyp
         elif kind == "context":
             parts.append(Text.from_markup(" ".join(mrkdwn_to_markup(e.get("text", "")) for e in block["elements"]), style="dim"))
         elif kind == "section":
+            accessory = _accessory_label(block.get("accessory"))
             if "text" in block:
-                parts.append(Text.from_markup(mrkdwn_to_markup(block["text"]["text"])))
+                text = Text.from_markup(mrkdwn_to_markup(block["text"]["text"]))
+                if accessory:
+                    text.append(f"  {accessory}", style="cyan")
+                parts.append(text)
+            elif accessory:
+                parts.append(Text(accessory, style="cyan"))
             if block.get("fields"):
                 grid = Table.grid(padding=(0, 4))
                 grid.add_column(ratio=1)
@@ -70,3 +76,14 @@ def render_blocks(blocks: Sequence[dict[str, Any]], title: str) -> RenderableTyp
         else:
             parts.append(Text(f"[{kind} block]", style="dim"))
     return Panel(Group(*parts), title=title, title_align="left", border_style="magenta", padding=(0, 1))
+
+
+def _accessory_label(accessory: dict[str, Any] | None) -> str | None:
+    """What sits beside a section, as the terminal shows it: a button's label, "⋯" for an overflow
+    menu, a select's placeholder; nothing for an image (the terminal draws none)."""
+    if accessory is None or accessory["type"] == "image":
+        return None
+    if accessory["type"] == "overflow":
+        return "[ ⋯ ]"
+    label = accessory.get("text") or accessory.get("placeholder") or {}
+    return f"[ {label.get('text', accessory['type'])} ]"

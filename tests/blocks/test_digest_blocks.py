@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from bot.blocks import to_dicts
 from bot.blocks.digest import digest_blocks, digest_text, rep_week_section, rep_week_text
 from bot.coaching.digest import CheckinAnswer, Digest, GoalMove, RepWeek
@@ -159,6 +161,14 @@ def test_a_leaders_digest_starts_with_each_teams_number_beside_its_process() -> 
         == "*Snoozed by your reps* (1)\n• *Riley Rep* · Globex expansion, no dated next step · until Dec 2: “Buyer on leave”"
     )
     assert texts[6] == "*Paused* (1): Alex &lt;Ace&gt; (to Dec 4). They get no nudges until then."
+    # Beside each rep who needs attention, their 1:1 agenda; nothing else carries a button.
+    assert [block["accessory"] for block in blocks[6:8]] == [
+        {"type": "button", "text": {"type": "plain_text", "text": "1:1 agenda: Riley", "emoji": True},
+         "action_id": f"{ONE_ON_ONE_OPEN}:1", "value": "1"},
+        {"type": "button", "text": {"type": "plain_text", "text": "1:1 agenda: Olly", "emoji": True},
+         "action_id": f"{ONE_ON_ONE_OPEN}:3", "value": "3"},
+    ]  # fmt: skip
+    assert [index for index, block in enumerate(blocks) if "accessory" in block] == [6, 7]
 
 
 def test_an_org_of_500_reps_in_50_teams_keeps_within_slacks_limits_and_says_where_to_see_the_rest() -> None:
@@ -233,3 +243,14 @@ def test_the_chart_draws_each_reps_number_beside_their_process_and_a_leaders_tea
     attachment = chart_attachment(leader)
     assert (attachment["filename"], attachment["title"]) == ("team-2026-11-23.png", "Team, week of Nov 23")
     assert attachment["png_base64"].startswith("iVBORw0KGgo")  # a PNG's first bytes, base64
+
+
+def test_the_charts_pace_line_is_drawn_at_the_share_of_the_quarter_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.delivery import digests
+
+    drawn: list[tuple[object, ...]] = []
+    monkeypatch.setattr(digests, "number_and_process_chart", lambda *args: drawn.append(args) or b"\x89PNG")
+    manager = Digest("Mia Manager", WEEK_OF, team([RILEY, ALEX]), Discipline(), (), (RILEY_WEEK, ALEX_WEEK))
+    digests.chart_attachment(manager)
+    # "on pace today" sits where closed-won would be if the quarter's quota came in evenly: 60% of it gone.
+    assert drawn == [(digests.chart_lines(manager), 0.6, "Q4 2026, reps: the number beside the process")]

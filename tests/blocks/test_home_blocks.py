@@ -10,7 +10,7 @@ from bot.coaching.home import HomeAction, HomeData, HomeGap
 from bot.coaching.scorecard import GoalFacts, PlanFacts
 from bot.coaching.team import TeamPerformance, TeamRow, TeamTotals, attention_order
 from bot.periods import Period
-from bot.slack_ids import ACTION_DONE, DEAL_UPDATE, NUDGE_GAP_SNOOZE
+from bot.slack_ids import ACTION_DONE, DEAL_UPDATE, NUDGE_GAP_SNOOZE, ONE_ON_ONE_OPEN
 from tests.coaching.test_scorecard import NOW, card
 
 QBR = HomeAction(7, "Book a QBR with <Globex> & co", dt.date(2026, 11, 13), overdue=True, assigned_by="Mia Manager")
@@ -179,6 +179,18 @@ def test_a_managers_home_is_the_team_summary_without_a_scorecard() -> None:
                 "text": "*Who needs coaching attention*\n• *Riley Rep*: pace 66%; only 50% of open deals follow the process",
             },
         },
+        # Beside who needs attention, their 1:1 agenda (the digest's button: bot/blocks/agenda.py).
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "1:1 agenda: Riley", "emoji": True},
+                    "action_id": f"{ONE_ON_ONE_OPEN}:0",
+                    "value": "0",
+                },
+            ],  # fmt: skip
+        },
         {
             "type": "section",
             "text": {
@@ -268,7 +280,11 @@ def test_hundreds_of_actions_gaps_goals_and_reps_stay_within_slack_limits() -> N
         home(actions=actions, gaps=gaps, goals=goals, plan=PLAN, team=team(rows), open_deal_count=300, deals_with_gaps=300)
     )
     assert_within_slack_limits(view)
-    assert len(view["blocks"]) == 65  # the most a Home can have: every list is cut
+    assert len(view["blocks"]) == 66  # the most a Home can have: every list is cut
+    [agendas] = [
+        block for block in view["blocks"] if block["type"] == "actions" and block["elements"][0]["text"]["text"].startswith("1:1")
+    ]
+    assert len(agendas["elements"]) == 10  # one per rep named as needing attention, within an actions block's 25
     texts = [element["text"] for block in view["blocks"] if block["type"] == "context" for element in block["elements"]]
     assert "…and 50 more open actions: they show here as you mark these done." in texts
     assert f"…and {300 - MAX_GAPS_SHOWN} more gaps, smaller or snoozed: they show here as you fix or snooze these." in texts

@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -325,6 +326,24 @@ def test_a_gap_a_nudge_carried_waits_renudge_days_before_it_is_carried_again(ses
             None, Decimal("20000"), "USD", "Negotiation", dt.datetime(2026, 10, 20, tzinfo=dt.UTC), None, None,
             dt.date(2026, 11, 20), None, 14, 14,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(("days_ago", "carried"), [(4, False), (5, True)])
+def test_renudge_days_read_from_the_playbook_file_sets_how_long_a_nudged_gap_rests(  # type: ignore[no-untyped-def]
+    session_factory, now, days_ago, carried
+) -> None:
+    default = resources.files("bot.coaching").joinpath("default_playbook.yml").read_text("utf-8")
+    assert "  renudge_days: 3\n" in default
+    book = parse_playbook(default.replace("  renudge_days: 3\n", "  renudge_days: 5\n"), "team.yml")
+    ids = seed_team(session_factory)
+    scan_gaps(session_factory, book, now)
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(ProcessGap).where(ProcessGap.rule == "next_step_missing").values(last_nudged_at=now - days_ago * DAY)
+        )
+    with session_factory() as session:
+        rules = [item.rule for item in nudge_items(session, ids["riley"], book, now)]
+    assert rules == (["next_step_missing"] if carried else []) + ["close_date_past", "stale_stage"]
 
 
 def test_person_level_findings_are_computed_and_counted_never_stored(session_factory, now) -> None:  # type: ignore[no-untyped-def]

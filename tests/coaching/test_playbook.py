@@ -75,7 +75,12 @@ def test_rules_settings_and_schedules_are_read_from_the_file() -> None:
             rules:
               no_activity: {days: 7, severity: high}
               single_product_line: {enabled: false}
-            nudges: {local_time: "8:30", working_days: [Monday, tue], quiet_hours: {start: "20:00", end: "07:00"}}
+            nudges:
+              local_time: "8:30"
+              working_days: [Monday, tue]
+              quiet_hours: {start: "20:00", end: "07:00"}
+              daily_budget: 2
+              renudge_days: 5
             digest: {weekday: fri, local_time: "16:00"}
             recovery: {projected_below: 0.7, min_period_left: 0, checkin_every_days: 14}
         """),
@@ -87,6 +92,7 @@ def test_rules_settings_and_schedules_are_read_from_the_file() -> None:
     assert playbook.rules["stale_stage"].severity == "medium"
     assert (playbook.nudges.local_time, playbook.nudges.working_days) == ("08:30", ("mon", "tue"))  # quoted 8:30 is fine
     assert playbook.nudges.quiet_hours.end == "07:00"
+    assert (playbook.nudges.daily_budget, playbook.nudges.renudge_days) == (2, 5)
     assert (playbook.digest.weekday_number, playbook.digest.local_time) == (4, "16:00")
     assert (playbook.recovery.projected_below, playbook.recovery.min_period_left, playbook.recovery.checkin_every_days) == (
         0.7,
@@ -210,6 +216,8 @@ def test_invalid_yaml_names_the_line() -> None:
             "team.yml line 6: nudges: `working_days`: `funday` is not a weekday (known: mon, tue, wed, thu, fri, sat, sun)",
         ),
         ("nudges:\n  max_items: 0", "team.yml line 6: nudges: `max_items` must be a whole number, 1 or more"),
+        ("nudges:\n  daily_budget: -1", "team.yml line 6: nudges: `daily_budget` must be a whole number, 0 or more"),
+        ("nudges:\n  renudge_days: 0", "team.yml line 6: nudges: `renudge_days` must be a whole number, 1 or more"),
         (
             'nudges:\n  quiet_hours: {start: "19:00", stop: "08:00"}',
             "team.yml line 6: nudges: quiet_hours: `stop` is unknown (known: start, end)",

@@ -26,6 +26,7 @@ from bot.slack_ids import ONE_ON_ONE_HELD, ONE_ON_ONE_OPEN, ONE_ON_ONE_SEND
 from tests.coaching.test_agenda import seed_history
 from tests.coaching.test_goals import Team
 from tests.handlers.test_coach import RILEY_MENTION, app, audit_log, coach, outbox, reply, team
+from tests.handlers.test_home import open_home
 from tests.support.signing import sign
 
 __all__ = ["app", "team"]
@@ -128,10 +129,21 @@ def test_the_digests_button_answers_the_clicking_manager_privately(app, slack, s
 
 
 def test_the_button_on_the_app_home_answers_in_a_direct_message(app, slack, session_factory, team, history, now) -> None:  # type: ignore[no-untyped-def]
-    click(app, slack, "UCARL", ONE_ON_ONE_OPEN, str(team.riley))
+    open_home(app, "UMIA")
+    [publish] = slack.wait_for("views.publish")
+    [button] = [
+        element for block in publish.body["view"]["blocks"] if block["type"] == "actions" for element in block["elements"]
+        if element["action_id"].startswith(ONE_ON_ONE_OPEN)
+    ]  # fmt: skip
+    assert (button["action_id"], button["value"], button["text"]["text"]) == (
+        f"{ONE_ON_ONE_OPEN}:{team.riley}",
+        str(team.riley),
+        "1:1 agenda: Riley",
+    )
+    click(app, slack, "UMIA", button["action_id"], button["value"])  # from the Home tab: no message, no response_url
     [posted] = slack.wait_for("chat.postMessage")
-    expected = agenda_message(expected_agenda(session_factory, team.carl, team.riley, now))
-    assert (posted.body["channel"], posted.body["text"]) == ("UCARL", expected.text)
+    expected = agenda_message(expected_agenda(session_factory, team.mia, team.riley, now))
+    assert (posted.body["channel"], posted.body["text"]) == ("UMIA", expected.text)
     assert posted.body["blocks"] == to_dicts(expected.blocks)
 
 

@@ -125,7 +125,9 @@ def texts(blocks: list[dict[str, Any]]) -> list[str]:
     for block in blocks:
         if "text" in block:
             found.append(block["text"]["text"])
-        found.extend(element["text"] for element in block.get("elements", []) if "text" in element)
+        for element in block.get("elements", []):
+            if "text" in element:  # a context's mrkdwn, or a button's label
+                found.append(element["text"]["text"] if isinstance(element["text"], dict) else element["text"])
     return found
 
 
@@ -234,6 +236,7 @@ def test_a_managers_home_includes_the_team_summary_and_a_reps_does_not(app, slac
         "*The team's number*\n*$40,000* closed-won of *$100,000* quota: *40%* · pace 66% (:red_circle: behind pace) · "
         "projected 86% · 1 rep, 60% of the quarter gone",
         "*Who needs coaching attention*\n• *Riley Rep*: pace 66%; only 50% of open deals follow the process",
+        "1:1 agenda: Riley",
         "```rep                    won  pace  proj process\nRiley Rep              40%   66%   86%     50% !!```",
         "won, pace, proj: of quota this quarter · process: open deals with no gap · !: reasons for attention · "
         "as of Nov 25, 10:00 (America/New_York)",

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.coaching import actions
-from bot.coaching.notices import ActionEscalated, ActionReminder, Notices, PlanCheckinAsked
+from bot.coaching.notices import ActionEscalated, ActionReminder, GoalSet, Notices, PlanCheckinAsked
 from bot.coaching.playbook import Playbook, QuietHours
 from bot.database import session_scope
 from bot.delivery import budget
@@ -314,3 +314,30 @@ def test_with_no_budget_at_all_the_urgent_kinds_and_the_nudge_still_go(session_f
     assert [kind for _, kind, _ in sent(session_factory, "UNORA")] == ["action_escalation", "nudge", "plan_checkin"]
     with session_factory() as session:
         assert budget.spent(session, ids["nora"], dt.date(2026, 11, 10)) == 3
+
+
+def test_replies_go_out_after_the_nudge_spent_the_budget_and_spend_no_unit(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    tuesday_ten = MONDAY + dt.timedelta(days=1, hours=10)  # Tue Nov 10 10:00 in New York
+    context = JobContext(nudge_schedule(session_factory).settings, session_factory, PLAYBOOK)
+    assert morning_nudge.JOB.run(context, tuesday_ten, "nora@example.com").startswith("1 nudge(s) queued for 1 rep(s)")
+    with session_scope(session_factory) as session:
+        nora, mia = session.get(Person, ids["nora"]), session.get(Person, ids["mia"])
+        notices = Notices()
+        actions.assign_action(
+            session, notices, rep=nora, assigned_by=mia, text="Send Acme the pricing", due_date=dt.date(2026, 11, 12),
+            now=tuesday_ten,
+        )  # fmt: skip
+        notices.tell(nora, GoalSet(key="goal:1", set_by="Mia Manager", competency="Discovery", description="Three pain questions",
+                                   due_date=None))  # fmt: skip
+        delivered = deliver(session, notices, tuesday_ten, playbook=PLAYBOOK, default_timezone="UTC")
+    assert (delivered.queued, delivered.folded) == (2, 0)
+    assert sent(session_factory, "UNORA") == [
+        ("UNORA", "action_assigned", "Tue Nov 10 10:00"),
+        ("UNORA", "goal_set", "Tue Nov 10 10:00"),
+        ("UNORA", "nudge", "Tue Nov 10 10:00"),
+    ]
+    assert folded(session_factory) == []
+    with session_factory() as session:
+        units = session.execute(select(DmBudgetUnit.unit, DmBudgetUnit.kind).where(DmBudgetUnit.person_id == ids["nora"])).all()
+    assert units == [(1, "nudge")]

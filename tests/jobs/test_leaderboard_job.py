@@ -119,6 +119,12 @@ def test_a_manager_who_turned_the_digest_off_gets_no_board_with_it(session_facto
         session.get_one(Person, ids["mia"]).digest_enabled = False
     schedule(session_factory, team_playbook("digest")).tick(MONDAY)
     assert session_factory().scalars(select(OutboxMessage.kind)).all() == []
+    forced = JobContext(SETTINGS, session_factory, team_playbook("digest"), force=True)
+    assert leaderboard.JOB.run(forced, MONDAY, None) == (
+        "0 leaderboard(s) queued for 1 team(s) that opted in (a board goes out once a week); "
+        "1 that go(es) with the digest skipped: the manager turned the digest off (even with --force)"
+    )
+    assert session_factory().scalars(select(OutboxMessage.kind)).all() == []
 
 
 @pytest.mark.parametrize(

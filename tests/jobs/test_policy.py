@@ -71,6 +71,29 @@ def test_a_hand_run_nudge_holds_back_reps_outside_their_window_unless_forced(ses
     )
 
 
+def test_a_forced_digest_goes_out_of_the_window_but_never_to_a_manager_who_turned_it_off(session_factory) -> None:  # type: ignore[no-untyped-def]
+    ids = seed(session_factory)
+    set_person(session_factory, ids["mia"], digest_enabled=False)
+    saturday = dt.datetime(2026, 11, 7, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York, not a working day
+    context = JobContext(SETTINGS, session_factory, PLAYBOOK)
+    # Turned off is not "held back": the window has nothing to do with it.
+    assert weekly_digest.JOB.run(context, saturday, None) == (
+        "0 digest(s) queued for 1 manager(s) (a manager can turn theirs off); "
+        "1 turned their digest off (skipped, even with --force)"
+    )
+    forced = JobContext(SETTINGS, session_factory, PLAYBOOK, force=True)
+    assert weekly_digest.JOB.run(forced, saturday, None) == (
+        "0 digest(s) queued for 1 manager(s) (a manager can turn theirs off); "
+        "1 turned their digest off (skipped, even with --force); forced: sent whatever the time where they are"
+    )
+    assert queued(session_factory) == []
+    set_person(session_factory, ids["mia"], digest_enabled=True)
+    assert weekly_digest.JOB.run(forced, saturday, None) == (
+        "1 digest(s) queued for 1 manager(s) (a manager can turn theirs off); forced: sent whatever the time where they are"
+    )
+    assert [(who, kind, when) for who, kind, when in queued(session_factory)] == [("UMIA", "digest", "Sat Nov 07 10:00 EST")]
+
+
 def test_a_message_decided_outside_the_window_waits_for_it_to_open(session_factory) -> None:  # type: ignore[no-untyped-def]
     ids = seed(session_factory)
     friday_night = dt.datetime(2026, 11, 7, 3, 30, tzinfo=dt.UTC)  # Friday Nov 6, 22:30 in New York
