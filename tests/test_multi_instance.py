@@ -324,7 +324,8 @@ def test_three_instances_send_each_scheduled_message_once_and_survive_losing_one
     # The fallback's first line is the greeting; then one line a gap, naming the deal.
     assert {rep: texts[rep].split("\n")[0] for rep in expected.nudges} == expected.nudges
     assert all(
-        [line.split(" (")[0] for line in texts[rep].split("\n")[1:]] == [f"• Rep{rep[-2:]}'s renewal"] * 2 for rep in expected.nudges
+        [line.split(" (")[0] for line in texts[rep].split("\n")[1:]] == [f"• Rep{rep[-2:]}'s renewal"] * 2
+        for rep in expected.nudges
     )
     assert all(texts[manager].startswith(start) for manager, start in expected.digests.items())
     assert sorted(upload.channel_id or "" for upload in slack.files) == sorted("D" + manager[1:] for manager in expected.digests)
