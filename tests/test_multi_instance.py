@@ -120,6 +120,8 @@ def seed_org(session_factory: sessionmaker[Session], at: dt.datetime) -> Expecte
             session.add(manager)
             session.flush()
             expected.runs.add(f"digest:{manager.id}")
+            # The leaderboard runs at the digest's time too (claimed once; with no board it posts nothing).
+            expected.runs.add(f"leaderboard:{manager.id}")
             expected.digests[f"UMGR{m}"] = f"Your team, week of {monday:%b} {monday.day}: {REPS_PER_MANAGER} reps, "
             for r in range(1, REPS_PER_MANAGER + 1):
                 number = (m - 1) * REPS_PER_MANAGER + r
