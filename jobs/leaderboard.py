@@ -13,13 +13,13 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from bot.coaching.playbook import clock
 from bot.coaching.policy import in_window
 from bot.database import session_scope
 from bot.delivery.leaderboards import channel_problems, queue_leaderboard
 from bot.models import Person
 from jobs.job import Job, JobContext, LocalTime
 from jobs.people import active_people
+from jobs.weekly_digest import digest_time, is_digest_day
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ JOB = Job(
     trigger=LocalTime(
         audience="managers",
         ledger_prefix="leaderboard",
-        at=lambda _, playbook: clock(playbook.digest.local_time),
-        on_day=lambda day, playbook: day.weekday() == playbook.digest.weekday_number,
+        at=digest_time,
+        on_day=is_digest_day,
         text="the playbook's digest day and time, each manager's time zone, after the digest",
     ),
     run=run,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from bot.coaching.playbook import clock
+from bot.coaching.playbook import Playbook, clock
 from bot.coaching.policy import in_window
 from bot.database import session_scope
 from bot.delivery.digests import queue_weekly_digest
@@ -44,14 +44,23 @@ def run(context: JobContext, now: dt.datetime, email: str | None) -> str:
     return summary + ("; forced: sent whatever the time where they are" if context.force else "")
 
 
+def digest_time(_: Person, playbook: Playbook) -> dt.time:
+    """The digest's local time (the leaderboard that follows it goes at the same moment)."""
+    return clock(playbook.digest.local_time)
+
+
+def is_digest_day(day: dt.date, playbook: Playbook) -> bool:
+    return day.weekday() == playbook.digest.weekday_number
+
+
 JOB = Job(
     id="weekly_digest",
     description="queue each manager's team digest with a chart",
     trigger=LocalTime(
         audience="managers",
         ledger_prefix="digest",
-        at=lambda _, playbook: clock(playbook.digest.local_time),
-        on_day=lambda day, playbook: day.weekday() == playbook.digest.weekday_number,
+        at=digest_time,
+        on_day=is_digest_day,
         text="the playbook's digest day and time, each manager's time zone",
     ),
     run=run,
